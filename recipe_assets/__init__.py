@@ -1,0 +1,21 @@
+"""recipe-assets: MLflow Recipes, rebuilt as a Dagster asset graph."""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from recipe_assets.recipe import Recipe
+
+__all__ = ["Recipe"]
+
+
+def __getattr__(name: str):
+    if name == "Recipe":
+        from recipe_assets.recipe import Recipe
+
+        return Recipe
+    if name == "RecipeComponent":
+        from recipe_assets.component import RecipeComponent
+
+        return RecipeComponent
+    raise AttributeError(name)

@@ -1,0 +1,87 @@
+"""Run a command as a subprocess and measure its wall time and memory."""
+from __future__ import annotations
+
+import os
+import subprocess
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+PAGE_BYTES = os.sysconf("SC_PAGE_SIZE")
+
+
+@dataclass
+class Measurement:
+    seconds: float
+    tree_rss_mb: float
+    max_process_rss_mb: float
+    returncode: int
+    output: str
+
+
+def _process_tree(root: int) -> list[int]:
+    parents: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            stat = Path(f"/proc/{entry}/stat").read_text()
+        except OSError:
+            continue
+        ppid = int(stat.rsplit(")", 1)[1].split()[1])
+        parents.setdefault(ppid, []).append(int(entry))
+    tree, todo = [], [root]
+    while todo:
+        pid = todo.pop()
+        tree.append(pid)
+        todo.extend(parents.get(pid, []))
+    return tree
+
+
+def _tree_rss_bytes(root: int) -> int:
+    total = 0
+    for pid in _process_tree(root):
+        try:
+            total += int(Path(f"/proc/{pid}/statm").read_text().split()[1]) * PAGE_BYTES
+        except (OSError, IndexError, ValueError):
+            pass
+    return total
+
+
+class _TreeRssPoller(threading.Thread):
+    """Samples the summed RSS of a process and all its descendants (shared pages count twice)."""
+
+    def __init__(self, pid: int, interval: float = 0.05):
+        super().__init__(daemon=True)
+        self.pid, self.interval, self.peak = pid, interval, 0
+        self.stopped = threading.Event()
+
+    def run(self) -> None:
+        while not self.stopped.is_set():
+            self.peak = max(self.peak, _tree_rss_bytes(self.pid))
+            self.stopped.wait(self.interval)
+
+
+def measure(cmd: list[str], cwd: Path | None = None, env: dict | None = None, log: Path | None = None) -> Measurement:
+    """Run `cmd`, return wall seconds, polled peak RSS of its process tree, and the largest single
+    process's max RSS (wait4's ru_maxrss: the max over the child and its reaped descendants)."""
+    log = log or Path(os.devnull)
+    with open(log, "w") as out:
+        start = time.perf_counter()
+        proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=out, stderr=subprocess.STDOUT)
+        poller = _TreeRssPoller(proc.pid)
+        poller.start()
+        _, status, usage = os.wait4(proc.pid, 0)
+        seconds = time.perf_counter() - start
+        poller.stopped.set()
+        poller.join()
+        proc.returncode = os.waitstatus_to_exitcode(status)
+    text = log.read_text(errors="replace") if log != Path(os.devnull) else ""
+    return Measurement(
+        seconds=seconds,
+        tree_rss_mb=poller.peak / 2**20,
+        max_process_rss_mb=usage.ru_maxrss / 1024,
+        returncode=proc.returncode,
+        output=text,
+    )

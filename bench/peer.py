@@ -1,0 +1,97 @@
+"""The peer: MLflow Recipes 2.22.2, run through its CLI in its own venv and timed on the bench cases."""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from cases import CASES
+from measure import measure
+
+BENCH = Path(__file__).resolve().parent
+PEER_VENV = BENCH / "out" / "peer-venv"
+PEER_REQUIREMENTS = ["mlflow==2.22.2", "scikit-learn==1.5.2", "pandas==2.2.3", "sqlalchemy<2.1"]
+RECIPE_STEPS = ["ingest", "split", "transform", "train", "evaluate", "register"]
+
+
+@dataclass
+class CaseResult:
+    case: str
+    seconds: float
+    tree_rss_mb: float
+    max_process_rss_mb: float
+    steps_ran: list[str] = field(default_factory=list)
+    ok: bool = True
+    log: str = ""
+
+
+def ensure_peer_venv(venv: Path = PEER_VENV) -> Path:
+    """Create the peer's venv once; a marker file records what was installed."""
+    marker = venv / "bench-requirements.json"
+    if marker.exists() and json.loads(marker.read_text()) == PEER_REQUIREMENTS:
+        return venv
+    if venv.exists():
+        shutil.rmtree(venv)
+    subprocess.run(["uv", "venv", "--quiet", "--python", "3.11", str(venv)], check=True)
+    subprocess.run(["uv", "pip", "install", "--quiet", "--python", str(venv / "bin" / "python"), *PEER_REQUIREMENTS], check=True)
+    marker.write_text(json.dumps(PEER_REQUIREMENTS))
+    return venv
+
+
+def peer_env(venv: Path, home: Path) -> dict:
+    """The step Makefile calls bare `python`, and MLflow Recipes caches under ~/.mlflow/recipes."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("MLFLOW_", "PYTHON", "UV_"))}
+    env.update(PATH=f"{venv / 'bin'}:{env.get('PATH', '')}", HOME=str(home), VIRTUAL_ENV=str(venv))
+    return env
+
+
+def steps_that_ran(output: str) -> list[str]:
+    ran = set(re.findall(r"Running step (\w+)\.\.\.", output))
+    return [step for step in RECIPE_STEPS if step in ran]
+
+
+def run_peer_cases(recipe_dir: Path, workdir: Path, venv: Path | None = None) -> list[CaseResult]:
+    """Time the bench cases in order on a fresh copy of `recipe_dir` with a fresh peer cache."""
+    venv = ensure_peer_venv(venv or PEER_VENV)
+    workdir = workdir.resolve()
+    workdir.mkdir(parents=True, exist_ok=True)
+    recipe, home = workdir / "peer-recipe", workdir / "peer-home"
+    for stale in (recipe, home):
+        if stale.exists():
+            shutil.rmtree(stale)
+    shutil.copytree(recipe_dir, recipe)
+    home.mkdir()
+    env = peer_env(venv, home)
+    results = []
+    for index, (case, edit) in enumerate(CASES):
+        edit(recipe)
+        log = workdir / f"peer-{index}-{case.replace(' ', '_')}.log"
+        m = measure([str(venv / "bin" / "mlflow"), "recipes", "run", "--profile", "local"], cwd=recipe, env=env, log=log)
+        results.append(CaseResult(case, m.seconds, m.tree_rss_mb, m.max_process_rss_mb, steps_that_ran(m.output), m.returncode == 0, str(log)))
+    return results
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--recipe", type=Path, default=None, help="default: the template with the NYC sample")
+    parser.add_argument("--workdir", type=Path, default=None)
+    args = parser.parse_args()
+    workdir = args.workdir or Path(tempfile.mkdtemp(prefix="peer-", dir=BENCH / "out"))
+    recipe = args.recipe
+    if recipe is None:
+        from data import make_bench_recipe
+
+        recipe = make_bench_recipe(workdir / "recipe")
+    for result in run_peer_cases(recipe, workdir):
+        row = asdict(result)
+        print(json.dumps(row))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,275 @@
+"""Reads `recipe.yaml` + `profiles/<name>.yaml` the way MLflow Recipes did, into typed models.
+
+The recipe is a Jinja2 template rendered with the profile's top-level keys as variables; the profile's
+keys that are recipe keys are then merged over the rendered recipe (profile wins). Parsed once, when
+definitions load.
+"""
+from __future__ import annotations
+
+import re
+import warnings
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import Field, ValidationError, field_validator, model_validator
+
+from recipe_assets.configmodel import ConfigModel
+from recipe_assets.errors import NotSupportedYet, RecipeConfigError
+from recipe_assets.evaluate import CustomMetric, EvaluateConfig
+from recipe_assets.ingest import IngestConfig
+from recipe_assets.metrics import builtin_metric_names, metric_greater_is_better
+from recipe_assets.predict import PredictConfig
+from recipe_assets.register import RegisterConfig
+from recipe_assets.split import SplitConfig
+from recipe_assets.train import TrainConfig
+from recipe_assets.transform import TransformConfig
+
+PACKAGE_ROOT = Path(__file__).resolve().parents[1]
+BUILTIN_PROFILES = PACKAGE_ROOT / "profiles"
+BUNDLED_TEMPLATES = PACKAGE_ROOT / "templates"
+RECIPE_FILE = "recipe.yaml"
+TEMPLATES = ("regression/v1", "classification/v1")
+
+
+# `register` is the step's documented key; pydantic warns that it shadows ABCMeta.register, which is harmless here.
+warnings.filterwarnings("ignore", message='Field name "register" in "StepsConfig" shadows')
+
+
+class StepsConfig(ConfigModel):
+    ingest: IngestConfig
+    split: SplitConfig = Field(default_factory=SplitConfig)
+    transform: TransformConfig = Field(default_factory=TransformConfig)
+    train: TrainConfig = Field(default_factory=TrainConfig)
+    evaluate: EvaluateConfig = Field(default_factory=EvaluateConfig)
+    register: RegisterConfig = Field(default_factory=RegisterConfig)
+    ingest_scoring: IngestConfig | None = None
+    predict: PredictConfig | None = None
+
+    @field_validator("split", "transform", "train", "evaluate", "register", mode="before")
+    @classmethod
+    def _empty_section_means_defaults(cls, value: Any) -> Any:
+        return {} if value is None else value
+
+
+class ExperimentConfig(ConfigModel):
+    name: str
+    tracking_uri: str | None = None
+    artifact_location: str | None = None
+
+
+class ModelRegistryConfig(ConfigModel):
+    model_name: str
+    registry_uri: str | None = Field(default=None, alias="uri")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _accept_both_spellings(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "registry_uri" in data:
+            data = {**data}
+            data["uri"] = data.pop("registry_uri")
+        return data
+
+
+class ExecutionConfig(ConfigModel):
+    """(ours) How Dagster runs the graph."""
+
+    executor: Literal["in_process", "multiprocess"] = "in_process"
+    max_concurrent: int | None = Field(default=None, ge=1)
+
+
+class RecipeConfig(ConfigModel):
+    recipe: str
+    target_col: str
+    primary_metric: str | None = None
+    positive_class: str | int | bool | None = None
+    steps: StepsConfig
+    custom_metrics: list[CustomMetric] = Field(default_factory=list)
+    experiment: ExperimentConfig | None = None
+    model_registry: ModelRegistryConfig | None = None
+    execution: ExecutionConfig = Field(default_factory=ExecutionConfig)
+
+    @field_validator("recipe")
+    @classmethod
+    def _known_template(cls, value: str) -> str:
+        if value not in TEMPLATES:
+            raise ValueError(f"unknown recipe template {value!r}; expected one of {', '.join(TEMPLATES)}")
+        return value
+
+    @property
+    def task(self) -> str:
+        return self.recipe.split("/")[0]
+
+
+@dataclass(frozen=True)
+class LoadedConfig:
+    """A validated recipe, where it came from, and paths resolved against the recipe root."""
+
+    root: Path
+    profile: str
+    profile_path: Path
+    config: RecipeConfig
+
+    @cached_property
+    def name(self) -> str:
+        return re.sub(r"[^A-Za-z0-9_]", "_", self.root.name) or "recipe"
+
+    @property
+    def metadata_dir(self) -> Path:
+        return self.root / "metadata"
+
+    @property
+    def steps_dir(self) -> Path:
+        return self.root / "steps"
+
+    def describe_source(self) -> str:
+        return f"{self.root / RECIPE_FILE} (profile {self.profile_path})"
+
+
+def find_profile(root: Path, profile: str) -> Path:
+    """A recipe's own profiles/ wins over the built-in ones."""
+    for folder in (root / "profiles", BUILTIN_PROFILES):
+        candidate = folder / f"{profile}.yaml"
+        if candidate.is_file():
+            return candidate
+    available = sorted({p.stem for f in (root / "profiles", BUILTIN_PROFILES) if f.is_dir() for p in f.glob("*.yaml")})
+    raise RecipeConfigError(
+        str(root / "profiles" / f"{profile}.yaml"),
+        None,
+        f"no profile named {profile!r}; expected one of: {', '.join(available) or '(none)'}",
+    )
+
+
+def _read_yaml(path: Path, text: str | None = None) -> Any:
+    try:
+        return yaml.safe_load(text if text is not None else path.read_text())
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}" if mark else None
+        raise RecipeConfigError(str(path), where, f"not valid YAML: {getattr(exc, 'problem', exc)}") from None
+
+
+def _render(recipe_path: Path, variables: dict[str, Any], profile_path: Path) -> str:
+    import jinja2
+
+    source = recipe_path.read_text()
+    env = jinja2.Environment(undefined=jinja2.StrictUndefined, line_comment_prefix="#", keep_trailing_newline=True)
+    try:
+        return env.from_string(source).render(variables)
+    except jinja2.UndefinedError as exc:
+        name_match = re.search(r"'([^']+)' is undefined", str(exc))
+        name = name_match.group(1) if name_match else str(exc)
+        line = _line_of_variable(source, name)
+        raise RecipeConfigError(
+            str(recipe_path),
+            f"line {line}" if line else None,
+            f"template variable {name} is not defined in {profile_path} and has no default",
+        ) from None
+    except jinja2.TemplateSyntaxError as exc:
+        raise RecipeConfigError(str(recipe_path), f"line {exc.lineno}", f"template syntax error: {exc.message}") from None
+
+
+def _line_of_variable(source: str, name: str) -> int | None:
+    pattern = re.compile(r"\{\{[^}]*\b" + re.escape(name) + r"\b")
+    for number, line in enumerate(source.splitlines(), start=1):
+        if pattern.search(line):
+            return number
+    return None
+
+
+def _template_variables(source: str) -> set[str]:
+    import jinja2
+    from jinja2 import meta
+
+    env = jinja2.Environment(line_comment_prefix="#")
+    return set(meta.find_undeclared_variables(env.parse(source)))
+
+
+def load_config(root: Path | str, profile: str = "local") -> LoadedConfig:
+    root = Path(root).expanduser().resolve()
+    recipe_path = root / RECIPE_FILE
+    if not recipe_path.is_file():
+        raise RecipeConfigError(str(recipe_path), None, "no recipe.yaml here; expected a recipe directory")
+    profile_path = find_profile(root, profile)
+    profile_values = _read_yaml(profile_path) or {}
+    if not isinstance(profile_values, dict):
+        raise RecipeConfigError(str(profile_path), None, "expected a mapping of keys to values")
+    rendered = _read_yaml(recipe_path, _render(recipe_path, profile_values, profile_path))
+    if not isinstance(rendered, dict):
+        raise RecipeConfigError(str(recipe_path), None, "expected a mapping of keys to values")
+
+    recipe_keys = set(RecipeConfig.model_fields)
+    variables = _template_variables(recipe_path.read_text())
+    merged = dict(rendered)
+    for key, value in profile_values.items():
+        if key in recipe_keys:
+            merged[key] = value
+        elif key not in variables and not key.isupper():
+            raise RecipeConfigError(
+                str(profile_path), key, f"unknown key; expected a recipe key ({', '.join(sorted(recipe_keys))}) or a variable recipe.yaml uses"
+            )
+    _refuse_unsupported(merged, recipe_path)
+    try:
+        config = RecipeConfig.model_validate(merged)
+    except ValidationError as exc:
+        raise _config_error(exc, recipe_path, profile_path, profile_values) from None
+    loaded = LoadedConfig(root=root, profile=profile, profile_path=profile_path, config=config)
+    _check_metrics(loaded, recipe_path)
+    return loaded
+
+
+def _refuse_unsupported(merged: dict[str, Any], recipe_path: Path) -> None:
+    train = (merged.get("steps") or {}).get("train") or {}
+    if isinstance(train, dict):
+        if str(train.get("using", "custom")).startswith("automl"):
+            raise NotSupportedYet(str(recipe_path), "steps.train.using", f"{train['using']!r} (AutoML); use 'custom'")
+        tuning = train.get("tuning") or {}
+        if isinstance(tuning, dict) and tuning.get("enabled"):
+            raise NotSupportedYet(str(recipe_path), "steps.train.tuning.enabled", "hyperparameter tuning")
+
+
+def _config_error(exc: ValidationError, recipe_path: Path, profile_path: Path, profile_values: dict) -> RecipeConfigError:
+    first = exc.errors()[0]
+    key_path = ".".join(str(part) for part in first["loc"]) or None
+    top = str(first["loc"][0]) if first["loc"] else ""
+    file = str(profile_path) if top in profile_values else f"{recipe_path} (rendered with {profile_path.name})"
+    if first["type"] == "extra_forbidden":
+        problem = "unknown key (misspelled, or not a key of this section)"
+    elif first["type"] == "missing":
+        problem = "required key is missing"
+    else:
+        got = first.get("input")
+        problem = f"{first['msg']}; got {got!r}" if not isinstance(got, dict) else first["msg"]
+    more = len(exc.errors()) - 1
+    if more:
+        problem += f" (and {more} more problem{'s' if more > 1 else ''})"
+    return RecipeConfigError(file, key_path, problem)
+
+
+def _check_metrics(loaded: LoadedConfig, recipe_path: Path) -> None:
+    config = loaded.config
+    known = set(builtin_metric_names(config.task)) | {m.name for m in config.custom_metrics}
+    if config.primary_metric is not None and config.primary_metric not in known:
+        raise RecipeConfigError(
+            str(recipe_path), "primary_metric", f"unknown metric {config.primary_metric!r}; expected one of {', '.join(sorted(known))}"
+        )
+    for index, criterion in enumerate(config.steps.evaluate.validation_criteria):
+        if criterion.metric not in known:
+            raise RecipeConfigError(
+                str(recipe_path),
+                f"steps.evaluate.validation_criteria[{index}].metric",
+                f"unknown metric {criterion.metric!r}; expected one of {', '.join(sorted(known))}",
+            )
+    builtin = set(builtin_metric_names(config.task))
+    for index, metric in enumerate(config.custom_metrics):
+        if metric.name in builtin:
+            raise RecipeConfigError(str(recipe_path), f"custom_metrics[{index}].name", f"{metric.name!r} is a built-in metric name; pick another")
+
+
+def greater_is_better(config: RecipeConfig, metric: str) -> bool:
+    for custom in config.custom_metrics:
+        if custom.name == metric:
+            return custom.greater_is_better
+    return metric_greater_is_better(metric)

@@ -1,0 +1,33 @@
+"""The only module that touches Dagster internals (`dagster._core`): the stale-status resolver.
+
+It is the resolver behind the UI's "Materialize changed and missing" and `RunRequest(stale_assets_only=True)`,
+but Dagster has no public function that answers "which of these assets are stale or missing" outside a
+sensor. tests/test_dagster_internal.py pins the behaviour relied on here, so a Dagster upgrade that moves
+or changes it fails there first.
+"""
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from dagster import AssetKey, DagsterInstance
+from dagster._core.definitions.assets.graph.asset_graph import AssetGraph
+from dagster._core.definitions.data_version import CachingStaleStatusResolver, StaleStatus
+from dagster._core.definitions.temporal_context import TemporalContext
+from dagster._core.asset_graph_view.asset_graph_view import AssetGraphView
+from dagster._time import get_current_datetime
+
+
+def stale_statuses(instance: DagsterInstance, asset_graph: AssetGraph, keys: Iterable[AssetKey]) -> dict[AssetKey, str]:
+    """FRESH, STALE or MISSING per asset, as the Dagster UI shows it."""
+    view = AssetGraphView(
+        temporal_context=TemporalContext(effective_dt=get_current_datetime(), last_event_id=None),
+        instance=instance,
+        asset_graph=asset_graph,
+    )
+    resolver = CachingStaleStatusResolver(instance=instance, asset_graph=asset_graph, loading_context=view)
+    return {key: resolver.get_status(key).value for key in keys}
+
+
+FRESH = StaleStatus.FRESH.value
+STALE = StaleStatus.STALE.value
+MISSING = StaleStatus.MISSING.value

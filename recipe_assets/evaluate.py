@@ -1,0 +1,176 @@
+"""evaluate: score the model on validation and test data; `validation_criteria` become asset checks.
+
+The `run` asset is the MLflow run that holds the model and its metrics: evaluation metrics are logged
+into the run the train step opened, with the `val_` and `test_` prefixes MLflow Recipes used.
+"""
+
+from typing import TYPE_CHECKING, Any
+
+from dagster import (
+    AssetCheckResult,
+    AssetCheckSeverity,
+    AssetCheckSpec,
+    AssetExecutionContext,
+    AssetIn,
+    DataVersion,
+    MetadataValue,
+    Output,
+    asset,
+)
+from pydantic import Field
+
+from recipe_assets import cards
+from recipe_assets.configmodel import ConfigModel
+from recipe_assets.errors import UserCodeError
+from recipe_assets.keys import MLFLOW, MODEL_DEVELOPMENT, asset_key, step_code_version
+from recipe_assets.metrics import passes
+from recipe_assets.user_code import check_function_defined, load_function
+from recipe_assets.versioning import bytes_version
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from recipe_assets.config import LoadedConfig, RecipeConfig
+
+VALIDATED = "VALIDATED"
+REJECTED = "REJECTED"
+
+
+class CustomMetric(ConfigModel):
+    name: str
+    function: str
+    greater_is_better: bool = True
+
+
+class ValidationCriterion(ConfigModel):
+    metric: str
+    threshold: float
+
+
+class EvaluateConfig(ConfigModel):
+    validation_criteria: list[ValidationCriterion] = Field(default_factory=list)
+
+
+def check_name(metric: str) -> str:
+    return f"validation_{metric}"
+
+
+def compute_metrics(root, recipe: "RecipeConfig", target: "pd.Series", predicted: Any) -> dict[str, float]:
+    """Built-in metrics of the template, then each custom metric fn(eval_df, builtin_metrics)."""
+    import pandas as pd
+
+    from recipe_assets.metrics import regression_metrics
+
+    builtin = regression_metrics(target, predicted)
+    eval_df = pd.DataFrame({"prediction": predicted, "target": target.to_numpy()})
+    results = dict(builtin)
+    for metric in recipe.custom_metrics:
+        function = load_function(root, "custom_metrics", metric.function)
+        try:
+            value = function(eval_df.copy(), dict(builtin))
+            results[metric.name] = float(value)
+        except Exception as exc:
+            raise UserCodeError(f"steps/custom_metrics.py:{metric.function} (custom metric {metric.name!r}) failed: {exc}") from exc
+    return results
+
+
+def criteria_table(recipe: "RecipeConfig", test_metrics: dict[str, float]) -> tuple[list[dict[str, Any]], str]:
+    from recipe_assets.config import greater_is_better
+
+    outcomes = []
+    for criterion in recipe.steps.evaluate.validation_criteria:
+        value = test_metrics[criterion.metric]
+        higher = greater_is_better(recipe, criterion.metric)
+        outcomes.append(
+            {
+                "metric": criterion.metric,
+                "threshold": criterion.threshold,
+                "value": value,
+                "greater_is_better": higher,
+                "passed": passes(value, criterion.threshold, higher),
+            }
+        )
+    table = cards.markdown_table(
+        ("metric", "threshold", "test value", "direction", "result"),
+        [(o["metric"], o["threshold"], o["value"], "≥" if o["greater_is_better"] else "≤", "PASS" if o["passed"] else "FAIL") for o in outcomes],
+    )
+    return outcomes, table
+
+
+def build(loaded: "LoadedConfig") -> list:
+    recipe = loaded.config
+    root = loaded.root
+    target_col = recipe.target_col
+    config = recipe.steps.evaluate
+    for index, metric in enumerate(recipe.custom_metrics):
+        check_function_defined(root, "custom_metrics", metric.function, f"custom_metrics[{index}].function")
+    version = step_code_version(
+        __file__,
+        [config.slice_for_version(), *(m.slice_for_version() for m in recipe.custom_metrics), target_col, recipe.task, str(recipe.positive_class)],
+        root,
+        ["custom_metrics"] if recipe.custom_metrics else [],
+    )
+    run_key = asset_key(loaded.name, "run")
+    checks = [
+        AssetCheckSpec(
+            name=check_name(c.metric),
+            asset=run_key,
+            description=f"test-set {c.metric} is at or better than {c.threshold}",
+        )
+        for c in config.validation_criteria
+    ]
+
+    @asset(
+        key=run_key,
+        ins={
+            "model": AssetIn(key=asset_key(loaded.name, "model")),
+            "validation_data": AssetIn(key=asset_key(loaded.name, "validation_data")),
+            "test_data": AssetIn(key=asset_key(loaded.name, "test_data")),
+        },
+        group_name=MODEL_DEVELOPMENT,
+        code_version=version,
+        check_specs=checks,
+        required_resource_keys={MLFLOW},
+        kinds={"mlflow"},
+        description="The MLflow run of the model, with validation and test metrics and the validation verdict.",
+    )
+    def _evaluate(context: AssetExecutionContext, model, validation_data, test_data):
+        import json
+
+        mlflow_resource = context.resources.mlflow
+        pipeline = mlflow_resource.load_model(model["model_uri"])
+        by_split = {}
+        for split, frame in (("validation", validation_data), ("test", test_data)):
+            predicted = pipeline.predict(frame.drop(columns=[target_col]))
+            by_split[split] = compute_metrics(root, recipe, frame[target_col], predicted)
+        outcomes, table = criteria_table(recipe, by_split["test"])
+        status = VALIDATED if all(o["passed"] for o in outcomes) else REJECTED
+        from recipe_assets.train import metrics_table
+
+        card: dict[str, Any] = {
+            "model validation status": status,
+            "validation criteria": MetadataValue.md(table) if outcomes else "none configured",
+            "metrics": MetadataValue.md(metrics_table(by_split)),
+            "mlflow run": MetadataValue.text(model["run_id"]),
+        }
+        if recipe.primary_metric:
+            card["primary metric (test)"] = by_split["test"][recipe.primary_metric]
+        with mlflow_resource.resume_run(model["run_id"]):
+            import mlflow
+
+            mlflow.log_metrics({f"val_{k}": v for k, v in by_split["validation"].items()})
+            mlflow.log_metrics({f"test_{k}": v for k, v in by_split["test"].items()})
+            mlflow.set_tag("model_validation_status", status)
+            mlflow.log_text(cards.render_html("evaluate", card), "cards/evaluate.html")
+        value = {**model, "model_validation_status": status, "metrics": by_split, "validation": outcomes}
+        yield Output(value, data_version=DataVersion(bytes_version(json.dumps(value, sort_keys=True, default=str).encode())), metadata=card)
+        for outcome in outcomes:
+            yield AssetCheckResult(
+                asset_key=run_key,
+                check_name=check_name(outcome["metric"]),
+                passed=bool(outcome["passed"]),
+                severity=AssetCheckSeverity.ERROR,
+                metadata={"value": outcome["value"], "threshold": outcome["threshold"], "greater_is_better": outcome["greater_is_better"]},
+            )
+
+    return [_evaluate]

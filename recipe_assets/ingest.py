@@ -1,0 +1,206 @@
+"""ingest / ingest_scoring: raw files → `ingested_data` (and the observable source of those files)."""
+
+import glob
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from dagster import (
+    AssetExecutionContext,
+    DataVersion,
+    MetadataValue,
+    Output,
+    asset,
+    observable_source_asset,
+)
+from pydantic import field_validator, model_validator
+
+from recipe_assets import cards
+from recipe_assets.configmodel import ConfigModel
+from recipe_assets.errors import RecipeDataError
+from recipe_assets.keys import MODEL_DEVELOPMENT, SOURCES, asset_key, step_code_version
+from recipe_assets.user_code import check_function_defined, load_function
+from recipe_assets.versioning import dataframe_version, files_fingerprint
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from recipe_assets.config import LoadedConfig
+
+NATIVE_FORMATS = {"parquet", "csv", "delta"}
+NEEDS_SPARK = {"spark_sql", "table"}
+REMOTE_PREFIXES = ("http://", "https://", "s3://", "s3a://", "gs://", "abfss://", "dbfs:")
+
+
+class IngestConfig(ConfigModel):
+    """Where the data is and how to read it (same keys for ingest and ingest_scoring)."""
+
+    using: str
+    location: str | list[str] | None = None
+    loader_method: str | None = None
+    skip_data_profiling: bool = False
+    version: int | None = None
+    timestamp: str | None = None
+    sql: str | None = None
+
+    @field_validator("using")
+    @classmethod
+    def _reads_without_spark(cls, value: str) -> str:
+        if value in NEEDS_SPARK:
+            raise ValueError(
+                f"using: {value!r} needs Spark, which recipe-assets does not use; not supported yet. "
+                "Export the table to parquet, csv or a Delta table and ingest that with `using: parquet|csv|delta`"
+            )
+        return value
+
+    @model_validator(mode="after")
+    def _has_what_the_format_needs(self) -> "IngestConfig":
+        if not self.location:
+            raise ValueError(f"using: {self.using!r} needs `location` (a file, directory, glob or list of them)")
+        if self.using not in NATIVE_FORMATS and not self.loader_method:
+            raise ValueError(
+                f"using: {self.using!r} is not read natively (parquet, csv, delta are); "
+                "name a `loader_method` in steps/ingest.py: f(file_path, file_format) -> DataFrame"
+            )
+        if self.using != "delta" and (self.version is not None or self.timestamp is not None):
+            raise ValueError("`version` and `timestamp` apply to `using: delta` only")
+        return self
+
+    @property
+    def locations(self) -> list[str]:
+        return [self.location] if isinstance(self.location, str) else list(self.location or [])
+
+    @property
+    def file_format(self) -> str:
+        return "custom" if self.using == "custom" else self.using
+
+
+def resolve_files(root: Path, config: IngestConfig, key_path: str) -> list[Path]:
+    """The files a location names, relative to the recipe root; directories give their files, sorted."""
+    files: list[Path] = []
+    for location in config.locations:
+        if location.startswith(REMOTE_PREFIXES):
+            raise RecipeDataError(f"{key_path}.location: remote location {location!r} is not supported yet; download it first")
+        path = Path(location).expanduser()
+        path = path if path.is_absolute() else root / path
+        if config.using == "delta":
+            if not (path / "_delta_log").is_dir():
+                raise RecipeDataError(f"{key_path}.location: {path} is not a Delta table (no _delta_log folder)")
+            files += sorted(p for p in path.rglob("*") if p.is_file())
+        elif any(ch in location for ch in "*?["):
+            files += sorted(Path(p) for p in glob.glob(str(path), recursive=True) if Path(p).is_file())
+        elif path.is_dir():
+            pattern = "*" if config.using == "custom" else f"*.{config.using}"
+            files += sorted(p for p in path.glob(pattern) if p.is_file())
+        elif path.is_file():
+            files.append(path)
+        else:
+            raise RecipeDataError(f"{key_path}.location: {path} does not exist")
+    if not files:
+        raise RecipeDataError(f"{key_path}.location: no {config.using} files found at {', '.join(config.locations)}")
+    return files
+
+
+def read_data(root: Path, config: IngestConfig, key_path: str) -> "pd.DataFrame":
+    import pandas as pd
+
+    files = resolve_files(root, config, key_path)
+    if config.using == "delta":
+        return _read_delta(root, config, key_path)
+    if config.loader_method:
+        loader = load_function(root, "ingest", config.loader_method)
+        frames = [_checked_frame(loader(str(path), config.file_format), path, config.loader_method) for path in files]
+    elif config.using == "parquet":
+        frames = [pd.read_parquet(path) for path in files]
+    else:
+        frames = [pd.read_csv(path) for path in files]
+    return frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
+
+
+def _checked_frame(frame: Any, path: Path, loader: str) -> "pd.DataFrame":
+    import pandas as pd
+
+    if not isinstance(frame, pd.DataFrame):
+        raise RecipeDataError(f"steps/ingest.py:{loader} returned {type(frame).__name__} for {path}; expected a pandas DataFrame")
+    return frame
+
+
+def _read_delta(root: Path, config: IngestConfig, key_path: str) -> "pd.DataFrame":
+    from deltalake import DeltaTable
+
+    path = Path(config.locations[0])
+    table = DeltaTable(str(path if path.is_absolute() else root / path), version=config.version)
+    if config.timestamp is not None:
+        table.load_as_version(config.timestamp)
+    return table.to_pandas()
+
+
+def require_columns(df: "pd.DataFrame", columns: list[str], where: str) -> None:
+    missing = [c for c in columns if c not in df.columns]
+    if missing:
+        raise RecipeDataError(
+            f"{where}: column {', '.join(map(repr, missing))} not in the data; its columns are {', '.join(map(str, df.columns))}"
+        )
+
+
+def ingest_card(df: "pd.DataFrame", files: list[Path], config: IngestConfig) -> dict[str, Any]:
+    card: dict[str, Any] = {
+        "source": MetadataValue.md(cards.markdown_table(("file", "bytes"), [(str(p), p.stat().st_size) for p in files])),
+        "format": config.using,
+    }
+    card.update(cards.frame_card(df, with_profile=not config.skip_data_profiling))
+    return card
+
+
+def build_source(loaded: "LoadedConfig", step: str, config: IngestConfig, group: str):
+    root = loaded.root
+    key_path = f"steps.{step}"
+
+    @observable_source_asset(
+        key=asset_key(loaded.name, SOURCES[step]),
+        group_name=group,
+        description=f"The files `{key_path}.location` names; their data version is a fingerprint of paths, sizes and contents.",
+    )
+    def _observe_files() -> DataVersion:
+        return DataVersion(files_fingerprint(resolve_files(root, config, key_path)))
+
+    return _observe_files
+
+
+def fingerprint_files(loaded: "LoadedConfig", step: str, config: IngestConfig) -> str:
+    return files_fingerprint(resolve_files(loaded.root, config, f"steps.{step}"))
+
+
+def build_ingest_asset(loaded: "LoadedConfig", step: str, config: IngestConfig, output: str, group: str, required: list[str]):
+    root = loaded.root
+    key_path = f"steps.{step}"
+    if config.loader_method:
+        check_function_defined(root, "ingest", config.loader_method, f"{key_path}.loader_method")
+    version = step_code_version(
+        __file__, [config.slice_for_version(), ",".join(required)], root, ["ingest"] if config.loader_method else []
+    )
+
+    @asset(
+        key=asset_key(loaded.name, output),
+        deps=[asset_key(loaded.name, SOURCES[step])],
+        group_name=group,
+        code_version=version,
+        description=f"The data `{key_path}` reads, as one table.",
+        kinds={"pandas", "parquet"},
+    )
+    def _ingest(context: AssetExecutionContext) -> Output:
+        files = resolve_files(root, config, key_path)
+        df = read_data(root, config, key_path)
+        require_columns(df, required, f"{key_path} ({', '.join(str(p) for p in files[:3])})")
+        context.log.info("ingested %d rows from %d file(s)", len(df), len(files))
+        return Output(df, data_version=DataVersion(dataframe_version(df)), metadata=ingest_card(df, files, config))
+
+    return _ingest
+
+
+def build(loaded: "LoadedConfig") -> list:
+    config = loaded.config.steps.ingest
+    resolve_files(loaded.root, config, "steps.ingest")
+    return [
+        build_source(loaded, "ingest", config, MODEL_DEVELOPMENT),
+        build_ingest_asset(loaded, "ingest", config, "ingested_data", MODEL_DEVELOPMENT, [loaded.config.target_col]),
+    ]

@@ -1,0 +1,79 @@
+"""Where asset values live between steps: Parquet for DataFrames, pickles for fitted objects.
+
+Every write goes to a temporary file in the same folder and is renamed into place, so a failed or
+interrupted step never leaves a half-written output behind the previous good one.
+"""
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from dagster import ConfigurableIOManager, InputContext, MetadataValue, OutputContext
+
+PARQUET = ".parquet"
+PICKLE = ".pkl"
+
+
+def output_path(base_dir: Path, name: str) -> Path | None:
+    """The stored file of an output, whichever format it was written in."""
+    for suffix in (PARQUET, PICKLE):
+        candidate = base_dir / f"{name}{suffix}"
+        if candidate.exists():
+            return candidate
+    return None
+
+
+def write_atomically(path: Path, write: Any) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(handle)
+    try:
+        write(temp_name)
+        os.replace(temp_name, path)
+    except BaseException:
+        Path(temp_name).unlink(missing_ok=True)
+        raise
+
+
+class RecipeIOManager(ConfigurableIOManager):
+    """Stores each output under `<recipe root>/metadata/outputs/<asset name>`."""
+
+    base_dir: str
+
+    def _base(self) -> Path:
+        return Path(self.base_dir)
+
+    def handle_output(self, context: OutputContext, obj: Any) -> None:
+        import pandas as pd
+
+        name = context.asset_key.path[-1]
+        if isinstance(obj, pd.DataFrame):
+            path = self._base() / f"{name}{PARQUET}"
+            write_atomically(path, lambda target: obj.to_parquet(target, index=False))
+        else:
+            import cloudpickle
+
+            path = self._base() / f"{name}{PICKLE}"
+            payload = cloudpickle.dumps(obj)
+            write_atomically(path, lambda target: Path(target).write_bytes(payload))
+        stale = path.with_suffix(PICKLE if path.suffix == PARQUET else PARQUET)
+        stale.unlink(missing_ok=True)
+        context.add_output_metadata({"path": MetadataValue.path(str(path))})
+
+    def load_input(self, context: InputContext) -> Any:
+        name = context.asset_key.path[-1]
+        path = output_path(self._base(), name)
+        if path is None:
+            raise FileNotFoundError(
+                f"no stored output for {context.asset_key.to_user_string()} under {self._base()}; "
+                "materialize it first (it may have been cleaned)"
+            )
+        if path.suffix == PARQUET:
+            import pandas as pd
+
+            return pd.read_parquet(path)
+        import cloudpickle
+
+        return cloudpickle.loads(path.read_bytes())

@@ -1,0 +1,80 @@
+"""register: the evaluated model becomes a version in the MLflow model registry, and an alias moves to it."""
+
+from typing import TYPE_CHECKING, Any
+
+from dagster import AssetExecutionContext, AssetIn, DataVersion, Failure, MetadataValue, Output, asset
+
+from recipe_assets.configmodel import ConfigModel
+from recipe_assets.errors import RecipeConfigError
+from recipe_assets.evaluate import VALIDATED
+from recipe_assets.keys import MLFLOW, MODEL_DEVELOPMENT, asset_key, step_code_version
+
+if TYPE_CHECKING:
+    from recipe_assets.config import LoadedConfig
+
+
+class RegisterConfig(ConfigModel):
+    allow_non_validated_model: bool = False
+    alias: str | None = "champion"  # (ours) moved to each new version so scoring can follow it
+
+
+def registry_link(tracking_uri: str, name: str, version: str) -> str:
+    base = tracking_uri.rstrip("/") if tracking_uri.startswith(("http://", "https://")) else "http://127.0.0.1:5000"
+    return f"{base}/#/models/{name}/versions/{version}"
+
+
+def rejection_message(evaluation: dict[str, Any]) -> str:
+    failed = [f"{o['metric']}={o['value']:.6g} (threshold {o['threshold']})" for o in evaluation["validation"] if not o["passed"]]
+    return (
+        f"model REJECTED by steps.evaluate.validation_criteria ({'; '.join(failed)}); not registered. "
+        "Set steps.register.allow_non_validated_model: true to register it anyway."
+    )
+
+
+def build(loaded: "LoadedConfig") -> list:
+    recipe = loaded.config
+    config = recipe.steps.register
+    if recipe.model_registry is None:
+        raise RecipeConfigError(str(loaded.profile_path), "model_registry.model_name", "required to register the model (add a model_registry section)")
+    registry = recipe.model_registry
+    version = step_code_version(__file__, [config.slice_for_version(), registry.slice_for_version()], loaded.root, [])
+
+    @asset(
+        key=asset_key(loaded.name, "registered_model_version"),
+        ins={"run": AssetIn(key=asset_key(loaded.name, "run"))},
+        group_name=MODEL_DEVELOPMENT,
+        code_version=version,
+        required_resource_keys={MLFLOW},
+        kinds={"mlflow"},
+        description=f"The model version registered as `{registry.model_name}`" + (f", alias `{config.alias}`" if config.alias else ""),
+    )
+    def _register(context: AssetExecutionContext, run) -> Output:
+        status = run["model_validation_status"]
+        if status != VALIDATED and not config.allow_non_validated_model:
+            raise Failure(description=rejection_message(run), allow_retries=False)
+        mlflow_resource = context.resources.mlflow
+        model_version = mlflow_resource.register(
+            run["model_uri"],
+            registry.model_name,
+            config.alias,
+            tags={"model_validation_status": status, "dagster.run_id": context.run_id},
+        )
+        value = {
+            "name": model_version.name,
+            "version": str(model_version.version),
+            "alias": config.alias,
+            "model_uri": f"models:/{model_version.name}/{model_version.version}",
+            "run_id": run["run_id"],
+            "model_validation_status": status,
+        }
+        metadata = {
+            "model name": model_version.name,
+            "version": MetadataValue.int(int(model_version.version)),
+            "alias": config.alias or "",
+            "model uri": MetadataValue.text(value["model_uri"]),
+            "validation status": status,
+            "registry link": MetadataValue.url(registry_link(mlflow_resource.tracking_uri, model_version.name, value["version"])),
+        }
+        return Output(value, data_version=DataVersion(f"{model_version.name}/{model_version.version}"), metadata=metadata)
+
+    return [_register]

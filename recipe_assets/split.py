@@ -1,0 +1,186 @@
+"""split: `ingested_data` → `training_data`, `validation_data`, `test_data`.
+
+Deterministic, as MLflow Recipes did it: each row (with its position in the ingested data) is hashed
+into one of 1000 buckets and the bucket picks the split, so a row always lands in the same split.
+"""
+
+from typing import TYPE_CHECKING, Any, Literal
+
+from dagster import AssetExecutionContext, AssetOut, DataVersion, MetadataValue, Output, multi_asset
+from pydantic import Field, field_validator, model_validator
+
+from recipe_assets import cards
+from recipe_assets.configmodel import ConfigModel
+from recipe_assets.errors import RecipeDataError, UserCodeError
+from recipe_assets.keys import MODEL_DEVELOPMENT, asset_key, step_code_version
+from recipe_assets.user_code import check_function_defined, load_function
+from recipe_assets.versioning import dataframe_version
+
+if TYPE_CHECKING:
+    import numpy as np
+    import pandas as pd
+
+    from recipe_assets.config import LoadedConfig
+
+HASH_BUCKETS = 1000
+SPLITS = ("TRAINING", "VALIDATION", "TEST")
+OUTPUTS = {"TRAINING": "training_data", "VALIDATION": "validation_data", "TEST": "test_data"}
+
+
+class SplitConfig(ConfigModel):
+    using: Literal["split_ratios", "custom"] = "split_ratios"
+    split_ratios: list[float] = Field(default_factory=lambda: [0.75, 0.125, 0.125])
+    post_split_filter_method: str | None = None
+    post_split_method: str | None = None
+    split_method: str | None = None
+
+    @field_validator("split_ratios")
+    @classmethod
+    def _three_positive(cls, value: list[float]) -> list[float]:
+        if len(value) != 3 or any(r <= 0 for r in value):
+            raise ValueError("expected three positive numbers [train, validation, test]")
+        return value
+
+    @model_validator(mode="after")
+    def _custom_needs_method(self) -> "SplitConfig":
+        if self.using == "custom" and not self.split_method:
+            raise ValueError("using: 'custom' needs `split_method` in steps/split.py: f(df) -> Series of TRAINING/VALIDATION/TEST")
+        return self
+
+    @property
+    def normalized_ratios(self) -> tuple[float, float, float]:
+        total = sum(self.split_ratios)
+        return tuple(r / total for r in self.split_ratios)  # type: ignore[return-value]
+
+    @property
+    def user_functions(self) -> list[tuple[str, str]]:
+        names = [
+            ("split_method", self.split_method if self.using == "custom" else None),
+            ("post_split_filter_method", self.post_split_filter_method),
+            ("post_split_method", self.post_split_method),
+        ]
+        return [(key, fn) for key, fn in names if fn]
+
+
+def hash_buckets(df: "pd.DataFrame") -> "np.ndarray":
+    """Bucket in [0, 1) of each row, from a hash of its values and its index (as MLflow Recipes)."""
+    import pandas as pd
+
+    hashable = df.copy(deep=False)
+    for name in hashable.columns:
+        column = hashable[name]
+        if pd.api.types.is_datetime64_any_dtype(column) and getattr(column.dtype, "unit", "ns") != "ns":
+            hashable[name] = column.astype(column.dtype.name.replace(column.dtype.unit, "ns"))
+    try:
+        hashes = pd.util.hash_pandas_object(hashable, index=True)
+    except TypeError:  # unhashable cells (lists, dicts): hash their text
+        hashes = pd.util.hash_pandas_object(hashable.astype(str), index=True)
+    return (hashes.to_numpy() % HASH_BUCKETS) / HASH_BUCKETS
+
+
+def assign_splits(df: "pd.DataFrame", ratios: tuple[float, float, float]) -> "np.ndarray":
+    import numpy as np
+
+    buckets = hash_buckets(df)
+    train_end = ratios[0]
+    validation_end = ratios[0] + ratios[1]
+    return np.where(buckets < train_end, "TRAINING", np.where(buckets < validation_end, "VALIDATION", "TEST"))
+
+
+def split_frames(df: "pd.DataFrame", config: SplitConfig, root, target_col: str) -> dict[str, "pd.DataFrame"]:
+    labels = _labels(df, config, root)
+    frames = {}
+    for split in SPLITS:
+        part = df[labels == split]
+        part = _post_process(part, config, root, split)
+        frames[split] = part.reset_index(drop=True)
+    return frames
+
+
+def _labels(df: "pd.DataFrame", config: SplitConfig, root) -> "np.ndarray":
+    import numpy as np
+
+    if config.using != "custom":
+        return assign_splits(df, config.normalized_ratios)
+    labels = load_function(root, "split", config.split_method)(df)
+    values = np.asarray(labels)
+    unknown = set(values.tolist()) - set(SPLITS)
+    if len(values) != len(df) or unknown:
+        raise UserCodeError(
+            f"steps/split.py:{config.split_method} must return one of {', '.join(SPLITS)} per row; "
+            f"got {len(values)} labels for {len(df)} rows" + (f" and unknown labels {sorted(map(str, unknown))}" if unknown else "")
+        )
+    return values
+
+
+def _post_process(part: "pd.DataFrame", config: SplitConfig, root, split: str) -> "pd.DataFrame":
+    import pandas as pd
+
+    if config.post_split_filter_method:
+        keep = load_function(root, "split", config.post_split_filter_method)(part)
+        if not isinstance(keep, pd.Series) or len(keep) != len(part):
+            raise UserCodeError(
+                f"steps/split.py:{config.post_split_filter_method} must return a boolean Series with one value per row "
+                f"(got {type(keep).__name__})"
+            )
+        part = part[keep.astype(bool).to_numpy()]
+    if config.post_split_method:
+        part = load_function(root, "split", config.post_split_method)(part)
+        if not isinstance(part, pd.DataFrame):
+            raise UserCodeError(f"steps/split.py:{config.post_split_method} must return a DataFrame for the {split} split")
+    return part
+
+
+def split_card(df: "pd.DataFrame", frames: dict[str, "pd.DataFrame"], target_col: str) -> str:
+    import pandas as pd
+
+    sizes = [(OUTPUTS[s], len(frames[s]), f"{len(frames[s]) / max(len(df), 1):.1%}") for s in SPLITS]
+    table = cards.markdown_table(("split", "rows", "share of ingested"), sizes)
+    numeric = [c for c in df.columns if pd.api.types.is_numeric_dtype(df[c]) and not pd.api.types.is_bool_dtype(df[c])]
+    rows = [(c, *(frames[s][c].mean() if len(frames[s]) else float("nan") for s in SPLITS)) for c in numeric]
+    comparison = cards.markdown_table(("column (mean)", *OUTPUTS.values()), rows)
+    return f"{table}\n\nIngested rows: {len(df)}; filtered out: {len(df) - sum(len(f) for f in frames.values())}\n\n{comparison}"
+
+
+def build(loaded: "LoadedConfig") -> list:
+    config = loaded.config.steps.split
+    root = loaded.root
+    target_col = loaded.config.target_col
+    for key, function in config.user_functions:
+        check_function_defined(root, "split", function, f"steps.split.{key}")
+    version = step_code_version(
+        __file__, [config.slice_for_version(), target_col, loaded.config.task], root, ["split"] if config.user_functions else []
+    )
+    outs = {
+        OUTPUTS[s]: AssetOut(key=asset_key(loaded.name, OUTPUTS[s]), code_version=version, kinds={"pandas", "parquet"})
+        for s in SPLITS
+    }
+
+    @multi_asset(
+        name=f"{loaded.name}__split",
+        outs=outs,
+        ins={"ingested_data": _in(loaded, "ingested_data")},
+        group_name=MODEL_DEVELOPMENT,
+        description="Deterministic hash split of the ingested data into training, validation and test sets.",
+    )
+    def _split(context: AssetExecutionContext, ingested_data):
+        frames = split_frames(ingested_data, config, root, target_col)
+        empty = [OUTPUTS[s] for s in SPLITS if frames[s].empty]
+        if empty:
+            raise RecipeDataError(
+                f"steps.split: the {', '.join(empty)} split is empty ({len(ingested_data)} ingested rows, ratios "
+                f"{config.split_ratios}); add data or change split_ratios / post_split_filter_method"
+            )
+        summary = MetadataValue.md(split_card(ingested_data, frames, target_col))
+        for split in SPLITS:
+            frame = frames[split]
+            metadata: dict[str, Any] = {"split sizes": summary, **cards.frame_card(frame)}
+            yield Output(frame, output_name=OUTPUTS[split], data_version=DataVersion(dataframe_version(frame)), metadata=metadata)
+
+    return [_split]
+
+
+def _in(loaded: "LoadedConfig", name: str):
+    from dagster import AssetIn
+
+    return AssetIn(key=asset_key(loaded.name, name))

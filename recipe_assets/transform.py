@@ -1,0 +1,130 @@
+"""transform: fit the user's transformer on the training data only.
+
+Outputs `transformer` (fitted), `transformed_training_data` and `transformed_validation_data`
+(features after the transformer, plus the target column).
+"""
+
+from typing import TYPE_CHECKING, Any, Literal
+
+from dagster import AssetExecutionContext, AssetIn, AssetOut, DataVersion, MetadataValue, Output, multi_asset
+
+from recipe_assets import cards
+from recipe_assets.configmodel import ConfigModel
+from recipe_assets.errors import UserCodeError
+from recipe_assets.keys import MODEL_DEVELOPMENT, asset_key, step_code_version
+from recipe_assets.user_code import check_function_defined, load_function
+from recipe_assets.versioning import bytes_version, dataframe_version
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from recipe_assets.config import LoadedConfig
+
+
+class TransformConfig(ConfigModel):
+    using: Literal["custom"] = "custom"
+    transformer_method: str | None = None
+
+
+def make_transformer(root, config: TransformConfig) -> Any:
+    """The user's unfitted transformer, or the identity when there is none."""
+    from sklearn.preprocessing import FunctionTransformer
+
+    transformer = None
+    if config.transformer_method:
+        transformer = load_function(root, "transform", config.transformer_method)()
+    if transformer is None:
+        return FunctionTransformer(feature_names_out="one-to-one")
+    if not (hasattr(transformer, "fit") and hasattr(transformer, "transform")):
+        raise UserCodeError(
+            f"steps/transform.py:{config.transformer_method} returned {type(transformer).__name__}; "
+            "expected an unfitted scikit-learn transformer (with fit and transform) or None"
+        )
+    return transformer
+
+
+def feature_names(transformer: Any, width: int) -> list[str]:
+    for candidate in (transformer, getattr(transformer, "steps", [[None, None]])[-1][1]):
+        try:
+            names = [str(n) for n in candidate.get_feature_names_out()]
+        except Exception:  # transformers without feature names (e.g. plain FunctionTransformer)
+            continue
+        if len(names) == width:
+            return names
+    return [f"feature_{i}" for i in range(width)]
+
+
+def apply_transformer(transformer: Any, features: "pd.DataFrame") -> "pd.DataFrame":
+    import numpy as np
+    import pandas as pd
+
+    transformed = transformer.transform(features)
+    if isinstance(transformed, pd.DataFrame):
+        return transformed.reset_index(drop=True)
+    if hasattr(transformed, "toarray"):
+        transformed = transformed.toarray()
+    transformed = np.asarray(transformed)
+    if transformed.ndim == 1:
+        transformed = transformed.reshape(-1, 1)
+    return pd.DataFrame(transformed, columns=feature_names(transformer, transformed.shape[1]))
+
+
+def with_target(features: "pd.DataFrame", target: "pd.Series") -> "pd.DataFrame":
+    out = features.copy()
+    out[target.name] = target.reset_index(drop=True).to_numpy()
+    return out
+
+
+def structure(transformer: Any) -> str:
+    return "```\n" + repr(transformer) + "\n```"
+
+
+def build(loaded: "LoadedConfig") -> list:
+    config = loaded.config.steps.transform
+    root = loaded.root
+    target_col = loaded.config.target_col
+    if config.transformer_method:
+        check_function_defined(root, "transform", config.transformer_method, "steps.transform.transformer_method")
+    version = step_code_version(
+        __file__, [config.slice_for_version(), target_col], root, ["transform"] if config.transformer_method else []
+    )
+    names = ("transformer", "transformed_training_data", "transformed_validation_data")
+    outs = {n: AssetOut(key=asset_key(loaded.name, n), code_version=version) for n in names}
+
+    @multi_asset(
+        name=f"{loaded.name}__transform",
+        outs=outs,
+        ins={
+            "training_data": AssetIn(key=asset_key(loaded.name, "training_data")),
+            "validation_data": AssetIn(key=asset_key(loaded.name, "validation_data")),
+        },
+        group_name=MODEL_DEVELOPMENT,
+        description="Fits the recipe's transformer on the training data and applies it to training and validation data.",
+    )
+    def _transform(context: AssetExecutionContext, training_data, validation_data):
+        import cloudpickle
+
+        transformer = make_transformer(root, config)
+        train_features = training_data.drop(columns=[target_col])
+        try:
+            transformer.fit(train_features, training_data[target_col])
+        except Exception as exc:
+            raise UserCodeError(f"steps/transform.py:{config.transformer_method}: fitting the transformer failed: {exc}") from exc
+        transformed_train = with_target(apply_transformer(transformer, train_features), training_data[target_col])
+        transformed_val = with_target(
+            apply_transformer(transformer, validation_data.drop(columns=[target_col])), validation_data[target_col]
+        )
+        structure_md = MetadataValue.md(structure(transformer))
+        input_schema = MetadataValue.md(
+            cards.markdown_table(("column", "type"), [(c, str(t)) for c, t in train_features.dtypes.items()])
+        )
+        yield Output(
+            transformer,
+            output_name="transformer",
+            data_version=DataVersion(bytes_version(cloudpickle.dumps(transformer))),
+            metadata={"transformer structure": structure_md, "input schema": input_schema, "output columns": len(transformed_train.columns) - 1},
+        )
+        for name, frame in (("transformed_training_data", transformed_train), ("transformed_validation_data", transformed_val)):
+            yield Output(frame, output_name=name, data_version=DataVersion(dataframe_version(frame)), metadata=cards.frame_card(frame))
+
+    return [_transform]

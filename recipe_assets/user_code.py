@@ -1,0 +1,91 @@
+"""The recipe's own `steps/*.py`, loaded the way MLflow Recipes loaded them.
+
+The recipe root goes on `sys.path` and modules are imported as `steps.<name>`, so the recipe's own
+tests (`from steps.transform import ...`) keep working. At definition load the files are only parsed,
+not imported, so loading definitions does not pay for scikit-learn; import errors surface when the
+step runs, with the file named.
+"""
+from __future__ import annotations
+
+import ast
+import hashlib
+import importlib
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+from recipe_assets.errors import UserCodeError
+
+
+def step_file(root: Path, module: str) -> Path:
+    return root / "steps" / f"{module}.py"
+
+
+def check_function_defined(root: Path, module: str, function: str, key_path: str) -> None:
+    """Fail at definition load when the file is missing, does not parse, or lacks the function."""
+    path = step_file(root, module)
+    if not path.is_file():
+        raise UserCodeError(f"{key_path}: {function!r} is expected in {path}, but that file does not exist")
+    try:
+        tree = ast.parse(path.read_text(), filename=str(path))
+    except SyntaxError as exc:
+        raise UserCodeError(f"{path} line {exc.lineno}: does not parse ({exc.msg}); {key_path} needs it") from None
+    if function not in _top_level_names(tree):
+        raise UserCodeError(f"{key_path}: no function {function!r} in {path}")
+
+
+def _top_level_names(tree: ast.Module) -> set[str]:
+    names: set[str] = set()
+    for node in tree.body:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            names.add(node.name)
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+            names.update((alias.asname or alias.name).split(".")[0] for alias in node.names)
+        elif isinstance(node, ast.Assign):
+            names.update(t.id for t in node.targets if isinstance(t, ast.Name))
+        elif isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name):
+            names.add(node.target.id)
+    return names
+
+
+def source_digest(root: Path, modules: list[str]) -> str:
+    digest = hashlib.sha256()
+    for module in sorted(set(modules)):
+        path = step_file(root, module)
+        digest.update(module.encode())
+        digest.update(path.read_bytes() if path.is_file() else b"<missing>")
+    return digest.hexdigest()
+
+
+def use_recipe_steps(root: Path) -> None:
+    """Make `steps` resolve to this recipe's steps/ package, dropping another recipe's if loaded."""
+    root_text = str(root)
+    if root_text not in sys.path:
+        sys.path.insert(0, root_text)
+    loaded = sys.modules.get("steps")
+    loaded_from = getattr(loaded, "__path__", None) or [getattr(loaded, "__file__", None) or ""]
+    if loaded is not None and not any(str(p).startswith(str(root / "steps")) for p in loaded_from):
+        for name in [n for n in sys.modules if n == "steps" or n.startswith("steps.")]:
+            del sys.modules[name]
+        importlib.invalidate_caches()
+
+
+def load_function(root: Path, module: str, function: str) -> Callable:
+    use_recipe_steps(root)
+    path = step_file(root, module)
+    qualified = f"steps.{module}"
+    current = sys.modules.get(qualified)
+    source = path.read_bytes() if path.is_file() else b""
+    fingerprint = hashlib.sha256(source).hexdigest()
+    try:
+        if current is not None and getattr(current, "__recipe_fingerprint__", None) != fingerprint:
+            del sys.modules[qualified]
+            importlib.invalidate_caches()
+        loaded = importlib.import_module(qualified)
+    except Exception as exc:  # the user's module may raise anything while importing
+        raise UserCodeError(f"{path}: failed to import: {type(exc).__name__}: {exc}") from exc
+    loaded.__recipe_fingerprint__ = fingerprint
+    try:
+        return getattr(loaded, function)
+    except AttributeError:
+        raise UserCodeError(f"no function {function!r} in {path}") from None

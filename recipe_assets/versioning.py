@@ -1,0 +1,58 @@
+"""Code versions and data versions: what replaces MLflow Recipes' step cache.
+
+A step's code version covers its resolved config slice, the user modules it calls and our own step
+implementation; an output's data version is a hash of its content. Dagster's staleness does the rest.
+"""
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+_HASH_CHUNK = 1 << 20
+
+
+def code_version(implementation_file: str, config_text: str, user_digest: str = "") -> str:
+    """Short, stable hash of our step module's source, its config slice and the user's step code."""
+    digest = hashlib.sha256()
+    digest.update(Path(implementation_file).read_bytes())
+    digest.update(b"\0config\0" + config_text.encode())
+    digest.update(b"\0user\0" + user_digest.encode())
+    return digest.hexdigest()[:16]
+
+
+def dataframe_version(df: "pd.DataFrame") -> str:
+    """Content hash of a DataFrame that does not depend on row order or index."""
+    import numpy as np
+    import pandas as pd
+
+    digest = hashlib.sha256()
+    digest.update(repr([(str(c), str(t)) for c, t in df.dtypes.items()]).encode())
+    if len(df.columns):
+        rows = pd.util.hash_pandas_object(df, index=False).to_numpy()
+        digest.update(np.sort(rows).tobytes())
+    digest.update(str(len(df)).encode())
+    return digest.hexdigest()[:16]
+
+
+def bytes_version(payload: bytes) -> str:
+    return hashlib.sha256(payload).hexdigest()[:16]
+
+
+def file_content_hash(path: Path) -> str:
+    digest = hashlib.blake2b(digest_size=16)
+    with path.open("rb") as handle:
+        while chunk := handle.read(_HASH_CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def files_fingerprint(files: list[Path]) -> str:
+    """Data version of raw input files: their paths, sizes and contents."""
+    digest = hashlib.sha256()
+    for path in files:
+        digest.update(f"{path}\0{path.stat().st_size}\0{file_content_hash(path)}\n".encode())
+    return digest.hexdigest()[:16]

@@ -1,0 +1,160 @@
+"""MLflow tracking and registry as a Dagster resource.
+
+dagster-mlflow's `mlflow_tracking` is an op-era resource that opens one MLflow run per Dagster run and
+keeps it in global state; a recipe needs one MLflow run per trained model that later steps (evaluate,
+register) come back to, tagged with the asset that made it. So this resource is ours; mlflow is only
+imported when a step uses it, keeping definition load light.
+"""
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from importlib import metadata
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from dagster import ConfigurableResource
+
+if TYPE_CHECKING:
+    from mlflow.entities import Run
+    from mlflow.entities.model_registry import ModelVersion
+    from mlflow.tracking import MlflowClient
+
+# Loggers whose messages restate choices made here on purpose (cloudpickle, explicit requirements,
+# a new local store); our progress lines and cards already say what happened.
+QUIET_LOGGERS = (
+    "mlflow.sklearn",
+    "mlflow.utils.environment",
+    "mlflow.utils.uv_utils",
+    "mlflow.store.db.utils",
+    "mlflow.tracking._model_registry.fluent",
+    "mlflow.models.model",
+    "alembic",
+)
+
+MODEL_PACKAGES = ("mlflow", "scikit-learn", "pandas", "numpy", "scipy", "cloudpickle", "pyarrow")
+
+
+def resolve_tracking_uri(uri: str | None, root: Path, default_db: Path) -> str:
+    """Relative sqlite paths and plain folders resolve against the recipe root, as MLflow Recipes did."""
+    if not uri:
+        return f"sqlite:///{default_db}"
+    if uri.startswith("sqlite:///"):
+        path = uri[len("sqlite:///"):]
+        if path and not path.startswith("/") and path != ":memory:":
+            return f"sqlite:///{(root / path).resolve()}"
+        return uri
+    if "://" not in uri:
+        return (root / uri).resolve().as_uri()
+    return uri
+
+
+def resolve_artifact_location(location: str | None, root: Path, default_dir: Path) -> str:
+    if not location:
+        return default_dir.as_uri()
+    if location.startswith("file:") or "://" in location:
+        return location
+    return (root / location).resolve().as_uri()
+
+
+def pinned_model_requirements() -> list[str]:
+    """Explicit pins for logged models: inferring them costs several seconds a model."""
+    pins = []
+    for package in MODEL_PACKAGES:
+        try:
+            pins.append(f"{package}=={metadata.version(package)}")
+        except metadata.PackageNotFoundError:
+            continue
+    return pins
+
+
+def quiet_mlflow() -> None:
+    import logging
+    import warnings
+
+    for name in QUIET_LOGGERS:
+        logging.getLogger(name).setLevel(logging.ERROR)
+    warnings.filterwarnings("ignore", message=r"Hint: Inferred schema contains integer column", module="mlflow")
+
+
+class MlflowTracking(ConfigurableResource):
+    """One recipe's MLflow experiment and model registry."""
+
+    tracking_uri: str
+    experiment_name: str
+    artifact_location: str | None = None
+    registry_uri: str | None = None
+
+    def client(self) -> "MlflowClient":
+        import mlflow
+        from mlflow.tracking import MlflowClient
+
+        quiet_mlflow()
+        self._prepare_local_store()
+        mlflow.set_tracking_uri(self.tracking_uri)
+        mlflow.set_registry_uri(self.registry_uri or self.tracking_uri)
+        return MlflowClient(tracking_uri=self.tracking_uri, registry_uri=self.registry_uri or self.tracking_uri)
+
+    def _prepare_local_store(self) -> None:
+        if self.tracking_uri.startswith("sqlite:///"):
+            Path(self.tracking_uri[len("sqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)
+
+    def experiment_id(self) -> str:
+        client = self.client()
+        experiment = client.get_experiment_by_name(self.experiment_name)
+        if experiment is not None:
+            return experiment.experiment_id
+        from mlflow.exceptions import MlflowException
+
+        try:
+            return client.create_experiment(self.experiment_name, artifact_location=self.artifact_location)
+        except MlflowException:  # created meanwhile by a concurrent step
+            return client.get_experiment_by_name(self.experiment_name).experiment_id
+
+    @contextmanager
+    def start_run(self, run_name: str, tags: Mapping[str, str]) -> Iterator[Any]:
+        import mlflow
+
+        experiment_id = self.experiment_id()
+        with mlflow.start_run(experiment_id=experiment_id, run_name=run_name, tags=dict(tags)) as run:
+            yield run
+
+    @contextmanager
+    def resume_run(self, run_id: str) -> Iterator[Any]:
+        import mlflow
+
+        self.client()
+        with mlflow.start_run(run_id=run_id) as run:
+            yield run
+
+    def get_run(self, run_id: str) -> "Run":
+        return self.client().get_run(run_id)
+
+    def log_sklearn_model(self, model: Any, code_paths: list[str], input_example: Any, predictions: Any) -> Any:
+        import mlflow
+        from mlflow.models import infer_signature
+
+        signature = infer_signature(input_example, predictions)
+        return mlflow.sklearn.log_model(
+            model,
+            name="model",
+            serialization_format="cloudpickle",
+            code_paths=code_paths,
+            signature=signature,
+            pip_requirements=pinned_model_requirements(),
+        )
+
+    def register(self, model_uri: str, model_name: str, alias: str | None, tags: Mapping[str, str]) -> "ModelVersion":
+        import mlflow
+
+        client = self.client()
+        version = mlflow.register_model(model_uri, model_name, tags=dict(tags))
+        if alias:
+            client.set_registered_model_alias(model_name, alias, version.version)
+        return client.get_model_version(model_name, version.version)
+
+    def load_model(self, model_uri: str) -> Any:
+        import mlflow
+
+        self.client()
+        return mlflow.sklearn.load_model(model_uri)
