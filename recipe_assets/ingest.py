@@ -161,13 +161,13 @@ def build_source(loaded: "LoadedConfig", step: str, config: IngestConfig, group:
         description=f"The files `{key_path}.location` names; their data version is a fingerprint of paths, sizes and contents.",
     )
     def _observe_files() -> DataVersion:
-        return DataVersion(files_fingerprint(resolve_files(root, config, key_path)))
+        return DataVersion(files_fingerprint(resolve_files(root, config, key_path), root))
 
     return _observe_files
 
 
 def fingerprint_files(loaded: "LoadedConfig", step: str, config: IngestConfig) -> str:
-    return files_fingerprint(resolve_files(loaded.root, config, f"steps.{step}"))
+    return files_fingerprint(resolve_files(loaded.root, config, f"steps.{step}"), loaded.root)
 
 
 def build_ingest_asset(loaded: "LoadedConfig", step: str, config: IngestConfig, output: str, group: str, required: list[str]):

@@ -57,7 +57,7 @@ def build(loaded: "LoadedConfig") -> list:
             run["model_uri"],
             registry.model_name,
             config.alias,
-            tags={"model_validation_status": status, "dagster.run_id": context.run_id},
+            tags={"model_validation_status": status, "dagster.run_id": context.run.run_id},
         )
         value = {
             "name": model_version.name,

@@ -69,8 +69,8 @@ def hash_buckets(df: "pd.DataFrame") -> "np.ndarray":
     hashable = df.copy(deep=False)
     for name in hashable.columns:
         column = hashable[name]
-        if pd.api.types.is_datetime64_any_dtype(column) and getattr(column.dtype, "unit", "ns") != "ns":
-            hashable[name] = column.astype(column.dtype.name.replace(column.dtype.unit, "ns"))
+        if pd.api.types.is_datetime64_any_dtype(column):  # MLflow Recipes hashed nanosecond timestamps
+            hashable[name] = column.dt.as_unit("ns")
     try:
         hashes = pd.util.hash_pandas_object(hashable, index=True)
     except TypeError:  # unhashable cells (lists, dicts): hash their text

@@ -90,7 +90,7 @@ def metrics_table(by_split: dict[str, dict[str, float]]) -> str:
 
 def run_tags(context: AssetExecutionContext, loaded: "LoadedConfig", code_version: str) -> dict[str, str]:
     return {
-        "dagster.run_id": context.run_id,
+        "dagster.run_id": context.run.run_id,
         "dagster.asset_key": context.asset_key.to_user_string(),
         "dagster.code_version": code_version,
         "recipe.name": loaded.name,

@@ -50,9 +50,11 @@ def file_content_hash(path: Path) -> str:
     return digest.hexdigest()
 
 
-def files_fingerprint(files: list[Path]) -> str:
-    """Data version of raw input files: their paths, sizes and contents."""
+def files_fingerprint(files: list[Path], root: Path) -> str:
+    """Data version of raw input files: their paths (relative to the recipe, so moving it changes nothing),
+    sizes and contents."""
     digest = hashlib.sha256()
     for path in files:
-        digest.update(f"{path}\0{path.stat().st_size}\0{file_content_hash(path)}\n".encode())
+        name = path.relative_to(root) if path.is_relative_to(root) else path
+        digest.update(f"{name}\0{path.stat().st_size}\0{file_content_hash(path)}\n".encode())
     return digest.hexdigest()[:16]

@@ -1,0 +1,53 @@
+"""Shared fixtures: every test gets its own copy of a recipe, its own Dagster instance and MLflow store."""
+from __future__ import annotations
+
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+TEMPLATES = REPO / "templates"
+SHARED_DATA = REPO.parent / "shared" / "data"
+NYC_SAMPLE = SHARED_DATA / "nyc-taxi-sample.parquet"
+
+
+@pytest.fixture(autouse=True)
+def _isolated(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """No test sees the developer's DAGSTER_HOME, RECIPE_* or MLflow settings, or writes under $HOME."""
+    for name in ("DAGSTER_HOME", "RECIPE_ROOT", "RECIPE_PROFILE", "MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.chdir(tmp_path)
+
+
+def copy_template(name: str, destination: Path) -> Path:
+    shutil.copytree(TEMPLATES / name, destination, ignore=shutil.ignore_patterns("metadata", "__pycache__", "sample_output.parquet"))
+    return destination
+
+
+@pytest.fixture
+def regression_recipe(tmp_path: Path) -> Path:
+    """A fresh copy of the bundled regression template."""
+    return copy_template("regression", tmp_path / "regression")
+
+
+@pytest.fixture
+def nyc_recipe(tmp_path: Path) -> Path:
+    """The regression template on the real NYC taxi sample (10,000 rows), read from shared/data."""
+    root = copy_template("regression", tmp_path / "nyc")
+    shutil.copy(NYC_SAMPLE, root / "data" / "sample.parquet")
+    return root
+
+
+@pytest.fixture
+def edit() -> Callable[[Path, str, str], None]:
+    """Replace text in a file, failing loudly when the text is not there."""
+
+    def _edit(path: Path, old: str, new: str) -> None:
+        text = path.read_text()
+        assert old in text, f"{old!r} not in {path}"
+        path.write_text(text.replace(old, new, 1))
+
+    return _edit

@@ -1,0 +1,62 @@
+"""Pins the behaviour of the one Dagster internal we rely on (the stale-status resolver).
+
+If a Dagster upgrade changes it, these fail before users see stale models served as fresh.
+"""
+from __future__ import annotations
+
+from dagster import AssetKey, AssetObservation, DagsterInstance, DataVersion, Output, asset, materialize, observable_source_asset
+
+from recipe_assets.dagster_internal import FRESH, MISSING, STALE, stale_statuses
+from recipe_assets.runner import DATA_VERSION_TAG
+
+version = {"source": "1"}
+
+
+@observable_source_asset(key="files")
+def files():
+    return DataVersion(version["source"])
+
+
+@asset(deps=["files"], code_version="a")
+def first():
+    return Output(1, data_version=DataVersion("first"))
+
+
+@asset(code_version="a")
+def second(first):
+    return first + 1
+
+
+ASSETS = [files, first, second]
+
+
+def statuses(instance: DagsterInstance) -> dict[str, str]:
+    graph = materialize_graph()
+    return {k.to_user_string(): v for k, v in stale_statuses(instance, graph, [AssetKey("first"), AssetKey("second")]).items()}
+
+
+def materialize_graph():
+    from dagster import Definitions
+
+    return Definitions(assets=ASSETS).resolve_asset_graph()
+
+
+def observe(instance: DagsterInstance, data_version: str) -> None:
+    instance.report_runless_asset_event(AssetObservation(asset_key="files", tags={DATA_VERSION_TAG: data_version}))
+
+
+def test_never_materialized_assets_are_missing():
+    with DagsterInstance.ephemeral() as instance:
+        assert statuses(instance) == {"first": MISSING, "second": MISSING}
+
+
+def test_runless_observation_with_a_new_data_version_makes_the_direct_child_stale_only():
+    with DagsterInstance.ephemeral() as instance:
+        observe(instance, "1")
+        assert materialize(ASSETS, instance=instance, selection=["first", "second"]).success
+        assert statuses(instance) == {"first": FRESH, "second": FRESH}
+        observe(instance, "1")
+        assert statuses(instance) == {"first": FRESH, "second": FRESH}
+        observe(instance, "2")
+        # only the direct cause: runner.keys_to_run adds the downstream closure because of this
+        assert statuses(instance) == {"first": STALE, "second": FRESH}

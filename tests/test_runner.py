@@ -1,0 +1,134 @@
+"""Versioning replaces MLflow Recipes' step cache: only missing or stale outputs run again."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from recipe_assets.recipe import Recipe
+
+ALL_OUTPUTS = [
+    "ingested_data",
+    "training_data",
+    "validation_data",
+    "test_data",
+    "transformer",
+    "transformed_training_data",
+    "transformed_validation_data",
+    "model",
+    "run",
+    "registered_model_version",
+]
+
+
+def fresh_run(root: Path):
+    """A new Recipe each time, as a new CLI call or code-location reload would build it."""
+    return Recipe(profile="local", recipe_root=root).run()
+
+
+@pytest.fixture(scope="module")
+def materialized(tmp_path_factory) -> Path:
+    """The regression template, materialized once; tests copy it so each starts from the same state."""
+    from conftest import copy_template
+
+    root = copy_template("regression", tmp_path_factory.mktemp("base") / "regression")
+    summary = fresh_run(root)
+    assert summary.success, summary.error
+    assert summary.materialized == ALL_OUTPUTS
+    return root
+
+
+@pytest.fixture
+def recipe(materialized: Path, tmp_path: Path) -> Path:
+    """A copy of the materialized recipe, metadata (instance, MLflow store, outputs) included."""
+    import shutil
+
+    copy = tmp_path / "regression"
+    shutil.copytree(materialized, copy)  # the MLflow artifact root stays in the original dir, which outlives the test
+    return copy
+
+
+def test_cold_run_materializes_every_output_and_registers_a_version(materialized: Path):
+    registered = Recipe(recipe_root=materialized).latest_value("registered_model_version")
+    assert registered["model_uri"] == "models:/taxi_fare_regressor/1"
+    assert registered["model_validation_status"] == "VALIDATED"
+
+
+def test_rerun_with_nothing_changed_materializes_nothing(recipe: Path):
+    summary = fresh_run(recipe)
+    assert summary.success
+    assert summary.materialized == []
+    assert summary.up_to_date == ALL_OUTPUTS
+
+
+def test_changed_train_code_reruns_train_evaluate_register_only(recipe: Path, edit):
+    edit(recipe / "steps" / "train.py", "random_state=42", "random_state=7")
+    summary = fresh_run(recipe)
+    assert summary.success, summary.error
+    assert summary.materialized == ["model", "run", "registered_model_version"]
+    assert Recipe(recipe_root=recipe).latest_value("registered_model_version")["version"] == "2"
+
+
+def test_new_threshold_reruns_evaluate_and_register_only(recipe: Path, edit):
+    edit(recipe / "recipe.yaml", "threshold: 10", "threshold: 11")
+    summary = fresh_run(recipe)
+    assert summary.success, summary.error
+    assert summary.materialized == ["run", "registered_model_version"]
+
+
+def test_changed_data_file_reruns_ingest_and_everything_after(recipe: Path):
+    data = recipe / "data" / "sample.parquet"
+    trips = pd.read_parquet(data)
+    trips.iloc[:-50].to_parquet(data, index=False)
+    summary = fresh_run(recipe)
+    assert summary.success, summary.error
+    assert summary.materialized == ALL_OUTPUTS
+    ingested = Recipe(recipe_root=recipe).latest_value("ingested_data")
+    assert len(ingested) == len(trips) - 50
+
+
+def test_touching_a_data_file_without_changing_it_reruns_nothing(recipe: Path):
+    data = recipe / "data" / "sample.parquet"
+    os.utime(data, (1, 1))
+    assert fresh_run(recipe).materialized == []
+
+
+def test_run_up_to_a_step_runs_only_what_that_step_needs(regression_recipe: Path):
+    summary = Recipe(recipe_root=regression_recipe).run("split")
+    assert summary.success, summary.error
+    assert summary.materialized == ["ingested_data", "training_data", "validation_data", "test_data"]
+    rest = Recipe(recipe_root=regression_recipe).run()
+    assert rest.materialized == ALL_OUTPUTS[4:]
+
+
+def test_failed_run_keeps_what_was_materialized_and_registered(recipe: Path, edit):
+    before = Recipe(recipe_root=recipe)
+    model_before = before.latest_value("model")
+    edit(recipe / "steps" / "train.py", "return SGDRegressor", "raise RuntimeError('broken estimator')\n    return SGDRegressor")
+    summary = fresh_run(recipe)
+    assert not summary.success
+    assert "broken estimator" in summary.error
+    after = Recipe(recipe_root=recipe)
+    assert after.latest_value("model") == model_before
+    assert after.latest_value("registered_model_version")["version"] == "1"
+    assert not list((recipe / "metadata" / "outputs").glob(".*.tmp"))
+
+
+def test_rejected_model_is_not_registered_and_says_why(recipe: Path, edit):
+    edit(recipe / "recipe.yaml", "threshold: 10", "threshold: 0.01")
+    summary = fresh_run(recipe)
+    assert not summary.success
+    assert "REJECTED" in summary.error and "root_mean_squared_error" in summary.error
+    assert "allow_non_validated_model" in summary.error
+    assert Recipe(recipe_root=recipe).latest_value("registered_model_version")["version"] == "1"
+
+
+def test_allow_non_validated_model_registers_a_rejected_model(recipe: Path, edit):
+    edit(recipe / "recipe.yaml", "threshold: 10", "threshold: 0.01")
+    edit(recipe / "recipe.yaml", "allow_non_validated_model: false", "allow_non_validated_model: true")
+    summary = fresh_run(recipe)
+    assert summary.success, summary.error
+    registered = Recipe(recipe_root=recipe).latest_value("registered_model_version")
+    assert (registered["version"], registered["model_validation_status"]) == ("2", "REJECTED")
