@@ -11,13 +11,15 @@ from dagster import (
     multiprocess_executor,
 )
 
-from recipe_assets import evaluate, ingest, register, split, train, transform
+from recipe_assets import evaluate, ingest, predict, register, split, train, transform
 from recipe_assets.config import LoadedConfig, load_config
 from recipe_assets.io import RecipeIOManager
-from recipe_assets.keys import MLFLOW, MODEL_DEVELOPMENT
+from recipe_assets.keys import BATCH_SCORING, MLFLOW, MODEL_DEVELOPMENT
+from recipe_assets.sensors import build_scoring_sensor
 from resources.mlflow_tracking import MlflowTracking, resolve_artifact_location, resolve_tracking_uri
 
 MODEL_DEVELOPMENT_JOB = "model_development"
+BATCH_SCORING_JOB = "batch_scoring"
 
 
 def outputs_dir(loaded: LoadedConfig) -> Path:
@@ -33,7 +35,7 @@ def mlflow_resource(loaded: LoadedConfig) -> MlflowTracking:
     registry_uri = resolve_tracking_uri(registry.registry_uri, loaded.root, default_dir / "mlruns.db") if registry and registry.registry_uri else None
     return MlflowTracking(
         tracking_uri=tracking_uri,
-        experiment_name=experiment.name if experiment else loaded.name,
+        experiment_name=(experiment.name if experiment else None) or loaded.name,
         artifact_location=resolve_artifact_location(
             experiment.artifact_location if experiment else None, loaded.root, default_dir / "mlartifacts"
         ),
@@ -52,15 +54,24 @@ def model_development_assets(loaded: LoadedConfig) -> list:
     ]
 
 
+def batch_scoring_assets(loaded: LoadedConfig) -> list:
+    return [*ingest.build_ingest_scoring(loaded), *predict.build(loaded)]
+
+
 def build_definitions(loaded: LoadedConfig) -> Definitions:
     execution = loaded.config.execution
     if execution.executor == "multiprocess":
         executor = multiprocess_executor.configured({"max_concurrent": execution.max_concurrent or 2})
     else:
         executor = in_process_executor
+    scoring = batch_scoring_assets(loaded)
+    jobs = [define_asset_job(MODEL_DEVELOPMENT_JOB, selection=AssetSelection.groups(MODEL_DEVELOPMENT))]
+    if scoring:
+        jobs.append(define_asset_job(BATCH_SCORING_JOB, selection=AssetSelection.groups(BATCH_SCORING)))
     return Definitions(
-        assets=model_development_assets(loaded),
-        jobs=[define_asset_job(MODEL_DEVELOPMENT_JOB, selection=AssetSelection.groups(MODEL_DEVELOPMENT))],
+        assets=[*model_development_assets(loaded), *scoring],
+        jobs=jobs,
+        sensors=[build_scoring_sensor(loaded, BATCH_SCORING_JOB)] if scoring else [],
         resources={
             "io_manager": RecipeIOManager(base_dir=str(outputs_dir(loaded))),
             MLFLOW: mlflow_resource(loaded),

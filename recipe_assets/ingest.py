@@ -204,3 +204,86 @@ def build(loaded: "LoadedConfig") -> list:
         build_source(loaded, "ingest", config, MODEL_DEVELOPMENT),
         build_ingest_asset(loaded, "ingest", config, "ingested_data", MODEL_DEVELOPMENT, [loaded.config.target_col]),
     ]
+
+
+# --- ingest_scoring: the scoring data is streamed by predict, never loaded whole ---------------------
+
+STREAMABLE = {"parquet", "csv"}
+
+
+def scoring_parts_dir(loaded: "LoadedConfig") -> Path:
+    return loaded.metadata_dir / "outputs" / "ingested_scoring_data"
+
+
+def stage_scoring_files(loaded: "LoadedConfig", config: IngestConfig, files: list[Path]) -> tuple[list[Path], str]:
+    """Files predict can stream with pyarrow: the inputs themselves for parquet and csv; for custom
+    loaders and Delta tables, one Parquet part per input file, written by the loader (bounded by one file)."""
+    if config.using in STREAMABLE and not config.loader_method:
+        return files, config.using
+    import shutil
+    import tempfile
+
+    target = scoring_parts_dir(loaded)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=".ingested_scoring_data.", dir=target.parent))
+    if config.using == "delta":
+        _read_delta(loaded.root, config, "steps.ingest_scoring").to_parquet(staging / "part-00000.parquet", index=False)
+    else:
+        loader = load_function(loaded.root, "ingest", config.loader_method)
+        for number, path in enumerate(files):
+            frame = _checked_frame(loader(str(path), config.file_format), path, config.loader_method)
+            frame.to_parquet(staging / f"part-{number:05d}.parquet", index=False)
+    if target.exists():
+        shutil.rmtree(target)
+    staging.replace(target)
+    return sorted(target.glob("part-*.parquet")), "parquet"
+
+
+def scoring_schema(files: list[Path], file_format: str) -> "tuple[Any, int]":
+    import pyarrow.dataset as ds
+
+    dataset = ds.dataset([str(p) for p in files], format=file_format)
+    return dataset.schema, dataset.count_rows()
+
+
+def build_ingest_scoring(loaded: "LoadedConfig") -> list:
+    from recipe_assets.keys import BATCH_SCORING
+
+    config = loaded.config.steps.ingest_scoring
+    if config is None:
+        return []
+    root = loaded.root
+    if config.loader_method:
+        check_function_defined(root, "ingest", config.loader_method, "steps.ingest_scoring.loader_method")
+    version = step_code_version(__file__, [config.slice_for_version()], root, ["ingest"] if config.loader_method else [])
+
+    @asset(
+        key=asset_key(loaded.name, "ingested_scoring_data"),
+        deps=[asset_key(loaded.name, SOURCES["ingest_scoring"])],
+        group_name=BATCH_SCORING,
+        code_version=version,
+        description="The scoring data `steps.ingest_scoring` names, as files predict streams in record batches.",
+        kinds={"pyarrow"},
+    )
+    def _ingest_scoring(context: AssetExecutionContext) -> Output:
+        files = resolve_files(root, config, "steps.ingest_scoring")
+        fingerprint = files_fingerprint(files, root)
+        staged, file_format = stage_scoring_files(loaded, config, files)
+        schema, rows = scoring_schema(staged, file_format)
+        value = {"files": [str(p) for p in staged], "format": file_format, "rows": rows, "fingerprint": fingerprint}
+        metadata = {
+            "dagster/row_count": MetadataValue.int(rows),
+            "dagster/column_schema": _arrow_schema(schema),
+            "source": MetadataValue.md(cards.markdown_table(("file", "bytes"), [(str(p), p.stat().st_size) for p in files])),
+            "format": config.using,
+        }
+        context.log.info("scoring data: %d rows in %d file(s)", rows, len(staged))
+        return Output(value, data_version=DataVersion(fingerprint), metadata=metadata)
+
+    return [build_source(loaded, "ingest_scoring", config, BATCH_SCORING), _ingest_scoring]
+
+
+def _arrow_schema(schema: Any):
+    from dagster import TableColumn, TableSchema
+
+    return TableSchema(columns=[TableColumn(name=field.name, type=str(field.type)) for field in schema])

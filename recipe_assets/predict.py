@@ -1,21 +1,278 @@
-"""predict: batch scoring config (the scoring assets build on the registered model)."""
-from __future__ import annotations
+"""predict: batch scoring. Streams the scoring data in record batches through the registered model
+and writes the scoring data plus predictions, so memory stays bounded on data larger than RAM and
+no Spark is needed (MLflow Recipes scored through a PySpark UDF)."""
+import hashlib
+import os
+import tempfile
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
 
-from typing import Literal
+from dagster import AssetExecutionContext, AssetIn, DataVersion, MetadataValue, Output, asset
+from pydantic import Field, field_validator
 
-from pydantic import Field
-
+from recipe_assets import cards
 from recipe_assets.configmodel import ConfigModel
+from recipe_assets.errors import RecipeDataError
+from recipe_assets.keys import BATCH_SCORING, MLFLOW, asset_key, step_code_version
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from recipe_assets.config import LoadedConfig
+
+RESULT_TYPES = {
+    "double": "float64",
+    "float": "float32",
+    "int": "int32",
+    "integer": "int32",
+    "long": "int64",
+    "string": "str",
+    "boolean": "bool",
+    "bool": "bool",
+}
+SAVE_MODES = ("overwrite", "append", "error", "errorifexists", "ignore", "default")
 
 
 class PredictOutput(ConfigModel):
     using: Literal["parquet", "delta", "table"] = "parquet"
     location: str
 
+    @field_validator("using")
+    @classmethod
+    def _no_spark_tables(cls, value: str) -> str:
+        if value == "table":
+            raise ValueError("using: 'table' writes a Spark table, which recipe-assets does not use; not supported yet. Use parquet or delta")
+        return value
+
 
 class PredictConfig(ConfigModel):
     output: PredictOutput
     model_uri: str | None = None
     result_type: str = "double"
-    save_mode: Literal["overwrite", "append", "error", "ignore", "default"] = "overwrite"
+    save_mode: str = "overwrite"
     batch_rows: int = Field(default=65536, ge=1)  # (ours) rows per record batch while streaming
+
+    @field_validator("result_type")
+    @classmethod
+    def _known_result_type(cls, value: str) -> str:
+        if value.lower() not in RESULT_TYPES:
+            raise ValueError(f"unknown result_type {value!r}; expected one of {', '.join(RESULT_TYPES)}")
+        return value.lower()
+
+    @field_validator("save_mode")
+    @classmethod
+    def _known_save_mode(cls, value: str) -> str:
+        if value.lower() not in SAVE_MODES:
+            raise ValueError(f"unknown save_mode {value!r}; expected one of {', '.join(SAVE_MODES)}")
+        return "overwrite" if value.lower() == "default" else value.lower()
+
+
+def output_location(loaded: "LoadedConfig", config: PredictConfig) -> Path:
+    path = Path(config.output.location).expanduser()
+    return path if path.is_absolute() else loaded.root / path
+
+
+def add_predictions(model: Any, batch: "pd.DataFrame", loaded: "LoadedConfig", result_type: str) -> "pd.DataFrame":
+    """The batch plus its predictions: `prediction` for regression; label and class scores for classification."""
+    from recipe_assets import train
+
+    config = loaded.config
+    if config.task == "classification" and hasattr(train, "score_frame"):
+        scores = train.score_frame(model, batch, config.steps.train, config.task, getattr(model, "classes_", None))
+    else:
+        scores = None
+    out = batch.copy()
+    if scores is None:
+        out["prediction"] = _cast(model.predict(batch), result_type)
+    else:
+        for name in scores.columns:
+            out[name] = scores[name].to_numpy()
+    return out
+
+
+def _cast(values: Any, result_type: str) -> Any:
+    import numpy as np
+
+    target = RESULT_TYPES[result_type]
+    return np.asarray(values).astype(str if target == "str" else target)
+
+
+def required_columns(model: Any) -> list[str]:
+    names = getattr(model, "feature_names_in_", None)
+    return [str(n) for n in names] if names is not None else []
+
+
+def stream_predictions(model, files: list[str], file_format: str, target: Path, loaded, config: PredictConfig) -> dict[str, Any]:
+    """Read record batches, score each, write each: one batch in memory at a time."""
+    import pyarrow as pa
+    import pyarrow.dataset as ds
+    import pyarrow.parquet as pq
+
+    dataset = ds.dataset(files, format=file_format)
+    missing = [c for c in required_columns(model) if c not in dataset.schema.names]
+    if missing:
+        raise RecipeDataError(
+            f"steps.ingest_scoring: the scoring data lacks column {', '.join(map(repr, missing))} the model needs; "
+            f"it has {', '.join(dataset.schema.names)}"
+        )
+    digest = hashlib.sha256()
+    rows = batches = 0
+    summary = _PredictionSummary()
+    writer = None
+    try:
+        for record_batch in dataset.to_batches(batch_size=config.batch_rows):
+            if record_batch.num_rows == 0:
+                continue
+            scored = add_predictions(model, record_batch.to_pandas(), loaded, config.result_type)
+            table = pa.Table.from_pandas(scored, preserve_index=False)
+            if writer is None:
+                writer = pq.ParquetWriter(str(target), table.schema)
+            writer.write_table(table)
+            digest.update(_hash_batch(scored))
+            summary.add(scored["prediction"])
+            rows += record_batch.num_rows
+            batches += 1
+    finally:
+        if writer is not None:
+            writer.close()
+    if writer is None:
+        raise RecipeDataError("steps.ingest_scoring: the scoring data has no rows")
+    return {"rows": rows, "batches": batches, "digest": digest.hexdigest()[:16], "summary": summary.table()}
+
+
+def _hash_batch(frame: "pd.DataFrame") -> bytes:
+    import pandas as pd
+
+    return pd.util.hash_pandas_object(frame, index=False).to_numpy().tobytes()
+
+
+class _PredictionSummary:
+    """Counts for labels, running min/mean/max for numbers, without keeping the predictions."""
+
+    def __init__(self):
+        self.count = 0
+        self.total = 0.0
+        self.low = float("inf")
+        self.high = float("-inf")
+        self.labels: dict[str, int] = {}
+
+    def add(self, predictions: "pd.Series") -> None:
+        import pandas as pd
+
+        if pd.api.types.is_numeric_dtype(predictions) and not pd.api.types.is_bool_dtype(predictions):
+            self.count += len(predictions)
+            self.total += float(predictions.sum())
+            self.low = min(self.low, float(predictions.min()))
+            self.high = max(self.high, float(predictions.max()))
+        else:
+            for label, count in predictions.astype(str).value_counts().items():
+                self.labels[label] = self.labels.get(label, 0) + int(count)
+
+    def table(self) -> str:
+        if self.labels:
+            return cards.markdown_table(("predicted label", "rows"), sorted(self.labels.items()))
+        mean = self.total / self.count if self.count else float("nan")
+        return cards.markdown_table(("prediction", "min", "mean", "max"), [("", self.low, mean, self.high)])
+
+
+def write_output(loaded: "LoadedConfig", config: PredictConfig, produce) -> tuple[Path, dict[str, Any]]:
+    """Write through a temporary file next to the output, then rename: a failed run keeps the old output."""
+    location = output_location(loaded, config)
+    if config.output.using == "delta":
+        return location, _write_delta(location, config, produce)
+    mode = config.save_mode
+    if location.exists() and mode in ("error", "errorifexists"):
+        raise RecipeDataError(f"steps.predict.output.location: {location} exists and save_mode is {mode!r}")
+    if mode == "append":
+        if location.exists() and not location.is_dir():
+            raise RecipeDataError(f"steps.predict.output.location: save_mode 'append' needs a directory; {location} is a file")
+        location.mkdir(parents=True, exist_ok=True)
+        final = location / f"part-{time.strftime('%Y%m%dT%H%M%S')}-{os.getpid()}.parquet"
+    else:
+        final = location
+    final.parent.mkdir(parents=True, exist_ok=True)
+    handle, temp_name = tempfile.mkstemp(prefix=f".{final.name}.", suffix=".tmp", dir=final.parent)
+    os.close(handle)
+    try:
+        stats = produce(Path(temp_name))
+        os.replace(temp_name, final)
+    finally:
+        Path(temp_name).unlink(missing_ok=True)
+    return final, stats
+
+
+def _write_delta(location: Path, config: PredictConfig, produce) -> dict[str, Any]:
+    import pyarrow.parquet as pq
+    from deltalake import write_deltalake
+
+    with tempfile.TemporaryDirectory(dir=location.parent if location.parent.exists() else None) as scratch:
+        staged = Path(scratch) / "scored.parquet"
+        stats = produce(staged)
+        mode = {"errorifexists": "error"}.get(config.save_mode, config.save_mode)
+        parquet = pq.ParquetFile(staged)
+        write_deltalake(str(location), parquet.iter_batches(), schema=parquet.schema_arrow, mode=mode)
+    return stats
+
+
+def model_uri_for(config: PredictConfig, registered: dict[str, Any] | None) -> str:
+    if config.model_uri:
+        return config.model_uri
+    return registered["model_uri"]
+
+
+def build(loaded: "LoadedConfig") -> list:
+    recipe = loaded.config
+    config = recipe.steps.predict
+    if config is None or recipe.steps.ingest_scoring is None:
+        return []
+    version = step_code_version(__file__, [config.slice_for_version(), recipe.task, recipe.steps.train.slice_for_version()], loaded.root, [])
+    ins = {"ingested_scoring_data": AssetIn(key=asset_key(loaded.name, "ingested_scoring_data"))}
+    if not config.model_uri:
+        ins["registered_model_version"] = AssetIn(key=asset_key(loaded.name, "registered_model_version"))
+
+    def score(context: AssetExecutionContext, ingested_scoring_data: dict, registered: dict | None) -> Output:
+        model_uri = model_uri_for(config, registered)
+        model = context.resources.mlflow.load_model(model_uri)
+        started = time.perf_counter()
+        location, stats = write_output(
+            loaded,
+            config,
+            lambda target: stream_predictions(
+                model, ingested_scoring_data["files"], ingested_scoring_data["format"], target, loaded, config
+            ),
+        )
+        elapsed = time.perf_counter() - started
+        value = {"location": str(location), "rows": stats["rows"], "model_uri": model_uri, "format": config.output.using}
+        metadata = {
+            "dagster/row_count": MetadataValue.int(stats["rows"]),
+            "output": MetadataValue.path(str(location)),
+            "model uri": MetadataValue.text(model_uri),
+            "record batches": stats["batches"],
+            "rows per second": round(stats["rows"] / elapsed) if elapsed > 0 else stats["rows"],
+            "predictions": MetadataValue.md(stats["summary"]),
+        }
+        return Output(value, data_version=DataVersion(stats["digest"] + model_uri), metadata=metadata)
+
+    spec = dict(
+        key=asset_key(loaded.name, "scored_data"),
+        ins=ins,
+        group_name=BATCH_SCORING,
+        code_version=version,
+        required_resource_keys={MLFLOW},
+        kinds={"pyarrow", "mlflow"},
+        description=f"The scoring data plus predictions, written to `{config.output.location}` ({config.output.using}).",
+    )
+    if config.model_uri:
+
+        @asset(**spec)
+        def _predict_with_model_uri(context: AssetExecutionContext, ingested_scoring_data) -> Output:
+            return score(context, ingested_scoring_data, None)
+
+        return [_predict_with_model_uri]
+
+    @asset(**spec)
+    def _predict(context: AssetExecutionContext, ingested_scoring_data, registered_model_version) -> Output:
+        return score(context, ingested_scoring_data, registered_model_version)
+
+    return [_predict]

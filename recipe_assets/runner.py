@@ -17,10 +17,10 @@ from dagster import AssetKey, AssetObservation, DagsterEventType, DagsterInstanc
 from recipe_assets.config import LoadedConfig
 from recipe_assets.dagster_internal import FRESH, stale_statuses
 from recipe_assets.errors import RecipeError
-from recipe_assets.graph import MODEL_DEVELOPMENT_JOB
+from recipe_assets.graph import BATCH_SCORING_JOB, MODEL_DEVELOPMENT_JOB
 from recipe_assets.ingest import fingerprint_files
 from recipe_assets.progress import Printer, progress_logger
-from recipe_assets.keys import MODEL_DEVELOPMENT_STEPS, SOURCES, STEP_OUTPUTS, asset_key
+from recipe_assets.keys import BATCH_SCORING_STEPS, MODEL_DEVELOPMENT_STEPS, SOURCES, STEP_OUTPUTS, asset_key
 
 DATA_VERSION_TAG = "dagster/data_version"
 INSTANCE_SETTINGS = "telemetry:\n  enabled: false\nnux:\n  enabled: false\n"
@@ -62,12 +62,18 @@ def observe_sources(loaded: LoadedConfig, instance: DagsterInstance, steps: Iter
         instance.report_runless_asset_event(AssetObservation(asset_key=key, tags={DATA_VERSION_TAG: version}))
 
 
-def steps_up_to(step: str | None, steps: tuple[str, ...] = MODEL_DEVELOPMENT_STEPS) -> tuple[str, ...]:
+def steps_up_to(step: str | None) -> tuple[str, ...]:
+    """The model-development steps up to `step` (all by default), or, for a batch-scoring step, those."""
     if step is None:
-        return steps
-    if step not in steps:
-        raise RecipeError(f"unknown step {step!r}; expected one of {', '.join(steps)}")
-    return steps[: steps.index(step) + 1]
+        return MODEL_DEVELOPMENT_STEPS
+    for steps in (MODEL_DEVELOPMENT_STEPS, BATCH_SCORING_STEPS):
+        if step in steps:
+            return steps[: steps.index(step) + 1]
+    raise RecipeError(f"unknown step {step!r}; expected one of {', '.join(MODEL_DEVELOPMENT_STEPS + BATCH_SCORING_STEPS)}")
+
+
+def job_for(steps: tuple[str, ...]) -> str:
+    return BATCH_SCORING_JOB if steps[0] in BATCH_SCORING_STEPS else MODEL_DEVELOPMENT_JOB
 
 
 def keys_of_steps(loaded: LoadedConfig, steps: Iterable[str]) -> list[AssetKey]:
@@ -109,6 +115,8 @@ def run(
 ) -> RunSummary:
     instance = instance or recipe_instance(loaded)
     steps = steps_up_to(step)
+    if steps[0] in BATCH_SCORING_STEPS and loaded.config.steps.predict is None:
+        raise RecipeError(f"{loaded.root / 'recipe.yaml'}: steps.ingest_scoring and steps.predict are needed for batch scoring")
     targets = keys_of_steps(loaded, steps)
     observe_sources(loaded, instance, steps)
     selection = keys_to_run(defs, instance, targets)
@@ -116,7 +124,7 @@ def run(
     summary.up_to_date = [k.path[-1] for k in targets if k not in selection]
     if not selection:
         return summary
-    job = defs.resolve_job_def(MODEL_DEVELOPMENT_JOB)
+    job = defs.resolve_job_def(job_for(steps))
     loggers = {"recipe_progress": progress_logger(printer) if printer else _silent_logger}
     result = job.with_logger_defs(loggers).execute_in_process(
         instance=instance,
@@ -153,8 +161,14 @@ def failure_message(error) -> str:
         error = error.cause
     for item in chain:
         if any(name in (item.cls_name or "") for name in ("RecipeError", "RecipeConfigError", "RecipeDataError", "UserCodeError", "NotSupportedYet", "Failure")):
-            return item.message.strip()
+            return _without_class_prefix(item.message, item.cls_name)
     return chain[-1].message.strip() if chain else "run failed"
+
+
+def _without_class_prefix(message: str, cls_name: str | None) -> str:
+    """`recipe_assets.errors.RecipeDataError: column ...` → `column ...`."""
+    head, _, rest = message.strip().partition(": ")
+    return rest if rest and cls_name and head.endswith(cls_name) else message.strip()
 
 
 def _node_name(defs: Definitions, key: AssetKey) -> str:

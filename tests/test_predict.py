@@ -1,0 +1,107 @@
+"""Batch scoring: streamed in record batches, same predictions as the model on the whole frame."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import mlflow
+import numpy as np
+import pandas as pd
+import pytest
+
+from recipe_assets.recipe import Recipe
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory) -> Path:
+    from conftest import copy_template
+
+    root = copy_template("regression", tmp_path_factory.mktemp("scoring") / "regression")
+    summary = Recipe(recipe_root=root).run()
+    assert summary.success, summary.error
+    return root
+
+
+@pytest.fixture
+def recipe(trained: Path, tmp_path: Path) -> Path:
+    import shutil
+
+    copy = tmp_path / "regression"
+    shutil.copytree(trained, copy)
+    return copy
+
+
+def registered_model(root: Path):
+    recipe = Recipe(recipe_root=root)
+    registered = recipe.latest_value("registered_model_version")
+    return recipe.mlflow.load_model(registered["model_uri"]), registered
+
+
+def test_scored_data_is_the_scoring_data_plus_the_registered_models_predictions(recipe: Path, edit):
+    edit(recipe / "recipe.yaml", "output: {{PREDICT_OUTPUT_CONFIG}}", "output: {{PREDICT_OUTPUT_CONFIG}}\n    batch_rows: 700")
+    summary = Recipe(recipe_root=recipe).run("predict")
+    assert summary.success, summary.error
+    assert summary.materialized == ["ingested_scoring_data", "scored_data"]
+    scored = pd.read_parquet(recipe / "data" / "sample_output.parquet")
+    scoring = pd.read_parquet(recipe / "data" / "sample.parquet")
+    model, registered = registered_model(recipe)
+    assert list(scored.columns) == [*scoring.columns, "prediction"]
+    pd.testing.assert_frame_equal(scored[scoring.columns], scoring)
+    np.testing.assert_allclose(scored["prediction"], model.predict(scoring.drop(columns=["fare_amount"])))
+    assert scored["prediction"].dtype == np.float64
+    event = Recipe(recipe_root=recipe).instance.get_latest_materialization_event(summary_key(recipe, "scored_data"))
+    metadata = event.asset_materialization.metadata
+    assert metadata["record batches"].value == int(np.ceil(len(scoring) / 700))
+    assert metadata["model uri"].value == registered["model_uri"]
+
+
+def summary_key(root: Path, name: str):
+    from dagster import AssetKey
+
+    return AssetKey([root.name, name])
+
+
+def test_scoring_again_with_nothing_new_does_nothing(recipe: Path):
+    assert Recipe(recipe_root=recipe).run("predict").success
+    assert Recipe(recipe_root=recipe).run("predict").materialized == []
+
+
+def test_a_new_registered_version_makes_scoring_run_again(recipe: Path, edit):
+    assert Recipe(recipe_root=recipe).run("predict").success
+    edit(recipe / "steps" / "train.py", "random_state=42", "random_state=3")
+    assert Recipe(recipe_root=recipe).run().success
+    again = Recipe(recipe_root=recipe).run("predict")
+    assert again.materialized == ["scored_data"]
+    assert Recipe(recipe_root=recipe).latest_value("scored_data")["model_uri"].endswith("/2")
+
+
+def test_scoring_data_missing_a_model_column_names_it(recipe: Path):
+    scoring = pd.read_parquet(recipe / "data" / "sample.parquet").drop(columns=["trip_distance"])
+    scoring.to_parquet(recipe / "data" / "scoring.parquet", index=False)
+    profile = recipe / "profiles" / "local.yaml"
+    profile.write_text(profile.read_text().replace("INGEST_SCORING_CONFIG:\n  using: parquet\n  location: \"./data/sample.parquet\"",
+                                                   "INGEST_SCORING_CONFIG:\n  using: parquet\n  location: \"./data/scoring.parquet\""))
+    output = recipe / "data" / "sample_output.parquet"
+    output.write_bytes(b"previous output")
+    summary = Recipe(recipe_root=recipe).run("predict", raise_on_error=False)
+    assert not summary.success
+    assert "'trip_distance'" in summary.error and "steps.ingest_scoring" in summary.error
+    assert output.read_bytes() == b"previous output"
+    assert not [p for p in output.parent.iterdir() if p.name.endswith(".tmp")]
+
+
+def test_save_mode_error_refuses_to_overwrite(recipe: Path, edit):
+    edit(recipe / "recipe.yaml", "output: {{PREDICT_OUTPUT_CONFIG}}", "output: {{PREDICT_OUTPUT_CONFIG}}\n    save_mode: error")
+    (recipe / "data" / "sample_output.parquet").write_bytes(b"keep me")
+    summary = Recipe(recipe_root=recipe).run("predict", raise_on_error=False)
+    assert not summary.success and "exists and save_mode is 'error'" in summary.error
+
+
+def test_explicit_model_uri_scores_without_the_registry_asset(recipe: Path, edit):
+    model_uri = Recipe(recipe_root=recipe).latest_value("model")["model_uri"]
+    edit(recipe / "recipe.yaml", "output: {{PREDICT_OUTPUT_CONFIG}}", f"output: {{{{PREDICT_OUTPUT_CONFIG}}}}\n    model_uri: \"{model_uri}\"")
+    recipe_obj = Recipe(recipe_root=recipe)
+    graph = recipe_obj.definitions.resolve_asset_graph()
+    assert graph.get(summary_key(recipe, "scored_data")).parent_keys == {summary_key(recipe, "ingested_scoring_data")}
+    summary = recipe_obj.run("predict")
+    assert summary.success, summary.error
+    assert recipe_obj.latest_value("scored_data")["model_uri"] == model_uri
