@@ -16,7 +16,7 @@ from recipe_assets.config import LoadedConfig, load_config
 from recipe_assets.io import RecipeIOManager
 from recipe_assets.keys import BATCH_SCORING, MLFLOW, MODEL_DEVELOPMENT
 from recipe_assets.sensors import build_scoring_sensor
-from resources.mlflow_tracking import MlflowTracking, resolve_artifact_location, resolve_tracking_uri
+from resources.mlflow_tracking import MlflowTracking, is_local_store, resolve_artifact_location, resolve_tracking_uri
 
 MODEL_DEVELOPMENT_JOB = "model_development"
 BATCH_SCORING_JOB = "batch_scoring"
@@ -33,12 +33,14 @@ def mlflow_resource(loaded: LoadedConfig) -> MlflowTracking:
     tracking_uri = resolve_tracking_uri(experiment.tracking_uri if experiment else None, loaded.root, default_dir / "mlruns.db")
     registry = recipe.model_registry
     registry_uri = resolve_tracking_uri(registry.registry_uri, loaded.root, default_dir / "mlruns.db") if registry and registry.registry_uri else None
+    artifact_location = experiment.artifact_location if experiment else None
+    if artifact_location or is_local_store(tracking_uri):
+        # a tracking server keeps artifacts where it is configured to, unless the profile says otherwise
+        artifact_location = resolve_artifact_location(artifact_location, loaded.root, default_dir / "mlartifacts")
     return MlflowTracking(
         tracking_uri=tracking_uri,
         experiment_name=(experiment.name if experiment else None) or loaded.name,
-        artifact_location=resolve_artifact_location(
-            experiment.artifact_location if experiment else None, loaded.root, default_dir / "mlartifacts"
-        ),
+        artifact_location=artifact_location,
         registry_uri=registry_uri,
     )
 

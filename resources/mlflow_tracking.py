@@ -7,6 +7,7 @@ imported when a step uses it, keeping definition load light.
 """
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from importlib import metadata
@@ -36,7 +37,11 @@ MODEL_PACKAGES = ("mlflow", "scikit-learn", "pandas", "numpy", "scipy", "cloudpi
 
 
 def resolve_tracking_uri(uri: str | None, root: Path, default_db: Path) -> str:
-    """Relative sqlite paths and plain folders resolve against the recipe root, as MLflow Recipes did."""
+    """Relative sqlite paths and plain folders resolve against the recipe root, as MLflow Recipes did.
+    With no URI in the profile, MLFLOW_TRACKING_URI decides, as it does for MLflow itself; failing that,
+    the embedded store under the recipe's metadata/."""
+    if not uri:
+        uri = os.environ.get("MLFLOW_TRACKING_URI")
     if not uri:
         return f"sqlite:///{default_db}"
     if uri.startswith("sqlite:///"):
@@ -47,6 +52,10 @@ def resolve_tracking_uri(uri: str | None, root: Path, default_db: Path) -> str:
     if "://" not in uri:
         return (root / uri).resolve().as_uri()
     return uri
+
+
+def is_local_store(tracking_uri: str) -> bool:
+    return tracking_uri.startswith(("sqlite:", "file:")) or "://" not in tracking_uri
 
 
 def resolve_artifact_location(location: str | None, root: Path, default_dir: Path) -> str:

@@ -1,0 +1,117 @@
+"""Real servers for the slow tests, started on 127.0.0.1 and stopped afterwards.
+
+- an MLflow tracking server (`mlflow server`) with a SQLite or PostgreSQL backend store;
+- PostgreSQL from Debian's package (initdb + pg_ctl in a temp folder; as root it runs as `postgres`);
+- the Dagster webserver on a workspace.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+VENV_BIN = Path(sys.executable).parent
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_for_http(url: str, process: subprocess.Popen, log: Path, timeout: float = 90) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"server exited with {process.returncode}:\n{log.read_text()[-3000:]}")
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:
+                if response.status < 500:
+                    return
+        except OSError:
+            time.sleep(0.3)
+    raise TimeoutError(f"{url} did not answer within {timeout}s:\n{log.read_text()[-3000:]}")
+
+
+@contextmanager
+def running(command: list[str], log: Path, health_url: str, env: dict[str, str] | None = None, cwd: Path | None = None) -> Iterator[subprocess.Popen]:
+    with log.open("w") as out:
+        process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, env=env, cwd=cwd, start_new_session=True)
+    try:
+        wait_for_http(health_url, process, log)
+        yield process
+    finally:
+        _stop(process)
+
+
+def _stop(process: subprocess.Popen) -> None:
+    if process.poll() is None:
+        os.killpg(process.pid, 15)
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, 9)
+            process.wait()
+
+
+@contextmanager
+def mlflow_server(workdir: Path, backend_store_uri: str | None = None) -> Iterator[str]:
+    port = free_port()
+    backend = backend_store_uri or f"sqlite:///{workdir / 'server.db'}"
+    command = [
+        str(VENV_BIN / "mlflow"), "server",
+        "--host", "127.0.0.1", "--port", str(port),
+        "--backend-store-uri", backend,
+        "--artifacts-destination", (workdir / "server-artifacts").as_uri(),
+        "--workers", "1",
+    ]
+    url = f"http://127.0.0.1:{port}"
+    with running(command, workdir / "mlflow-server.log", f"{url}/health"):
+        yield url
+
+
+def postgres_bin() -> Path | None:
+    candidates = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"))
+    return candidates[-1].parent if candidates else None
+
+
+@contextmanager
+def postgres_server() -> Iterator[str]:
+    """A throwaway PostgreSQL cluster; yields a SQLAlchemy URL of database `mlflow`."""
+    bin_dir = postgres_bin()
+    if bin_dir is None:
+        raise RuntimeError("PostgreSQL is not installed: apt-get install postgresql (.ci/system-packages does)")
+    as_postgres = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
+    base = Path(tempfile.mkdtemp(prefix="recipe-assets-pg-"))
+    data = base / "data"
+    data.mkdir()
+    if as_postgres:
+        shutil.chown(base, "postgres")
+        shutil.chown(data, "postgres")
+    port = free_port()
+    run = lambda *args: subprocess.run([*as_postgres, *map(str, args)], check=True, capture_output=True, text=True)  # noqa: E731
+    try:
+        run(bin_dir / "initdb", "-D", data, "-U", "postgres", "--auth=trust", "-E", "UTF8")
+        run(bin_dir / "pg_ctl", "-D", data, "-l", base / "log", "-w", "-o", f"-p {port} -k {data} -c listen_addresses=127.0.0.1", "start")
+        run(bin_dir / "createdb", "-h", "127.0.0.1", "-p", port, "-U", "postgres", "mlflow")
+        yield f"postgresql+psycopg2://postgres@127.0.0.1:{port}/mlflow"
+    finally:
+        subprocess.run([*as_postgres, str(bin_dir / "pg_ctl"), "-D", str(data), "-m", "fast", "stop"], capture_output=True)
+        shutil.rmtree(base, ignore_errors=True)
+
+
+@contextmanager
+def dagster_webserver(repo: Path, env: dict[str, str], workdir: Path) -> Iterator[str]:
+    port = free_port()
+    command = [str(VENV_BIN / "dagster-webserver"), "-w", str(repo / "workspace.yaml"), "-h", "127.0.0.1", "-p", str(port)]
+    url = f"http://127.0.0.1:{port}"
+    with running(command, workdir / "dagster-webserver.log", f"{url}/server_info", env=env, cwd=repo):
+        yield url
