@@ -67,9 +67,21 @@ def build_definitions(loaded: LoadedConfig) -> Definitions:
     else:
         executor = in_process_executor
     scoring = batch_scoring_assets(loaded)
-    jobs = [define_asset_job(MODEL_DEVELOPMENT_JOB, selection=AssetSelection.groups(MODEL_DEVELOPMENT))]
+    jobs = [
+        define_asset_job(
+            MODEL_DEVELOPMENT_JOB,
+            selection=AssetSelection.groups(MODEL_DEVELOPMENT),
+            description=f"Recipe {loaded.name}: ingest → split → transform → train → evaluate → register.",
+        )
+    ]
     if scoring:
-        jobs.append(define_asset_job(BATCH_SCORING_JOB, selection=AssetSelection.groups(BATCH_SCORING)))
+        jobs.append(
+            define_asset_job(
+                BATCH_SCORING_JOB,
+                selection=AssetSelection.groups(BATCH_SCORING),
+                description=f"Recipe {loaded.name}: ingest_scoring → predict with the registered model.",
+            )
+        )
     return Definitions(
         assets=[*model_development_assets(loaded), *scoring],
         jobs=jobs,

@@ -2,7 +2,7 @@
 
 - an MLflow tracking server (`mlflow server`) with a SQLite or PostgreSQL backend store;
 - PostgreSQL from Debian's package (initdb + pg_ctl in a temp folder; as root it runs as `postgres`);
-- the Dagster webserver on a workspace.
+- `dagster dev` (the Dagster webserver and daemon) on a workspace.
 """
 from __future__ import annotations
 
@@ -109,9 +109,10 @@ def postgres_server() -> Iterator[str]:
 
 
 @contextmanager
-def dagster_webserver(repo: Path, env: dict[str, str], workdir: Path) -> Iterator[str]:
+def dagster_dev(repo: Path, env: dict[str, str], workdir: Path) -> Iterator[str]:
+    """`dagster dev` (webserver + daemon, which launches queued runs) on the repo's workspace.yaml."""
     port = free_port()
-    command = [str(VENV_BIN / "dagster-webserver"), "-w", str(repo / "workspace.yaml"), "-h", "127.0.0.1", "-p", str(port)]
+    command = [str(VENV_BIN / "dagster"), "dev", "-w", str(repo / "workspace.yaml"), "-h", "127.0.0.1", "-p", str(port)]
     url = f"http://127.0.0.1:{port}"
     with running(command, workdir / "dagster-webserver.log", f"{url}/server_info", env=env, cwd=repo):
         yield url

@@ -1,0 +1,91 @@
+"""The Dagster web UI in a real headless Chromium: the recipe's graph, a materialization launched from the
+UI, and the step card in the asset's page. Debian's chromium; Playwright only drives it."""
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+import pytest
+from dagster import DagsterInstance, DagsterRunStatus, RunsFilter
+
+from conftest import REPO
+from recipe_assets.recipe import Recipe
+from servers import dagster_dev
+
+pytestmark = pytest.mark.slow
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_FLAGS = [
+    "--no-sandbox",  # runs as root in CI
+    "--disable-gpu",
+    "--disable-background-networking",  # the machine has no network: no background connections
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+
+@pytest.fixture
+def browser_page(tmp_path: Path):
+    from playwright.sync_api import sync_playwright
+
+    assert CHROMIUM.exists(), "Debian's chromium is needed: apt-get install chromium (.ci/system-packages does)"
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_FLAGS)
+        page = browser.new_page(viewport={"width": 1400, "height": 900})
+        try:
+            yield page
+        finally:
+            page.screenshot(path=str(tmp_path / "last-page.png"))
+            browser.close()
+
+
+def skip_community_modal(page) -> None:
+    skip = page.get_by_role("button", name="Skip")
+    try:
+        skip.wait_for(state="visible", timeout=5000)
+        skip.click()
+    except Exception:  # the modal only shows on an instance's first visit
+        return
+
+
+def wait_for_run(home: Path, timeout: float = 240) -> DagsterRunStatus:
+    deadline = time.monotonic() + timeout
+    with DagsterInstance.from_config(str(home)) as instance:
+        while time.monotonic() < deadline:
+            runs = instance.get_runs(RunsFilter(job_name="model_development"))
+            finished = [r for r in runs if r.status in (DagsterRunStatus.SUCCESS, DagsterRunStatus.FAILURE, DagsterRunStatus.CANCELED)]
+            if finished:
+                return finished[0].status
+            time.sleep(1)
+    raise TimeoutError("the run launched from the UI did not finish")
+
+
+def test_materialize_from_the_ui_then_read_the_card_and_find_nothing_stale(regression_recipe: Path, tmp_path: Path, browser_page):
+    home = regression_recipe / "metadata" / "dagster"
+    home.mkdir(parents=True)
+    env = {**os.environ, "RECIPE_ROOT": str(regression_recipe), "DAGSTER_HOME": str(home)}
+    page = browser_page
+    with dagster_dev(REPO, env, tmp_path) as url:
+        page.goto(f"{url}/locations/recipe_assets/jobs/model_development", wait_until="networkidle")
+        skip_community_modal(page)
+        page.get_by_text("View 10 assets").wait_for(state="visible", timeout=20000)
+        for step_output in ("ingested_data", "training_data", "validation_data", "transformer"):  # the part on screen
+            page.get_by_text(step_output, exact=True).first.wait_for(state="visible", timeout=20000)
+        page.get_by_text("ingest → split → transform → train → evaluate → register").first.wait_for(state="visible")
+        page.get_by_role("button", name="Materialize all").click()
+        assert wait_for_run(home) == DagsterRunStatus.SUCCESS
+
+        page.goto(f"{url}/assets/regression/model", wait_until="networkidle")
+        skip_community_modal(page)
+        for section in ("model performance", "model architecture", "worst predictions (validation)"):
+            page.get_by_text(section).first.wait_for(state="visible", timeout=20000)
+
+        page.goto(f"{url}/assets/regression/run?view=checks", wait_until="networkidle")
+        # check names are drawn truncated in the UI: the full name is in the DOM, not necessarily on screen
+        page.get_by_text("validation_root_mean_squared_error").first.wait_for(state="attached", timeout=20000)
+        page.get_by_text("validation_weighted_mean_squared_error").first.wait_for(state="attached", timeout=20000)
+
+    after_ui = Recipe(recipe_root=regression_recipe).run()
+    assert after_ui.materialized == [], "what the UI materialized must be fresh for recipe-assets run"
