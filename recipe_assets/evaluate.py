@@ -51,17 +51,39 @@ class EvaluateConfig(ConfigModel):
     validation_criteria: list[ValidationCriterion] = Field(default_factory=list)
 
 
+def missing_metric_warnings(recipe: "RecipeConfig", test_metrics: dict[str, float]) -> str:
+    """Built-in metrics the model could not give (roc_auc and log_loss need predict_proba)."""
+    from recipe_assets.metrics import builtin_metric_names
+
+    missing = [m for m in builtin_metric_names(recipe.task, recipe.positive_class) if m not in test_metrics]
+    if not missing:
+        return ""
+    lines = [f"- the model has no `predict_proba`: {', '.join(missing)} left out"]
+    lines += [f"- validation criterion on `{c.metric}` fails: the metric is not available" for c in recipe.steps.evaluate.validation_criteria if c.metric in missing]
+    return "\n".join(lines)
+
+
 def check_name(metric: str) -> str:
     return f"validation_{metric}"
 
 
-def compute_metrics(root, recipe: "RecipeConfig", target: "pd.Series", predicted: Any) -> dict[str, float]:
+def builtin_metrics(recipe: "RecipeConfig", target: "pd.Series", predicted: Any, probabilities: Any = None, classes: Any = None) -> dict[str, float]:
+    """The template's built-in metrics; for classification `probabilities` columns follow `classes`."""
+    from recipe_assets.metrics import classification_metrics, regression_metrics, resolve_positive_class
+
+    if recipe.task != "classification":
+        return regression_metrics(target, predicted)
+    positive = resolve_positive_class(classes, recipe.positive_class) if recipe.positive_class is not None else None
+    return classification_metrics(target, predicted, probabilities, classes, positive)
+
+
+def compute_metrics(
+    root, recipe: "RecipeConfig", target: "pd.Series", predicted: Any, probabilities: Any = None, classes: Any = None
+) -> dict[str, float]:
     """Built-in metrics of the template, then each custom metric fn(eval_df, builtin_metrics)."""
     import pandas as pd
 
-    from recipe_assets.metrics import regression_metrics
-
-    builtin = regression_metrics(target, predicted)
+    builtin = builtin_metrics(recipe, target, predicted, probabilities, classes)
     eval_df = pd.DataFrame({"prediction": predicted, "target": target.to_numpy()})
     results = dict(builtin)
     for metric in recipe.custom_metrics:
@@ -79,7 +101,8 @@ def criteria_table(recipe: "RecipeConfig", test_metrics: dict[str, float]) -> tu
 
     outcomes = []
     for criterion in recipe.steps.evaluate.validation_criteria:
-        value = test_metrics[criterion.metric]
+        # a metric the model cannot give (roc_auc without predict_proba) fails its criterion; the card says why
+        value = test_metrics.get(criterion.metric, float("nan"))
         higher = greater_is_better(recipe, criterion.metric)
         outcomes.append(
             {
@@ -110,6 +133,17 @@ def build(loaded: "LoadedConfig") -> list:
         root,
         ["custom_metrics"] if recipe.custom_metrics else [],
     )
+
+    def score(pipeline: Any, frame: "pd.DataFrame") -> dict[str, float]:
+        features = frame.drop(columns=[target_col])
+        if recipe.task != "classification":
+            return compute_metrics(root, recipe, frame[target_col], pipeline.predict(features))
+        from recipe_assets.train import predict_with_probabilities
+
+        labels, probabilities = predict_with_probabilities(pipeline, features)
+        classes = [c.item() if hasattr(c, "item") else c for c in pipeline.classes_]
+        return compute_metrics(root, recipe, frame[target_col], labels, probabilities, classes)
+
     run_key = asset_key(loaded.name, "run")
     checks = [
         AssetCheckSpec(
@@ -139,12 +173,10 @@ def build(loaded: "LoadedConfig") -> list:
 
         mlflow_resource = context.resources.mlflow
         pipeline = mlflow_resource.load_model(model["model_uri"])
-        by_split = {}
-        for split, frame in (("validation", validation_data), ("test", test_data)):
-            predicted = pipeline.predict(frame.drop(columns=[target_col]))
-            by_split[split] = compute_metrics(root, recipe, frame[target_col], predicted)
+        by_split = {split: score(pipeline, frame) for split, frame in (("validation", validation_data), ("test", test_data))}
         outcomes, table = criteria_table(recipe, by_split["test"])
         status = VALIDATED if all(o["passed"] for o in outcomes) else REJECTED
+        from recipe_assets.metrics import default_primary_metric
         from recipe_assets.train import metrics_table
 
         card: dict[str, Any] = {
@@ -153,8 +185,13 @@ def build(loaded: "LoadedConfig") -> list:
             "metrics": MetadataValue.md(metrics_table(by_split)),
             "mlflow run": MetadataValue.text(model["run_id"]),
         }
-        if recipe.primary_metric:
-            card["primary metric (test)"] = by_split["test"][recipe.primary_metric]
+        primary = recipe.primary_metric or default_primary_metric(recipe.task, recipe.positive_class)
+        if primary in by_split["test"]:
+            card["primary metric"] = primary
+            card["primary metric (test)"] = by_split["test"][primary]
+        warnings = missing_metric_warnings(recipe, by_split["test"])
+        if warnings:
+            card["warnings"] = MetadataValue.md(warnings)
         with mlflow_resource.resume_run(model["run_id"]):
             import mlflow
 

@@ -2,6 +2,8 @@
 
 Deterministic, as MLflow Recipes did it: each row (with its position in the ingested data) is hashed
 into one of 1000 buckets and the bucket picks the split, so a row always lands in the same split.
+Classification recipes split each class on its own (see `assign_stratified_splits`). Rows without a
+target value are dropped first, as MLflow Recipes did.
 """
 
 from typing import TYPE_CHECKING, Any, Literal
@@ -11,7 +13,7 @@ from pydantic import Field, field_validator, model_validator
 
 from recipe_assets import cards
 from recipe_assets.configmodel import ConfigModel
-from recipe_assets.errors import RecipeDataError, UserCodeError
+from recipe_assets.errors import RecipeConfigError, RecipeDataError, UserCodeError
 from recipe_assets.keys import MODEL_DEVELOPMENT, asset_key, step_code_version
 from recipe_assets.user_code import check_function_defined, load_function
 from recipe_assets.versioning import dataframe_version
@@ -62,8 +64,8 @@ class SplitConfig(ConfigModel):
         return [(key, fn) for key, fn in names if fn]
 
 
-def hash_buckets(df: "pd.DataFrame") -> "np.ndarray":
-    """Bucket in [0, 1) of each row, from a hash of its values and its index (as MLflow Recipes)."""
+def row_hashes(df: "pd.DataFrame") -> "np.ndarray":
+    """A stable 64-bit hash of each row's values and its index (as MLflow Recipes hashed rows)."""
     import pandas as pd
 
     hashable = df.copy(deep=False)
@@ -75,7 +77,12 @@ def hash_buckets(df: "pd.DataFrame") -> "np.ndarray":
         hashes = pd.util.hash_pandas_object(hashable, index=True)
     except TypeError:  # unhashable cells (lists, dicts): hash their text
         hashes = pd.util.hash_pandas_object(hashable.astype(str), index=True)
-    return (hashes.to_numpy() % HASH_BUCKETS) / HASH_BUCKETS
+    return hashes.to_numpy()
+
+
+def hash_buckets(df: "pd.DataFrame") -> "np.ndarray":
+    """Bucket in [0, 1) of each row, from its hash (as MLflow Recipes)."""
+    return (row_hashes(df) % HASH_BUCKETS) / HASH_BUCKETS
 
 
 def assign_splits(df: "pd.DataFrame", ratios: tuple[float, float, float]) -> "np.ndarray":
@@ -87,8 +94,41 @@ def assign_splits(df: "pd.DataFrame", ratios: tuple[float, float, float]) -> "np
     return np.where(buckets < train_end, "TRAINING", np.where(buckets < validation_end, "VALIDATION", "TEST"))
 
 
-def split_frames(df: "pd.DataFrame", config: SplitConfig, root, target_col: str) -> dict[str, "pd.DataFrame"]:
-    labels = _labels(df, config, root)
+def assign_stratified_splits(df: "pd.DataFrame", target_col: str, ratios: tuple[float, float, float]) -> "np.ndarray":
+    """The classification split: every class is split by the ratios on its own.
+
+    Within one class, rows are ordered by their hash bucket (ties by the row's full 64-bit hash, then by
+    position) and the ordered rows are cut at round(n * train) and round(n * (train + validation)), n being
+    the class's row count: the first part goes to TRAINING, the next to VALIDATION, the rest to TEST. So
+    each class's split sizes match the ratios to within one row, and each row's split depends only on its
+    own content and position and on the other rows of its class. Where the unstratified rule would
+    already give a class its share, both agree; they differ only for the rows next to a cut point, which
+    (unlike the regression split) can move when rows of that class are added. A class too small to reach
+    a split leaves that split without the class; only a split empty of every class is an error.
+    """
+    import numpy as np
+    import pandas as pd
+
+    hashes = row_hashes(df)
+    buckets = hashes % HASH_BUCKETS
+    class_codes, _ = pd.factorize(df[target_col], use_na_sentinel=False)
+    labels = np.empty(len(df), dtype=object)
+    cumulative = np.cumsum(ratios)
+    for code in np.unique(class_codes):
+        members = np.flatnonzero(class_codes == code)
+        ordered = members[np.lexsort((members, hashes[members], buckets[members]))]
+        train_end, validation_end = (int(np.floor(len(ordered) * r + 0.5)) for r in cumulative[:2])
+        labels[ordered[:train_end]] = "TRAINING"
+        labels[ordered[train_end:validation_end]] = "VALIDATION"
+        labels[ordered[validation_end:]] = "TEST"
+    return labels.astype(str)
+
+
+def split_frames(
+    df: "pd.DataFrame", config: SplitConfig, root, target_col: str, task: str = "regression"
+) -> dict[str, "pd.DataFrame"]:
+    df = df[df[target_col].notna()]
+    labels = _labels(df, config, root, target_col, task)
     frames = {}
     for split in SPLITS:
         part = df[labels == split]
@@ -97,9 +137,11 @@ def split_frames(df: "pd.DataFrame", config: SplitConfig, root, target_col: str)
     return frames
 
 
-def _labels(df: "pd.DataFrame", config: SplitConfig, root) -> "np.ndarray":
+def _labels(df: "pd.DataFrame", config: SplitConfig, root, target_col: str, task: str) -> "np.ndarray":
     import numpy as np
 
+    if config.using != "custom" and task == "classification":
+        return assign_stratified_splits(df, target_col, config.normalized_ratios)
     if config.using != "custom":
         return assign_splits(df, config.normalized_ratios)
     labels = load_function(root, "split", config.split_method)(df)
@@ -131,6 +173,48 @@ def _post_process(part: "pd.DataFrame", config: SplitConfig, root, split: str) -
     return part
 
 
+def check_classes(df: "pd.DataFrame", target_col: str, positive_class: Any, recipe_file: str) -> None:
+    """A classification target needs two classes or more; binary (two) names its `positive_class`, as in MLflow Recipes."""
+    from recipe_assets.metrics import resolve_positive_class
+
+    if target_col not in df.columns:
+        raise RecipeDataError(f"target_col {target_col!r} is not a column of the ingested data (columns: {', '.join(map(str, df.columns))})")
+    classes = sorted(df[target_col].dropna().unique().tolist(), key=str)
+    shown = ", ".join(repr(c) for c in classes[:10]) + (", ..." if len(classes) > 10 else "")
+    if len(classes) < 2:
+        raise RecipeDataError(f"target column {target_col!r} has {len(classes)} class(es) ({shown}); classification needs at least two")
+    if positive_class is None and len(classes) == 2:
+        raise RecipeConfigError(
+            recipe_file, "positive_class", f"required: target column {target_col!r} has two classes ({shown}); name the one binary metrics score"
+        )
+    if positive_class is not None and len(classes) > 2:
+        raise RecipeConfigError(
+            recipe_file,
+            "positive_class",
+            f"set to {positive_class!r}, which makes the recipe binary, but target column {target_col!r} has {len(classes)} classes "
+            f"({shown}); remove positive_class for multiclass",
+        )
+    if positive_class is not None:
+        try:
+            resolve_positive_class(classes, positive_class)
+        except RecipeDataError as exc:
+            raise RecipeConfigError(recipe_file, "positive_class", f"{exc} (target column {target_col!r})") from None
+
+
+def class_balance_card(frames: dict[str, "pd.DataFrame"], target_col: str) -> str:
+    """Rows of each class in each split, and the class's share of that split."""
+    import pandas as pd
+
+    counts = pd.DataFrame({OUTPUTS[s]: frames[s][target_col].value_counts() for s in SPLITS}).fillna(0).astype(int)
+    counts = counts.sort_index(key=lambda index: index.map(str))
+    totals = counts.sum()
+    rows = [
+        (str(label), *(f"{count} ({count / max(totals[name], 1):.1%})" for name, count in row.items()))
+        for label, row in counts.iterrows()
+    ]
+    return cards.markdown_table((f"{target_col} (rows, share)", *counts.columns), rows)
+
+
 def split_card(df: "pd.DataFrame", frames: dict[str, "pd.DataFrame"], target_col: str) -> str:
     import pandas as pd
 
@@ -139,17 +223,24 @@ def split_card(df: "pd.DataFrame", frames: dict[str, "pd.DataFrame"], target_col
     numeric = [c for c in df.columns if pd.api.types.is_numeric_dtype(df[c]) and not pd.api.types.is_bool_dtype(df[c])]
     rows = [(c, *(frames[s][c].mean() if len(frames[s]) else float("nan") for s in SPLITS)) for c in numeric]
     comparison = cards.markdown_table(("column (mean)", *OUTPUTS.values()), rows)
-    return f"{table}\n\nIngested rows: {len(df)}; filtered out: {len(df) - sum(len(f) for f in frames.values())}\n\n{comparison}"
+    missing_target = int(df[target_col].isna().sum()) if target_col in df.columns else 0
+    dropped = f"Ingested rows: {len(df)}; without a target value (dropped): {missing_target}; filtered out: " + str(
+        len(df) - missing_target - sum(len(f) for f in frames.values())
+    )
+    return f"{table}\n\n{dropped}\n\n{comparison}"
 
 
 def build(loaded: "LoadedConfig") -> list:
     config = loaded.config.steps.split
     root = loaded.root
     target_col = loaded.config.target_col
+    task = loaded.config.task
+    positive_class = loaded.config.positive_class
+    recipe_file = loaded.describe_source()
     for key, function in config.user_functions:
         check_function_defined(root, "split", function, f"steps.split.{key}")
     version = step_code_version(
-        __file__, [config.slice_for_version(), target_col, loaded.config.task], root, ["split"] if config.user_functions else []
+        __file__, [config.slice_for_version(), target_col, task, str(positive_class)], root, ["split"] if config.user_functions else []
     )
     outs = {
         OUTPUTS[s]: AssetOut(key=asset_key(loaded.name, OUTPUTS[s]), code_version=version, kinds={"pandas", "parquet"})
@@ -164,7 +255,9 @@ def build(loaded: "LoadedConfig") -> list:
         description="Deterministic hash split of the ingested data into training, validation and test sets.",
     )
     def _split(context: AssetExecutionContext, ingested_data):
-        frames = split_frames(ingested_data, config, root, target_col)
+        if task == "classification":
+            check_classes(ingested_data, target_col, positive_class, recipe_file)
+        frames = split_frames(ingested_data, config, root, target_col, task)
         empty = [OUTPUTS[s] for s in SPLITS if frames[s].empty]
         if empty:
             raise RecipeDataError(
@@ -172,9 +265,10 @@ def build(loaded: "LoadedConfig") -> list:
                 f"{config.split_ratios}); add data or change split_ratios / post_split_filter_method"
             )
         summary = MetadataValue.md(split_card(ingested_data, frames, target_col))
+        balance = MetadataValue.md(class_balance_card(frames, target_col)) if task == "classification" else None
         for split in SPLITS:
             frame = frames[split]
-            metadata: dict[str, Any] = {"split sizes": summary, **cards.frame_card(frame)}
+            metadata: dict[str, Any] = {"split sizes": summary, **({"class balance": balance} if balance else {}), **cards.frame_card(frame)}
             yield Output(frame, output_name=OUTPUTS[split], data_version=DataVersion(dataframe_version(frame)), metadata=metadata)
 
     return [_split]

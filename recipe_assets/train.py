@@ -1,6 +1,13 @@
 """train: the user's estimator, fitted on the transformed training data, logged with the transformer
-as one scikit-learn Pipeline to MLflow, and scored on the training and validation data."""
+as one scikit-learn Pipeline to MLflow, and scored on the training and validation data.
 
+Classification: binary training data may first be down-sampled (`rebalance_training_data`), the
+estimator is fitted on label codes 0..k-1 inside a wrapper that answers in the original labels, and
+`calibrate_proba` wraps the estimator in scikit-learn's CalibratedClassifierCV.
+"""
+
+from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any, Literal
 
 from dagster import AssetExecutionContext, AssetIn, DataVersion, MetadataValue, Output, asset
@@ -8,17 +15,21 @@ from pydantic import Field
 
 from recipe_assets import cards
 from recipe_assets.configmodel import ConfigModel
-from recipe_assets.errors import UserCodeError
+from recipe_assets.errors import RecipeDataError, UserCodeError
 from recipe_assets.keys import MLFLOW, MODEL_DEVELOPMENT, asset_key, step_code_version
 from recipe_assets.user_code import check_function_defined, load_function
 from recipe_assets.versioning import bytes_version
 
 if TYPE_CHECKING:
+    import numpy as np
     import pandas as pd
 
     from recipe_assets.config import LoadedConfig
 
 WORST_PREDICTIONS = 10
+REBALANCING_MIN_ROWS = 5000  # MLflow Recipes rebalanced only training data larger than this
+RESAMPLING_SEED = 42
+MAX_CALIBRATION_FOLDS = 5
 
 
 class TuningConfig(ConfigModel):
@@ -57,6 +68,173 @@ def build_pipeline(transformer: Any, estimator: Any) -> Any:
     from sklearn.pipeline import Pipeline
 
     return Pipeline([("transformer", transformer), ("estimator", estimator)])
+
+
+@dataclass(frozen=True)
+class Rebalancing:
+    """What `rebalance_training_data` did, for the card and the MLflow params."""
+
+    applied: bool
+    reason: str
+    counts_before: dict[Any, int]
+    counts_after: dict[Any, int]
+    class_weights: dict[Any, float] = field(default_factory=dict)
+
+
+def rebalance_training_data(frame: "pd.DataFrame", target_col: str, minority_share: float) -> tuple["pd.DataFrame", Rebalancing]:
+    """Down-sample the majority class of binary training data, with MLflow Recipes' rule.
+
+    Only when the data has more than 5,000 rows and the minority class's share is below
+    `minority_share` is the majority class sampled down (fixed seed) to minority * (1 - share) / share
+    rows, which brings the minority to `minority_share`. Kept rows stay in their original order.
+    Multiclass data is never resampled (MLflow Recipes rebalanced binary tasks only). The original
+    "balanced" class weights (n_rows / (n_classes * class_rows)) are reported either way.
+    """
+    import pandas as pd
+
+    counts = frame[target_col].value_counts()
+    before = {_plain(label): int(count) for label, count in counts.items()}
+    weights = {label: len(frame) / (len(counts) * count) for label, count in before.items()}
+
+    def unchanged(reason: str) -> tuple["pd.DataFrame", Rebalancing]:
+        return frame, Rebalancing(False, reason, before, before, weights)
+
+    if len(counts) != 2:
+        return unchanged(f"{len(counts)} classes: only binary training data is rebalanced")
+    if len(frame) <= REBALANCING_MIN_ROWS:
+        return unchanged(f"{len(frame)} training rows, not more than {REBALANCING_MIN_ROWS}")
+    minority, majority = counts.idxmin(), counts.idxmax()
+    share = counts[minority] / len(frame)
+    if share >= minority_share:
+        return unchanged(f"minority class {_plain(minority)!r} has a share of {share:.1%}, not below {minority_share:.0%}")
+    keep_majority = int(counts[minority] * (1 - minority_share) / minority_share)
+    majority_rows = frame[frame[target_col] == majority].sample(n=keep_majority, random_state=RESAMPLING_SEED)
+    rebalanced = pd.concat([frame[frame[target_col] != majority], majority_rows]).sort_index()
+    after = {_plain(label): int(count) for label, count in rebalanced[target_col].value_counts().items()}
+    reason = (
+        f"minority class {_plain(minority)!r} had a share of {share:.1%} (below {minority_share:.0%}); "
+        f"majority class {_plain(majority)!r} sampled down from {counts[majority]} to {keep_majority} rows"
+    )
+    return rebalanced, Rebalancing(True, reason, before, after, weights)
+
+
+def _plain(value: Any) -> Any:
+    return value.item() if hasattr(value, "item") else value
+
+
+@lru_cache(maxsize=1)
+def label_encoded_classifier() -> type:
+    """The classifier wrapper class, made on first use so scikit-learn is imported only then.
+
+    Defined in a function, cloudpickle stores the class itself with the model, so the logged model loads
+    wherever scikit-learn and the recipe's steps/ do, without recipe-assets installed.
+    """
+    import numpy as np
+    from sklearn.base import BaseEstimator, ClassifierMixin
+    from sklearn.utils.metaestimators import available_if
+
+    def inner_has(method: str):
+        return lambda self: hasattr(getattr(self, "estimator_", self.estimator), method)
+
+    class LabelEncodedClassifier(ClassifierMixin, BaseEstimator):
+        """Fits `estimator` on label codes 0..k-1 (position in the sorted `classes_`) and answers in the original labels."""
+
+        def __init__(self, estimator: Any = None):
+            self.estimator = estimator
+
+        def fit(self, X: Any, y: Any) -> "LabelEncodedClassifier":
+            self.classes_, codes = np.unique(np.asarray(y), return_inverse=True)
+            self.estimator_ = self.estimator.fit(X, codes)
+            return self
+
+        def predict(self, X: Any) -> "np.ndarray":
+            return self.classes_[np.asarray(self.estimator_.predict(X)).astype(int)]
+
+        @available_if(inner_has("predict_proba"))
+        def predict_proba(self, X: Any) -> "np.ndarray":
+            return self.estimator_.predict_proba(X)
+
+        @available_if(inner_has("decision_function"))
+        def decision_function(self, X: Any) -> "np.ndarray":
+            return self.estimator_.decision_function(X)
+
+    return LabelEncodedClassifier
+
+
+def calibration_folds(labels: "pd.Series") -> int:
+    """Folds for CalibratedClassifierCV: its default 5, fewer when a class has fewer training rows."""
+    smallest = labels.value_counts()
+    if smallest.min() < 2:
+        raise RecipeDataError(
+            f"steps.train.calibrate_proba needs at least 2 training rows of every class; class {_plain(smallest.idxmin())!r} has {smallest.min()}"
+        )
+    return int(min(MAX_CALIBRATION_FOLDS, smallest.min()))
+
+
+def make_classifier(estimator: Any, config: "TrainConfig", labels: "pd.Series") -> Any:
+    """The user's estimator, calibrated if configured, inside the label-encoding wrapper (unfitted)."""
+    if config.calibrate_proba:
+        from sklearn.calibration import CalibratedClassifierCV
+
+        estimator = CalibratedClassifierCV(estimator, method=config.calibrate_proba, cv=calibration_folds(labels))
+    return label_encoded_classifier()(estimator)
+
+
+def predict_with_probabilities(model: Any, features: "pd.DataFrame") -> tuple["np.ndarray", "np.ndarray | None"]:
+    """Predicted labels, and class probabilities (columns in `model.classes_` order) when the model has predict_proba."""
+    import numpy as np
+
+    labels = np.asarray(model.predict(features))
+    probabilities = np.asarray(model.predict_proba(features), dtype=float) if hasattr(model, "predict_proba") else None
+    return labels, probabilities
+
+
+def score_frame(model: Any, features: "pd.DataFrame", train_config: "TrainConfig", task: str, classes: Any = None) -> "pd.DataFrame":
+    """What scoring adds to `features` (the raw input columns), one row per input row, same index.
+
+    - regression: `prediction`.
+    - classification: `prediction`, the predicted label in the target column's own values; then, when the
+      model has predict_proba, with p = `predict_prefix` (default `predicted_`):
+      - `predict_scores_for_all_classes: true` (default): `{p}score_{class}` for every class, in `classes`
+        order (MLflow Recipes 2.x's names, e.g. `predicted_score_good`), then `{p}score`;
+      - `false`: only `{p}score`.
+      `{p}score` is the probability of the predicted class. Without predict_proba only `prediction` is written.
+    """
+    import numpy as np
+    import pandas as pd
+
+    if task != "classification":
+        return pd.DataFrame({"prediction": np.asarray(model.predict(features))}, index=features.index)
+    labels, probabilities = predict_with_probabilities(model, features)
+    scored = pd.DataFrame({"prediction": labels}, index=features.index)
+    if probabilities is None:
+        return scored
+    model_classes = [_plain(c) for c in getattr(model, "classes_", classes)]
+    wanted = [_plain(c) for c in (classes if classes is not None else model_classes)]
+    prefix = train_config.predict_prefix
+    if train_config.predict_scores_for_all_classes:
+        for label in wanted:
+            scored[f"{prefix}score_{label}"] = probabilities[:, model_classes.index(label)]
+    position = {label: index for index, label in enumerate(model_classes)}
+    predicted_columns = np.array([position[_plain(label)] for label in labels], dtype=int)
+    scored[f"{prefix}score"] = probabilities[np.arange(len(labels)), predicted_columns]
+    return scored
+
+
+def worst_classified(features: "pd.DataFrame", target: "pd.Series", labels: Any, probabilities: Any, classes: list) -> "pd.DataFrame":
+    """Rows whose true class got the lowest probability; without probabilities, the misclassified rows."""
+    import numpy as np
+
+    frame = features.copy()
+    frame["target"] = target.to_numpy()
+    frame["prediction"] = labels
+    if probabilities is None:
+        return frame[frame["target"] != frame["prediction"]].head(WORST_PREDICTIONS)
+    position = {label: index for index, label in enumerate(classes)}
+    true_columns = np.array([position.get(_plain(label), -1) for label in frame["target"]])
+    known = true_columns >= 0
+    frame["probability_of_target"] = np.where(known, probabilities[np.arange(len(frame)), np.where(known, true_columns, 0)], 0.0)
+    return frame.nsmallest(WORST_PREDICTIONS, "probability_of_target")
 
 
 def worst_predictions(features: "pd.DataFrame", target: "pd.Series", predicted: Any) -> "pd.DataFrame":
@@ -100,6 +278,113 @@ def run_tags(context: AssetExecutionContext, loaded: "LoadedConfig", code_versio
     }
 
 
+@dataclass
+class Fitted:
+    """A trained pipeline and what the card and the MLflow run say about it."""
+
+    pipeline: Any
+    estimator: Any
+    metrics: dict[str, dict[str, float]]
+    training_predictions: Any
+    card: dict[str, Any] = field(default_factory=dict)
+    params: dict[str, Any] = field(default_factory=dict)
+
+
+def fit_estimator(estimator: Any, features: "pd.DataFrame", target: "pd.Series", method: str | None) -> Any:
+    try:
+        # numpy, not the DataFrame: inside the Pipeline the estimator receives the transformer's array
+        return estimator.fit(features.to_numpy(), target.to_numpy())
+    except RecipeDataError:
+        raise
+    except Exception as exc:
+        raise UserCodeError(f"steps/train.py:{method}: fitting the estimator failed: {exc}") from exc
+
+
+def fit_regressor(estimator: Any, transformer: Any, transformed: "pd.DataFrame", splits: dict[str, "pd.DataFrame"], target_col: str, config: TrainConfig) -> Fitted:
+    from recipe_assets.metrics import regression_metrics
+
+    fit_estimator(estimator, transformed.drop(columns=[target_col]), transformed[target_col], config.estimator_method)
+    pipeline = build_pipeline(transformer, estimator)
+    predictions = {split: pipeline.predict(frame.drop(columns=[target_col])) for split, frame in splits.items()}
+    metrics = {split: regression_metrics(frame[target_col], predictions[split]) for split, frame in splits.items()}
+    validation = splits["validation"]
+    worst = worst_predictions(validation.drop(columns=[target_col]), validation[target_col], predictions["validation"])
+    card = {"worst predictions (validation)": MetadataValue.md(cards.preview(worst, WORST_PREDICTIONS))}
+    return Fitted(pipeline, estimator, metrics, predictions["training"], card)
+
+
+def fit_classifier(
+    estimator: Any, transformer: Any, transformed: "pd.DataFrame", splits: dict[str, "pd.DataFrame"], target_col: str, config: TrainConfig, positive_class: Any
+) -> Fitted:
+    from recipe_assets.metrics import classification_metrics, resolve_positive_class
+
+    balance = Rebalancing(False, "rebalance_training_data is false", {}, {})
+    if config.rebalance_training_data:
+        transformed, balance = rebalance_training_data(transformed, target_col, config.resampling_minority_percentage)
+    classifier = make_classifier(estimator, config, transformed[target_col])
+    fit_estimator(classifier, transformed.drop(columns=[target_col]), transformed[target_col], config.estimator_method)
+    pipeline = build_pipeline(transformer, classifier)
+    classes = [_plain(c) for c in classifier.classes_]
+    positive = resolve_positive_class(classes, positive_class) if positive_class is not None else None
+    predicted = {split: predict_with_probabilities(pipeline, frame.drop(columns=[target_col])) for split, frame in splits.items()}
+    metrics = {
+        split: classification_metrics(frame[target_col], predicted[split][0], predicted[split][1], classes, positive)
+        for split, frame in splits.items()
+    }
+    card = classification_card(splits["validation"], target_col, predicted["validation"], classes, balance, config)
+    params = classification_params(balance, config, classifier, positive)
+    return Fitted(pipeline, estimator, metrics, predicted["training"][0], card, params)
+
+
+def classification_card(
+    validation: "pd.DataFrame", target_col: str, predicted: tuple, classes: list, balance: Rebalancing, config: TrainConfig
+) -> dict[str, Any]:
+    from recipe_assets.metrics import PROBABILITY_METRICS, confusion_table, per_class_table
+
+    labels, probabilities = predicted
+    truth = validation[target_col]
+    card: dict[str, Any] = {
+        "confusion matrix (validation)": MetadataValue.md(cards.markdown_table(*confusion_table(truth, labels, classes))),
+        "per-class metrics (validation)": MetadataValue.md(cards.markdown_table(*per_class_table(truth, labels, classes))),
+        "class balance (training)": MetadataValue.md(class_balance_table(balance)),
+    }
+    if config.calibrate_proba:
+        card["probability calibration"] = f"CalibratedClassifierCV(method={config.calibrate_proba!r})"
+    worst = worst_classified(validation.drop(columns=[target_col]), truth, labels, probabilities, classes)
+    card["worst predictions (validation)"] = MetadataValue.md(cards.preview(worst, WORST_PREDICTIONS))
+    if probabilities is None:
+        card["warnings"] = MetadataValue.md(
+            f"- the estimator has no `predict_proba`: {', '.join(PROBABILITY_METRICS)} are left out and no score columns are written"
+        )
+    return card
+
+
+def class_balance_table(balance: Rebalancing) -> str:
+    if not balance.counts_before:
+        return balance.reason
+    rows = [
+        (str(label), count, balance.counts_after.get(label, 0), balance.class_weights.get(label, float("nan")))
+        for label, count in balance.counts_before.items()
+    ]
+    verdict = ("rebalanced: " if balance.applied else "not rebalanced: ") + balance.reason
+    return cards.markdown_table(("class", "training rows", "rows used", "original class weight"), rows) + f"\n\n{verdict}"
+
+
+def classification_params(balance: Rebalancing, config: TrainConfig, classifier: Any, positive: Any) -> dict[str, Any]:
+    params: dict[str, Any] = {
+        "classes": [str(c) for c in classifier.classes_],
+        "rebalanced_training_data": balance.applied,
+        "original_class_counts": {str(k): v for k, v in balance.counts_before.items()},
+        "original_class_weights": {str(k): round(v, 6) for k, v in balance.class_weights.items()},
+    }
+    if positive is not None:
+        params["positive_class"] = positive
+    if config.calibrate_proba:
+        params["calibrate_proba"] = config.calibrate_proba
+        params["calibration_cv_folds"] = classifier.estimator.cv
+    return params
+
+
 def build(loaded: "LoadedConfig") -> list:
     config = loaded.config.steps.train
     root = loaded.root
@@ -112,7 +397,10 @@ def build(loaded: "LoadedConfig") -> list:
     check_function_defined(root, "train", config.estimator_method, "steps.train.estimator_method")
     experiment = recipe.experiment.slice_for_version() if recipe.experiment else ""
     version = step_code_version(
-        __file__, [config.slice_for_version(), target_col, recipe.task, str(recipe.primary_metric), experiment], root, ["train"]
+        __file__,
+        [config.slice_for_version(), target_col, recipe.task, str(recipe.positive_class), str(recipe.primary_metric), experiment],
+        root,
+        ["train"],
     )
 
     @asset(
@@ -132,47 +420,39 @@ def build(loaded: "LoadedConfig") -> list:
     def _train(context: AssetExecutionContext, transformer, transformed_training_data, training_data, validation_data) -> Output:
         import cloudpickle
 
-        from recipe_assets.metrics import regression_metrics
-
         mlflow_resource = context.resources.mlflow
         estimator = make_estimator(root, config)
-        features = transformed_training_data.drop(columns=[target_col])
-        try:
-            # numpy, not the DataFrame: inside the Pipeline the estimator receives the transformer's array
-            estimator.fit(features.to_numpy(), transformed_training_data[target_col].to_numpy())
-        except Exception as exc:
-            raise UserCodeError(f"steps/train.py:{config.estimator_method}: fitting the estimator failed: {exc}") from exc
-        pipeline = build_pipeline(transformer, estimator)
-        scored = {}
-        predictions = {}
-        for split, frame in (("training", training_data), ("validation", validation_data)):
-            predictions[split] = pipeline.predict(frame.drop(columns=[target_col]))
-            scored[split] = regression_metrics(frame[target_col], predictions[split])
+        splits = {"training": training_data, "validation": validation_data}
+        if recipe.task == "classification":
+            fitted = fit_classifier(estimator, transformer, transformed_training_data, splits, target_col, config, recipe.positive_class)
+        else:
+            fitted = fit_regressor(estimator, transformer, transformed_training_data, splits, target_col, config)
+        pipeline = fitted.pipeline
         raw_train = training_data.drop(columns=[target_col])
-        worst = worst_predictions(validation_data.drop(columns=[target_col]), validation_data[target_col], predictions["validation"])
         card: dict[str, Any] = {
-            "model performance": MetadataValue.md(metrics_table(scored)),
+            "model performance": MetadataValue.md(metrics_table(fitted.metrics)),
             "model architecture": MetadataValue.md("```\n" + repr(pipeline) + "\n```"),
             "model schema": MetadataValue.md(
                 cards.markdown_table(("input column", "type"), [(c, str(t)) for c, t in raw_train.dtypes.items()])
                 + f"\n\noutput: prediction of `{target_col}`"
+                + (f" (one of {', '.join(repr(_plain(c)) for c in pipeline.classes_)})" if recipe.task == "classification" else "")
             ),
-            "worst predictions (validation)": MetadataValue.md(cards.preview(worst, WORST_PREDICTIONS)),
+            **fitted.card,
         }
-        importance = feature_importance(estimator, list(features.columns))
+        importance = feature_importance(fitted.estimator, [c for c in transformed_training_data.columns if c != target_col])
         if importance:
             card["feature importance"] = MetadataValue.md(importance)
         with mlflow_resource.start_run(run_name=f"{loaded.name}-train", tags=run_tags(context, loaded, version)) as run:
             import mlflow
 
-            mlflow.log_params(_flat_params(estimator.get_params(deep=False)))
-            mlflow.log_metrics({f"training_{k}": v for k, v in scored["training"].items()})
-            mlflow.log_metrics({f"val_{k}": v for k, v in scored["validation"].items()})
+            mlflow.log_params(_flat_params({**fitted.estimator.get_params(deep=False), **fitted.params}))
+            mlflow.log_metrics({f"training_{k}": v for k, v in fitted.metrics["training"].items()})
+            mlflow.log_metrics({f"val_{k}": v for k, v in fitted.metrics["validation"].items()})
             info = mlflow_resource.log_sklearn_model(
                 pipeline,
                 code_paths=[str(loaded.steps_dir)],
                 input_example=raw_train.head(5),
-                predictions=predictions["training"][:5],
+                predictions=fitted.training_predictions[:5],
             )
             card["mlflow run"] = MetadataValue.text(run.info.run_id)
             card["model uri"] = MetadataValue.text(info.model_uri)
