@@ -1,12 +1,27 @@
-"""The `recipe-assets` command: MLflow Recipes' verbs, with Dagster doing the work."""
+"""The `recipe-assets` command: MLflow Recipes' verbs, with Dagster doing the work.
+
+Each verb works on one recipe directory (--recipe-root, else $RECIPE_ROOT, else the current directory)
+with one profile (--profile, else $RECIPE_PROFILE, else local), and shares that recipe's Dagster
+instance with the `dagster` CLI and UI (<recipe root>/metadata/dagster, or $DAGSTER_HOME).
+Heavy libraries are imported inside the verbs, so `--help` stays instant.
+"""
 from __future__ import annotations
 
 import argparse
 import os
 import sys
-from pathlib import Path
 
 from recipe_assets.errors import RecipeError
+
+TEMPLATE_CHOICES = ("regression", "classification")
+EXIT_FAILED_RUN = 1
+EXIT_USER_ERROR = 2
+
+CLEAN_HELP = (
+    "forget outputs so the next run materializes them again: the step's and every later step's stored "
+    "files and Dagster materialization history (no --step: all steps). MLflow runs and registered model "
+    "versions are never deleted."
+)
 
 
 def default_root() -> str:
@@ -15,35 +30,60 @@ def default_root() -> str:
 
 def add_common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--recipe-root", default=None, help="recipe directory (default: $RECIPE_ROOT, else the current directory)")
-    parser.add_argument("--profile", default=os.environ.get("RECIPE_PROFILE") or "local", help="profile name (default: local)")
+    parser.add_argument(
+        "--profile", default=os.environ.get("RECIPE_PROFILE") or "local", help="profile name (default: $RECIPE_PROFILE, else local)"
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="recipe-assets", description="MLflow Recipes, run as a Dagster asset graph.")
-    verbs = parser.add_subparsers(dest="verb", required=True)
+    verbs = parser.add_subparsers(dest="verb", required=True, metavar="{run,inspect,clean,get-artifact,init}")
     run = verbs.add_parser("run", help="materialize what is missing or stale, up to --step (default: register)")
-    add_common(run)
     run.add_argument("--step", default=None, help="run up to and including this step")
+    inspect = verbs.add_parser("inspect", help="the graph with each output's state, or with --step that step's card")
+    inspect.add_argument("--step", default=None, help="show this step's card")
+    clean = verbs.add_parser("clean", help=CLEAN_HELP, description=CLEAN_HELP)
+    clean.add_argument("--step", default=None, help="clean this step and the steps after it")
+    artifact = verbs.add_parser("get-artifact", help="print where an output is (a file path or an MLflow URI)")
+    artifact.add_argument("name", help="ingested_data, training_data, ..., model, run, registered_model_version, scored_data")
+    init = verbs.add_parser("init", help="create a new recipe directory from a bundled template")
+    init.add_argument("directory", nargs="?", default=None, help="the new recipe directory (default: --recipe-root)")
+    init.add_argument("--template", choices=TEMPLATE_CHOICES, default="regression", help="bundled template (default: regression)")
+    for verb in (run, inspect, clean, artifact, init):
+        add_common(verb)
     return parser
 
 
-def cmd_run(args: argparse.Namespace) -> int:
+def open_recipe(args: argparse.Namespace):
     from recipe_assets.recipe import Recipe
 
-    recipe = Recipe(profile=args.profile, recipe_root=args.recipe_root or default_root())
+    return Recipe(profile=args.profile, recipe_root=args.recipe_root or default_root())
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from recipe_assets.recipe import RecipeRunError
+
+    recipe = open_recipe(args)
     print(f"recipe {recipe.root} (profile {args.profile}); Dagster instance {recipe.instance_dir}")
-    summary = recipe.run(args.step, printer=print)
-    return report(recipe, summary)
+    try:
+        summary = recipe.run(args.step, printer=print)
+    except RecipeRunError as failure:
+        print_summary(failure.summary)
+        print(f"error: {failure}", file=sys.stderr)
+        return EXIT_FAILED_RUN
+    print_summary(summary)
+    report_success(recipe, summary)
+    return 0
 
 
-def report(recipe, summary) -> int:
+def print_summary(summary) -> None:
     if summary.up_to_date:
         print(f"up to date: {', '.join(summary.up_to_date)}")
     if summary.materialized:
         print(f"materialized: {', '.join(summary.materialized)}")
-    if not summary.success:
-        print(f"error: {summary.error}", file=sys.stderr)
-        return 1
+
+
+def report_success(recipe, summary) -> None:
     if not summary.materialized:
         print("nothing to do: every selected output is up to date")
     registered = recipe.latest_value("registered_model_version")
@@ -54,10 +94,45 @@ def report(recipe, summary) -> int:
         )
         print(f"browse it: uv run mlflow ui --backend-store-uri {recipe.mlflow.tracking_uri}")
     print(f"see the asset graph: DAGSTER_HOME={recipe.instance_dir} RECIPE_ROOT={recipe.root} uv run dagster dev")
+
+
+def cmd_inspect(args: argparse.Namespace) -> int:
+    open_recipe(args).inspect(args.step)
     return 0
 
 
-COMMANDS = {"run": cmd_run}
+def cmd_clean(args: argparse.Namespace) -> int:
+    recipe = open_recipe(args)
+    cleaned = recipe.clean(args.step)
+    print(f"cleaned: {', '.join(cleaned)}")
+    print("the next `recipe-assets run` materializes them again; MLflow runs and registered versions were kept")
+    return 0
+
+
+def cmd_get_artifact(args: argparse.Namespace) -> int:
+    from recipe_assets.keys import step_of
+    from recipe_assets.recipe import check_artifact_name
+
+    check_artifact_name(args.name)
+    recipe = open_recipe(args)
+    location = recipe.artifact_location(args.name)
+    if location is None:
+        print(f"error: {args.name} is not materialized yet; run `recipe-assets run --step {step_of(args.name)}`", file=sys.stderr)
+        return EXIT_FAILED_RUN
+    print(location)
+    return 0
+
+
+def cmd_init(args: argparse.Namespace) -> int:
+    from recipe_assets.recipe import create_recipe
+
+    target = create_recipe(args.directory or args.recipe_root or default_root(), args.template)
+    print(f"created a {args.template} recipe in {target}")
+    print(f"next: recipe-assets run --recipe-root {target} --profile {args.profile}")
+    return 0
+
+
+COMMANDS = {"run": cmd_run, "inspect": cmd_inspect, "clean": cmd_clean, "get-artifact": cmd_get_artifact, "init": cmd_init}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -66,7 +141,7 @@ def main(argv: list[str] | None = None) -> int:
         return COMMANDS[args.verb](args)
     except RecipeError as exc:
         print(f"error: {exc}", file=sys.stderr)
-        return 2
+        return EXIT_USER_ERROR
 
 
 if __name__ == "__main__":

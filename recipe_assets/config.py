@@ -55,7 +55,7 @@ class StepsConfig(ConfigModel):
 
 
 class ExperimentConfig(ConfigModel):
-    name: str
+    name: str | None = None  # (ours) defaults to the recipe's name
     tracking_uri: str | None = None
     artifact_location: str | None = None
 
@@ -220,52 +220,151 @@ def load_config(root: Path | str, profile: str = "local") -> LoadedConfig:
     return loaded
 
 
+# Keys of MLflow Recipes' templates whose feature we do not implement yet: they must fail loudly, never
+# be accepted and ignored. Remote URLs are refused here too, before anything is downloaded or read.
+SPARK_INGEST = {"spark_sql", "table"}
+AUTOML_KEYS = ("time_budget_secs", "flaml_params")
+REMOTE_URL = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]+://|dbfs:)")
+
+
+def _section(mapping: Any, key: str) -> dict[str, Any]:
+    value = mapping.get(key) if isinstance(mapping, dict) else None
+    return value if isinstance(value, dict) else {}
+
+
 def _refuse_unsupported(merged: dict[str, Any], recipe_path: Path) -> None:
-    train = (merged.get("steps") or {}).get("train") or {}
-    if isinstance(train, dict):
-        if str(train.get("using", "custom")).startswith("automl"):
-            raise NotSupportedYet(str(recipe_path), "steps.train.using", f"{train['using']!r} (AutoML); use 'custom'")
-        tuning = train.get("tuning") or {}
-        if isinstance(tuning, dict) and tuning.get("enabled"):
-            raise NotSupportedYet(str(recipe_path), "steps.train.tuning.enabled", "hyperparameter tuning")
+    steps = _section(merged, "steps")
+    for step in ("ingest", "ingest_scoring"):
+        _refuse_unsupported_ingest(_section(steps, step), f"steps.{step}", str(recipe_path))
+    _refuse_unsupported_train(_section(steps, "train"), str(recipe_path))
+
+
+def _refuse_unsupported_ingest(ingest: dict[str, Any], key_path: str, file: str) -> None:
+    using = ingest.get("using")
+    if using in SPARK_INGEST:
+        raise NotSupportedYet(
+            file, f"{key_path}.using", f"{using!r} needs Spark; export the data to parquet, csv or a Delta table and ingest that"
+        )
+    if "sql" in ingest:
+        raise NotSupportedYet(file, f"{key_path}.sql", "Spark SQL ingest")
+    locations = ingest.get("location")
+    for location in locations if isinstance(locations, list) else [locations]:
+        if isinstance(location, str) and REMOTE_URL.match(location) and not location.startswith("file:"):
+            raise NotSupportedYet(file, f"{key_path}.location", f"remote URL {location!r}; download it and point location at the local copy")
+
+
+def _refuse_unsupported_train(train: dict[str, Any], file: str) -> None:
+    using = str(train.get("using", "custom"))
+    if using.startswith("automl"):
+        raise NotSupportedYet(file, "steps.train.using", f"{using!r} (AutoML); use 'custom' with estimator_method")
+    for key in AUTOML_KEYS:
+        if key in train:
+            raise NotSupportedYet(file, f"steps.train.{key}", "AutoML settings")
+    tuning = train.get("tuning")
+    if isinstance(tuning, dict) and tuning.get("enabled"):
+        raise NotSupportedYet(file, "steps.train.tuning.enabled", "hyperparameter tuning; set enabled: false")
 
 
 def _config_error(exc: ValidationError, recipe_path: Path, profile_path: Path, profile_values: dict) -> RecipeConfigError:
-    first = exc.errors()[0]
-    key_path = ".".join(str(part) for part in first["loc"]) or None
-    top = str(first["loc"][0]) if first["loc"] else ""
+    # a misspelled key also makes its real key "missing": name the misspelling, it is the cause
+    errors = sorted(exc.errors(), key=lambda error: error["type"] != "extra_forbidden")
+    first = errors[0]
+    loc = tuple(first["loc"])
+    key_path = _key_path(loc) or None
+    top = str(loc[0]) if loc else ""
     file = str(profile_path) if top in profile_values else f"{recipe_path} (rendered with {profile_path.name})"
-    if first["type"] == "extra_forbidden":
-        problem = "unknown key (misspelled, or not a key of this section)"
-    elif first["type"] == "missing":
-        problem = "required key is missing"
-    else:
-        got = first.get("input")
-        problem = f"{first['msg']}; got {got!r}" if not isinstance(got, dict) else first["msg"]
+    problem = _problem(first, loc)
     more = len(exc.errors()) - 1
     if more:
         problem += f" (and {more} more problem{'s' if more > 1 else ''})"
     return RecipeConfigError(file, key_path, problem)
 
 
+def _key_path(loc: tuple) -> str:
+    """`steps.evaluate.validation_criteria[0].metric`, as a user writes it."""
+    text = ""
+    for part in loc:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+    return text
+
+
+def _problem(error: dict[str, Any], loc: tuple) -> str:
+    if error["type"] == "extra_forbidden":
+        return _unknown_key_problem(str(loc[-1]), _keys_of_section(loc[:-1]))
+    if error["type"] == "missing":
+        return "required key is missing"
+    if error["type"] == "value_error":
+        return str(error.get("ctx", {}).get("error", error["msg"]))
+    got = error.get("input")
+    return f"{error['msg']}; got {got!r}" if not isinstance(got, dict) else error["msg"]
+
+
+def _unknown_key_problem(key: str, allowed: list[str]) -> str:
+    import difflib
+
+    problem = "unknown key (misspelled, or not a key of this section)"
+    close = difflib.get_close_matches(key, allowed, n=1)
+    if close:
+        problem += f"; did you mean {close[0]!r}?"
+    if allowed:
+        problem += f" Expected one of: {', '.join(allowed)}"
+    return problem
+
+
+def _keys_of_section(loc: tuple) -> list[str]:
+    """The keys the config model accepts at `loc` (empty when the section is not a model)."""
+    model: Any = RecipeConfig
+    for part in loc:
+        if isinstance(part, int):
+            continue
+        field = model.model_fields.get(part)
+        model = _model_in(field.annotation) if field is not None else None
+        if model is None:
+            return []
+    return [field.alias or name for name, field in model.model_fields.items()]
+
+
+def _model_in(annotation: Any) -> Any:
+    import typing
+
+    from pydantic import BaseModel
+
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for argument in typing.get_args(annotation):
+        found = _model_in(argument)
+        if found is not None:
+            return found
+    return None
+
+
 def _check_metrics(loaded: LoadedConfig, recipe_path: Path) -> None:
     config = loaded.config
-    known = set(builtin_metric_names(config.task)) | {m.name for m in config.custom_metrics}
+    builtin = set(builtin_metric_names(config.task, config.positive_class))
+    known = builtin | {m.name for m in config.custom_metrics}
+    variant = _metrics_variant(config)
     if config.primary_metric is not None and config.primary_metric not in known:
         raise RecipeConfigError(
-            str(recipe_path), "primary_metric", f"unknown metric {config.primary_metric!r}; expected one of {', '.join(sorted(known))}"
+            str(recipe_path), "primary_metric", f"unknown metric {config.primary_metric!r} for {variant}; expected one of {', '.join(sorted(known))}"
         )
     for index, criterion in enumerate(config.steps.evaluate.validation_criteria):
         if criterion.metric not in known:
             raise RecipeConfigError(
                 str(recipe_path),
                 f"steps.evaluate.validation_criteria[{index}].metric",
-                f"unknown metric {criterion.metric!r}; expected one of {', '.join(sorted(known))}",
+                f"unknown metric {criterion.metric!r} for {variant}; expected one of {', '.join(sorted(known))}",
             )
-    builtin = set(builtin_metric_names(config.task))
     for index, metric in enumerate(config.custom_metrics):
         if metric.name in builtin:
             raise RecipeConfigError(str(recipe_path), f"custom_metrics[{index}].name", f"{metric.name!r} is a built-in metric name; pick another")
+
+
+def _metrics_variant(config: RecipeConfig) -> str:
+    if config.task == "regression":
+        return config.recipe
+    if config.positive_class is None:
+        return f"{config.recipe} without positive_class (multiclass)"
+    return f"{config.recipe} with positive_class {config.positive_class!r} (binary)"
 
 
 def greater_is_better(config: RecipeConfig, metric: str) -> bool:

@@ -16,8 +16,11 @@ class RecipeConfigError(RecipeError):
 
 
 class NotSupportedYet(RecipeConfigError):
+    """A valid MLflow Recipes key whose feature is not implemented: `<file>: not supported yet: <key path> (...)`."""
+
     def __init__(self, file: str, key_path: str, detail: str = ""):
-        super().__init__(file, key_path, "not supported yet" + (f": {detail}" if detail else ""))
+        super().__init__(file, None, f"not supported yet: {key_path}" + (f" ({detail})" if detail else ""))
+        self.key_path = key_path
 
 
 class UserCodeError(RecipeError):

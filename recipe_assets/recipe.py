@@ -1,15 +1,55 @@
-"""`Recipe`: the Python API MLflow Recipes users know, backed by the Dagster asset graph."""
+"""`Recipe`: the Python API MLflow Recipes users know, backed by the Dagster asset graph.
+
+    r = Recipe(profile="local")        # the recipe in the current directory, or recipe_root=...
+    r.run()  /  r.run("train")         # materialize what is missing or stale; raises RecipeError on failure
+    r.inspect()  /  r.inspect("train") # the graph with each output's state, or a step's card
+    r.clean()  /  r.clean("train")     # forget outputs (that step and the later ones) so they run again
+    r.get_artifact("model")            # the output itself: DataFrame, transformer, model, Run, ModelVersion
+"""
 from __future__ import annotations
 
+import logging
 import os
+import shutil
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from recipe_assets.config import BUNDLED_TEMPLATES, RECIPE_FILE, load_config
+from recipe_assets.errors import RecipeError
 from recipe_assets.graph import build_definitions, mlflow_resource, outputs_dir
-from recipe_assets.config import load_config
-from recipe_assets.io import output_path
+from recipe_assets.io import PARQUET, PICKLE, output_path, read_output
+from recipe_assets.keys import BATCH_SCORING_STEPS, MODEL_DEVELOPMENT_STEPS, STEP_OUTPUTS, asset_key, step_of
 from recipe_assets.progress import Printer
+
+if TYPE_CHECKING:
+    from dagster import AssetKey
+
+    from recipe_assets.runner import RunSummary
+
+log = logging.getLogger(__name__)
+
+ARTIFACT_NAMES = tuple(name for outputs in STEP_OUTPUTS.values() for name in outputs)
+TABLE_ARTIFACTS = {
+    "ingested_data",
+    "training_data",
+    "validation_data",
+    "test_data",
+    "transformed_training_data",
+    "transformed_validation_data",
+    "ingested_scoring_data",
+    "scored_data",
+}
+# What `init` leaves out of a bundled template: state a run makes, not part of the recipe.
+TEMPLATE_IGNORE = ("metadata", "__pycache__", "sample_output.parquet", ".pytest_cache")
+
+
+class RecipeRunError(RecipeError):
+    """A run that failed; `summary` says what was materialized before the failure."""
+
+    def __init__(self, summary: "RunSummary"):
+        self.summary = summary
+        super().__init__(summary.error or "the run failed")
 
 
 class Recipe:
@@ -43,21 +83,165 @@ class Recipe:
     def mlflow(self):
         return mlflow_resource(self.loaded)
 
-    def run(self, step: str | None = None, printer: Printer | None = None):
-        """Materialize what is missing or stale, up to and including `step` (default: register)."""
+    @cached_property
+    def steps(self) -> tuple[str, ...]:
+        """The steps this recipe has, in order: model development, then batch scoring if configured."""
+        graph_keys = set(self.definitions.resolve_asset_graph().get_all_asset_keys())
+        candidates = MODEL_DEVELOPMENT_STEPS + BATCH_SCORING_STEPS
+        return tuple(step for step in candidates if any(self.key(name) in graph_keys for name in STEP_OUTPUTS[step]))
+
+    def key(self, name: str) -> "AssetKey":
+        return asset_key(self.loaded.name, name)
+
+    def run(self, step: str | None = None, printer: Printer | None = None, raise_on_error: bool = True) -> "RunSummary":
+        """Materialize what is missing or stale, up to and including `step` (default: register).
+
+        Raises RecipeRunError (a RecipeError) with the failing step's message, as MLflow Recipes raised;
+        `raise_on_error=False` returns the failed summary instead.
+        """
         from recipe_assets import runner
 
-        return runner.run(self.loaded, self.definitions, step=step, instance=self.instance, printer=printer)
+        summary = runner.run(self.loaded, self.definitions, step=step, instance=self.instance, printer=printer)
+        if raise_on_error and not summary.success:
+            raise RecipeRunError(summary)
+        return summary
+
+    def inspect(self, step: str | None = None) -> str:
+        """Print and return the graph with each output's state, or the card of `step`."""
+        from recipe_assets import inspect_view
+
+        text = inspect_view.step_card(self, step) if step else inspect_view.graph_view(self)
+        print(text, end="" if text.endswith("\n") else "\n")
+        return text
+
+    def clean(self, step: str | None = None) -> list[str]:
+        """Forget the outputs of `step` and of the steps after it (all steps without one), so the next run
+        materializes them again: their stored files and their materialization history in the Dagster
+        instance go. MLflow runs and registered model versions are never deleted."""
+        names = self.outputs_to_clean(step)
+        self.instance.wipe_assets([self.key(name) for name in names])
+        for name in names:
+            remove_stored_output(outputs_dir(self.loaded), name)
+        return names
+
+    def outputs_to_clean(self, step: str | None) -> list[str]:
+        if step is None:
+            return [name for each in self.steps for name in STEP_OUTPUTS[each]]
+        self.check_step(step)
+        sequence = MODEL_DEVELOPMENT_STEPS if step in MODEL_DEVELOPMENT_STEPS else BATCH_SCORING_STEPS
+        later = [each for each in sequence[sequence.index(step):] if each in self.steps]
+        return [name for each in later for name in STEP_OUTPUTS[each]]
+
+    def check_step(self, step: str) -> None:
+        if step not in self.steps:
+            raise RecipeError(f"unknown step {step!r}; this recipe's steps are {', '.join(self.steps)}")
 
     def latest_value(self, name: str) -> Any:
         """The stored output of asset `name`, or None when it has not been materialized."""
         path = output_path(outputs_dir(self.loaded), name)
+        return None if path is None else read_output(path, self.root)
+
+    def artifact_location(self, name: str) -> str | None:
+        """Where output `name` is: a file for tables and the transformer, a URI for model, run and
+        registered version; None when it has not been materialized."""
+        check_artifact_name(name)
+        path = output_path(outputs_dir(self.loaded), name)
         if path is None:
             return None
-        if path.suffix == ".parquet":
-            import pandas as pd
+        if path.suffix == PARQUET or name == "transformer":
+            return str(path)
+        value = self.latest_value(name)
+        if name == "model":
+            return value["model_uri"]
+        if name == "run":
+            return f"runs:/{value['run_id']}"
+        if name == "registered_model_version":
+            return value["model_uri"]
+        files = stored_files(value)
+        return "\n".join(files) if files else str(path)
 
-            return pd.read_parquet(path)
-        import cloudpickle
+    def get_artifact(self, name: str) -> Any:
+        """The output itself, as MLflow Recipes returned it: a pandas DataFrame for data, the fitted
+        transformer, the fitted model (a scikit-learn Pipeline loaded from MLflow), an
+        `mlflow.entities.Run` for `run`, a `ModelVersion` for `registered_model_version`; None (with a
+        warning) when it has not been materialized yet."""
+        check_artifact_name(name)
+        if output_path(outputs_dir(self.loaded), name) is None:
+            log.warning("%s is not materialized yet; run the %s step first", name, step_of(name))
+            return None
+        value = self.latest_value(name)
+        if name == "model":
+            return self.mlflow.load_model(value["model_uri"])
+        if name == "run":
+            return self.mlflow.get_run(value["run_id"])
+        if name == "registered_model_version":
+            return self.mlflow.client().get_model_version(value["name"], value["version"])
+        if name in TABLE_ARTIFACTS and not is_dataframe(value):
+            return read_tables(stored_files(value))
+        return value
 
-        return cloudpickle.loads(path.read_bytes())
+
+def check_artifact_name(name: str) -> None:
+    if name not in ARTIFACT_NAMES:
+        raise RecipeError(f"unknown artifact {name!r}; expected one of {', '.join(ARTIFACT_NAMES)}")
+
+
+def remove_stored_output(base_dir: Path, name: str) -> None:
+    for suffix in (PARQUET, PICKLE):
+        (base_dir / f"{name}{suffix}").unlink(missing_ok=True)
+    # outputs stored as a folder of parts (batch scoring) go too
+    folder = base_dir / name
+    if folder.is_dir():
+        shutil.rmtree(folder)
+
+
+def is_dataframe(value: Any) -> bool:
+    return type(value).__name__ == "DataFrame" and hasattr(value, "columns")
+
+
+def stored_files(value: Any) -> list[str]:
+    """Data files an output points at instead of holding its rows (batch scoring streams them)."""
+    if not isinstance(value, dict):
+        return []
+    for key in ("files", "paths"):
+        if isinstance(value.get(key), list):
+            return [str(item) for item in value[key]]
+    for key in ("location", "path"):
+        if isinstance(value.get(key), str):
+            return [value[key]]
+    return []
+
+
+def read_tables(files: list[str]) -> Any:
+    import pandas as pd
+
+    frames = []
+    for file in files:
+        path = Path(file)
+        if (path / "_delta_log").is_dir():
+            from deltalake import DeltaTable
+
+            frames.append(DeltaTable(str(path)).to_pandas())
+        elif path.suffix == ".csv":
+            frames.append(pd.read_csv(path))
+        else:
+            frames.append(pd.read_parquet(path))
+    if not frames:
+        return None
+    return frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
+
+
+def bundled_templates() -> list[str]:
+    return sorted(p.name for p in BUNDLED_TEMPLATES.iterdir() if (p / RECIPE_FILE).is_file())
+
+
+def create_recipe(directory: str | os.PathLike, template: str) -> Path:
+    """A new recipe directory, copied from a bundled template; refuses to write into a non-empty one."""
+    target = Path(directory).expanduser().resolve()
+    available = bundled_templates()
+    if template not in available:
+        raise RecipeError(f"no bundled template {template!r}; expected one of {', '.join(available)}")
+    if target.exists() and (not target.is_dir() or any(target.iterdir())):
+        raise RecipeError(f"{target} already exists and is not empty; init writes only into a new or empty directory")
+    shutil.copytree(BUNDLED_TEMPLATES / template, target, ignore=shutil.ignore_patterns(*TEMPLATE_IGNORE), dirs_exist_ok=True)
+    return target

@@ -10,6 +10,8 @@ from __future__ import annotations
 import ast
 import hashlib
 import importlib
+import importlib.machinery
+import importlib.util
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -58,26 +60,44 @@ def source_digest(root: Path, modules: list[str]) -> str:
 
 
 def use_recipe_steps(root: Path) -> None:
-    """Make `steps` resolve to this recipe's steps/ package, dropping another recipe's if loaded."""
+    """Make `steps` this recipe's steps/ package and nothing else.
+
+    The package is built from the recipe root alone rather than found on sys.path: another `steps` on
+    sys.path (another recipe, or the code directory MLflow adds when it loads a logged model) would
+    otherwise shadow a steps/ without __init__.py, as MLflow Recipes dirs often have it.
+    """
     root_text = str(root)
     if root_text not in sys.path:
         sys.path.insert(0, root_text)
-    loaded = sys.modules.get("steps")
-    loaded_from = getattr(loaded, "__path__", None) or [getattr(loaded, "__file__", None) or ""]
-    if loaded is not None and not any(str(p).startswith(str(root / "steps")) for p in loaded_from):
-        for name in [n for n in sys.modules if n == "steps" or n.startswith("steps.")]:
-            del sys.modules[name]
-        importlib.invalidate_caches()
+    steps_dir = root / "steps"
+    current = sys.modules.get("steps")
+    if current is not None and _package_dirs(current) == [steps_dir.resolve()]:
+        return
+    for name in [n for n in sys.modules if n == "steps" or n.startswith("steps.")]:
+        del sys.modules[name]
+    importlib.invalidate_caches()
+    spec = importlib.machinery.PathFinder.find_spec("steps", [root_text])
+    if spec is None:
+        return
+    package = importlib.util.module_from_spec(spec)
+    package.__path__ = [str(steps_dir)]  # a plain list: a namespace path would be recomputed from sys.path
+    sys.modules["steps"] = package
+    if spec.loader is not None:
+        spec.loader.exec_module(package)
+
+
+def _package_dirs(module) -> list[Path]:
+    return [Path(place).resolve() for place in getattr(module, "__path__", [])]
 
 
 def load_function(root: Path, module: str, function: str) -> Callable:
-    use_recipe_steps(root)
     path = step_file(root, module)
     qualified = f"steps.{module}"
-    current = sys.modules.get(qualified)
     source = path.read_bytes() if path.is_file() else b""
     fingerprint = hashlib.sha256(source).hexdigest()
     try:
+        use_recipe_steps(root)
+        current = sys.modules.get(qualified)
         if current is not None and getattr(current, "__recipe_fingerprint__", None) != fingerprint:
             del sys.modules[qualified]
             importlib.invalidate_caches()

@@ -12,6 +12,9 @@ TEMPLATES = REPO / "templates"
 SHARED_DATA = REPO.parent / "shared" / "data"
 NYC_SAMPLE = SHARED_DATA / "nyc-taxi-sample.parquet"
 
+# recipe directories used as test data; their own tests run inside a copy (tests/test_user_code.py)
+collect_ignore = ["fixtures"]
+
 
 @pytest.fixture(autouse=True)
 def _isolated(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:

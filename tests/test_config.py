@@ -1,0 +1,219 @@
+"""Config errors name the file, the key path or column, and what was expected; MLflow Recipes keys we
+do not implement yet fail with "not supported yet: <key path>" instead of being ignored."""
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from recipe_assets.config import load_config
+from recipe_assets.errors import RecipeConfigError, RecipeError
+
+DROPIN = Path(__file__).parent / "fixtures" / "dropin_recipe"
+
+
+@pytest.fixture
+def recipe(tmp_path: Path) -> Path:
+    return Path(shutil.copytree(DROPIN, tmp_path / "dropin_recipe", ignore=shutil.ignore_patterns("__pycache__", "metadata")))
+
+
+def load_error(root: Path, profile: str = "local") -> str:
+    with pytest.raises(RecipeError) as caught:
+        load_config(root, profile)
+    return str(caught.value)
+
+
+# --- what MLflow Recipes users rely on -----------------------------------------------------------------
+
+
+def test_profile_variables_defaults_and_overrides(recipe: Path):
+    config = load_config(recipe, "local").config
+    assert config.steps.split.split_ratios == [0.7, 0.15, 0.15]  # {{SPLIT_RATIOS|default(...)}}
+    assert config.steps.train.estimator_params == {"alpha": 0.5}  # RIDGE_ALPHA from the profile
+    assert config.experiment.name == "dropin_experiment"  # profile key wins over recipe.yaml's
+    assert config.steps.ingest.loader_method == "load_file_as_dataframe"
+
+
+def test_another_profile_changes_only_what_it_sets(recipe: Path):
+    config = load_config(recipe, "ci").config
+    assert config.steps.split.split_ratios == [8, 1, 1]
+    assert config.steps.evaluate.validation_criteria[0].threshold == 3
+    assert config.steps.train.estimator_params == {"alpha": 1.0}
+    assert config.steps.ingest.locations == ["./data/measurements.csv"]
+    assert (config.experiment.name, config.model_registry.model_name) == ("dropin_ci", "dropin_regressor_ci")
+
+
+def test_relative_paths_resolve_against_the_recipe_root_not_the_cwd(recipe: Path, tmp_path: Path, monkeypatch):
+    from recipe_assets.graph import mlflow_resource
+    from recipe_assets.ingest import resolve_files
+
+    monkeypatch.chdir(tmp_path)
+    loaded = load_config(recipe, "local")
+    assert resolve_files(loaded.root, loaded.config.steps.ingest, "steps.ingest") == [recipe / "data" / "measurements.csv"]
+    assert mlflow_resource(loaded).tracking_uri == f"sqlite:///{recipe}/metadata/mlflow/mlruns.db"
+
+
+def test_every_supported_key_of_the_templates_loads(recipe: Path, edit):
+    (recipe / "steps" / "custom_metrics.py").write_text("def double_mae(eval_df, builtin_metrics):\n    return 2 * builtin_metrics['mean_absolute_error']\n")
+    (recipe / "steps" / "split.py").write_text(
+        "def drop_incomplete_rows(df):\n    return df.notna().all(axis=1)\n\n"
+        "def by_row(df):\n    return ['TRAINING'] * len(df)\n\n"
+        "def keep(df):\n    return df\n"
+    )
+    edit(recipe / "recipe.yaml", "    post_split_filter_method: drop_incomplete_rows",
+         "    post_split_filter_method: drop_incomplete_rows\n    post_split_method: keep\n    using: custom\n    split_method: by_row")
+    edit(recipe / "recipe.yaml", "    estimator_method: estimator_fn",
+         "    estimator_method: estimator_fn\n    tuning:\n      enabled: false\n      max_trials: 4\n      parameters:\n        alpha: {distribution: uniform, low: 0, high: 1}")
+    edit(recipe / "recipe.yaml", "    allow_non_validated_model: false", "    allow_non_validated_model: true")
+    edit(recipe / "profiles" / "local.yaml", "model_name: \"dropin_regressor\"", "model_name: \"dropin_regressor\"\n  uri: \"sqlite:///metadata/registry.db\"")
+    edit(recipe / "profiles" / "local.yaml", "  loader_method: load_file_as_dataframe", "  loader_method: load_file_as_dataframe\n  skip_data_profiling: true")
+    text = (recipe / "recipe.yaml").read_text()
+    (recipe / "recipe.yaml").write_text(text + "custom_metrics:\n  - name: double_mae\n    function: double_mae\n    greater_is_better: false\n")
+    config = load_config(recipe, "local").config
+    assert config.steps.split.using == "custom" and config.steps.split.split_method == "by_row"
+    assert config.steps.split.post_split_method == "keep"
+    assert config.steps.train.tuning.enabled is False and config.steps.train.tuning.max_trials == 4
+    assert config.steps.register.allow_non_validated_model is True
+    assert config.model_registry.registry_uri == "sqlite:///metadata/registry.db"
+    assert config.steps.ingest.skip_data_profiling is True
+    assert config.custom_metrics[0].greater_is_better is False
+
+
+def test_registry_uri_may_be_spelled_registry_uri(recipe: Path, edit):
+    edit(recipe / "profiles" / "local.yaml", "model_name: \"dropin_regressor\"", "model_name: \"dropin_regressor\"\n  registry_uri: \"sqlite:///r.db\"")
+    assert load_config(recipe, "local").config.model_registry.registry_uri == "sqlite:///r.db"
+
+
+# --- errors ------------------------------------------------------------------------------------------
+
+
+def test_misspelled_key_names_file_key_path_and_the_likely_key(recipe: Path, edit):
+    edit(recipe / "recipe.yaml", "split_ratios:", "split_ratio:")
+    message = load_error(recipe)
+    assert "recipe.yaml" in message and "steps.split.split_ratio: unknown key" in message
+    assert "did you mean 'split_ratios'?" in message
+
+
+def test_missing_required_key(recipe: Path, edit):
+    edit(recipe / "recipe.yaml", 'target_col: "y"\n', "")
+    message = load_error(recipe)
+    assert "recipe.yaml" in message and "target_col: required key is missing" in message
+
+
+def test_wrong_type_says_what_was_expected(recipe: Path, edit):
+    edit(recipe / "recipe.yaml", "allow_non_validated_model: false", "allow_non_validated_model: perhaps")
+    message = load_error(recipe)
+    assert "steps.register.allow_non_validated_model" in message
+    assert "valid boolean" in message and "'perhaps'" in message
+
+
+def test_wrong_type_in_a_list_item_names_the_index(recipe: Path, edit):
+    edit(recipe / "recipe.yaml", "threshold: 2\n", "threshold: low\n")
+    message = load_error(recipe)
+    assert "steps.evaluate.validation_criteria[1].threshold" in message and "valid number" in message
+
+
+def test_unknown_recipe_template(recipe: Path, edit):
+    edit(recipe / "recipe.yaml", '"regression/v1"', '"regression/v2"')
+    message = load_error(recipe)
+    assert "recipe: unknown recipe template 'regression/v2'" in message
+    assert "regression/v1, classification/v1" in message
+
+
+def test_undefined_template_variable_names_variable_file_and_line(recipe: Path, edit):
+    edit(recipe / "profiles" / "local.yaml", "RIDGE_ALPHA: 0.5\n", "")
+    edit(recipe / "recipe.yaml", "{{ RIDGE_ALPHA|default(1.0) }}", "{{ RIDGE_ALPHA }}")
+    message = load_error(recipe)
+    line = next(n for n, text in enumerate((recipe / "recipe.yaml").read_text().splitlines(), 1) if "RIDGE_ALPHA" in text)
+    assert f"{recipe / 'recipe.yaml'}: line {line}: template variable RIDGE_ALPHA is not defined" in message
+    assert "profiles/local.yaml" in message
+
+
+def test_unknown_profile_lists_the_profiles(recipe: Path):
+    message = load_error(recipe, "staging")
+    assert "no profile named 'staging'" in message and "ci" in message and "local" in message
+
+
+def test_missing_data_file(recipe: Path, edit):
+    from recipe_assets.graph import build_definitions
+
+    edit(recipe / "profiles" / "local.yaml", "./data/measurements.csv", "./data/measurements_2024.csv")
+    with pytest.raises(RecipeError, match=r"steps\.ingest\.location: .*data/measurements_2024\.csv does not exist"):
+        build_definitions(load_config(recipe, "local"))
+
+
+def test_target_col_not_in_the_data_fails_at_ingest_naming_the_column(recipe: Path, edit):
+    from recipe_assets.recipe import Recipe
+
+    edit(recipe / "recipe.yaml", 'target_col: "y"', 'target_col: "price"')
+    with pytest.raises(RecipeError) as caught:
+        Recipe(recipe_root=recipe).run("ingest")
+    message = str(caught.value)
+    assert "column 'price' not in the data" in message and "x1, x2, color, y" in message and "steps.ingest" in message
+
+
+def test_step_module_that_does_not_parse(recipe: Path):
+    from recipe_assets.graph import build_definitions
+
+    (recipe / "steps" / "transform.py").write_text("def transformer_fn(:\n    pass\n")
+    with pytest.raises(RecipeError) as caught:
+        build_definitions(load_config(recipe, "local"))
+    message = str(caught.value)
+    assert f"{recipe / 'steps' / 'transform.py'} line 1: does not parse" in message
+    assert "steps.transform.transformer_method" in message
+
+
+def test_step_module_without_the_function(recipe: Path, edit):
+    from recipe_assets.graph import build_definitions
+
+    edit(recipe / "recipe.yaml", "estimator_method: estimator_fn", "estimator_method: make_model")
+    with pytest.raises(RecipeError) as caught:
+        build_definitions(load_config(recipe, "local"))
+    assert str(caught.value) == f"steps.train.estimator_method: no function 'make_model' in {recipe / 'steps' / 'train.py'}"
+
+
+# --- keys of MLflow Recipes' templates we do not implement yet -------------------------------------------
+
+NOT_SUPPORTED = {
+    "steps.train.tuning.enabled": ("    estimator_method: estimator_fn", "    estimator_method: estimator_fn\n    tuning:\n      enabled: true\n      max_trials: 5"),
+    "steps.train.using": ('    using: "custom"\n    estimator_method', '    using: "automl/flaml"\n    estimator_method'),
+    "steps.train.time_budget_secs": ("    estimator_method: estimator_fn", "    estimator_method: estimator_fn\n    time_budget_secs: 60"),
+    "steps.train.flaml_params": ("    estimator_method: estimator_fn", "    estimator_method: estimator_fn\n    flaml_params: {}"),
+}
+NOT_SUPPORTED_INGEST = {
+    "spark_sql": ("steps.ingest.using", "  using: spark_sql\n  sql: SELECT * FROM trips\n"),
+    "table": ("steps.ingest.using", "  using: table\n  location: trips\n"),
+    "sql key": ("steps.ingest.sql", "  using: parquet\n  location: ./data\n  sql: SELECT 1\n"),
+    "https": ("steps.ingest.location", "  using: csv\n  location: https://example.com/trips.csv\n  loader_method: load_file_as_dataframe\n"),
+    "s3 in a list": ("steps.ingest.location", "  using: parquet\n  location: [./data/a.parquet, s3://bucket/b.parquet]\n"),
+    "dbfs": ("steps.ingest.location", "  using: parquet\n  location: dbfs:/mnt/trips\n"),
+}
+
+
+@pytest.mark.parametrize("key_path", NOT_SUPPORTED)
+def test_train_keys_not_supported_yet(recipe: Path, edit, key_path: str):
+    edit(recipe / "recipe.yaml", *NOT_SUPPORTED[key_path])
+    assert f"not supported yet: {key_path}" in load_error(recipe)
+
+
+@pytest.mark.parametrize("case", NOT_SUPPORTED_INGEST)
+def test_ingest_keys_not_supported_yet(recipe: Path, case: str):
+    key_path, ingest = NOT_SUPPORTED_INGEST[case]
+    profile = recipe / "profiles" / "local.yaml"
+    head = profile.read_text().split("INGEST_CONFIG:")[0]
+    profile.write_text(head + "INGEST_CONFIG:\n" + ingest)
+    message = load_error(recipe)
+    assert f"not supported yet: {key_path}" in message and "recipe.yaml" in message
+
+
+def test_not_supported_error_is_a_config_error_carrying_the_key_path(recipe: Path, edit):
+    edit(recipe / "recipe.yaml", *NOT_SUPPORTED["steps.train.tuning.enabled"])
+    with pytest.raises(RecipeConfigError) as caught:
+        load_config(recipe, "local")
+    assert caught.value.key_path == "steps.train.tuning.enabled"
+
+
+def test_disabled_tuning_section_is_accepted(recipe: Path, edit):
+    edit(recipe / "recipe.yaml", "    estimator_method: estimator_fn", "    estimator_method: estimator_fn\n    tuning:\n      enabled: false")
+    assert load_config(recipe, "local").config.steps.train.tuning.enabled is False

@@ -1,0 +1,74 @@
+"""The default code location: RECIPE_ROOT / RECIPE_PROFILE pick the recipe; loading stays light."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from conftest import REPO
+
+LOAD_AND_REPORT = """
+import json, sys
+import recipe_assets.definitions as d
+graph = d.defs.resolve_asset_graph()
+print(json.dumps({
+    "root": str(d.recipe.root),
+    "profile": d.recipe.profile,
+    "keys": sorted(k.to_user_string() for k in graph.get_all_asset_keys()),
+    "groups": sorted({graph.get(k).group_name for k in graph.get_all_asset_keys()}),
+    "heavy_imports": sorted(m for m in ("mlflow", "sklearn") if m in sys.modules),
+}))
+"""
+
+
+def load_in_subprocess(env: dict[str, str]) -> dict:
+    result = subprocess.run([sys.executable, "-c", LOAD_AND_REPORT], env={**os.environ, **env}, capture_output=True, text=True, cwd=REPO)
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def test_default_code_location_is_the_bundled_regression_template():
+    report = load_in_subprocess({})
+    assert report["root"] == str(REPO / "templates" / "regression")
+    assert report["profile"] == "local"
+    assert "regression/model" in report["keys"] and "regression/raw_data" in report["keys"]
+    assert report["groups"] == ["batch_scoring", "model_development"]
+
+
+def test_loading_definitions_imports_neither_mlflow_nor_sklearn():
+    assert load_in_subprocess({})["heavy_imports"] == []
+
+
+def test_recipe_root_and_profile_come_from_the_environment(regression_recipe: Path):
+    renamed = regression_recipe.rename(regression_recipe.parent / "taxi_fares")
+    (renamed / "profiles" / "staging.yaml").write_text((renamed / "profiles" / "local.yaml").read_text())
+    report = load_in_subprocess({"RECIPE_ROOT": str(renamed), "RECIPE_PROFILE": "staging"})
+    assert report["root"] == str(renamed)
+    assert report["profile"] == "staging"
+    assert "taxi_fares/registered_model_version" in report["keys"]
+
+
+def test_a_bad_recipe_fails_definition_load_with_the_file_and_key(regression_recipe: Path, edit):
+    edit(regression_recipe / "recipe.yaml", "target_col:", "target_column:")
+    result = subprocess.run(
+        [sys.executable, "-c", "import recipe_assets.definitions"],
+        env={**os.environ, "RECIPE_ROOT": str(regression_recipe)},
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode != 0
+    assert "recipe.yaml" in result.stderr and "target_column" in result.stderr
+
+
+@pytest.mark.slow
+def test_dagster_cli_validates_the_code_location(regression_recipe: Path, tmp_path: Path):
+    env = {**os.environ, "RECIPE_ROOT": str(regression_recipe), "DAGSTER_HOME": str(tmp_path / "home")}
+    (tmp_path / "home").mkdir()
+    dagster = Path(sys.executable).parent / "dagster"
+    result = subprocess.run([str(dagster), "definitions", "validate", "-m", "recipe_assets.definitions"], env=env, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert "Validation successful" in result.stderr + result.stdout
