@@ -87,7 +87,7 @@ def build_definitions(loaded: LoadedConfig) -> Definitions:
         jobs=jobs,
         sensors=[build_scoring_sensor(loaded, BATCH_SCORING_JOB)] if scoring else [],
         resources={
-            "io_manager": RecipeIOManager(base_dir=str(outputs_dir(loaded))),
+            "io_manager": RecipeIOManager(base_dir=str(outputs_dir(loaded)), recipe_root=str(loaded.root)),
             MLFLOW: mlflow_resource(loaded),
         },
         executor=executor,

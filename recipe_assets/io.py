@@ -37,10 +37,26 @@ def write_atomically(path: Path, write: Any) -> None:
         raise
 
 
+def read_output(path: Path, recipe_root: Path) -> Any:
+    """A stored output. Pickled transformers and models refer to functions in the recipe's `steps/`
+    by module name, so that package must be importable first, even in a fresh process."""
+    if path.suffix == PARQUET:
+        import pandas as pd
+
+        return pd.read_parquet(path)
+    import cloudpickle
+
+    from recipe_assets.user_code import use_recipe_steps
+
+    use_recipe_steps(recipe_root)
+    return cloudpickle.loads(path.read_bytes())
+
+
 class RecipeIOManager(ConfigurableIOManager):
     """Stores each output under `<recipe root>/metadata/outputs/<asset name>`."""
 
     base_dir: str
+    recipe_root: str
 
     def _base(self) -> Path:
         return Path(self.base_dir)
@@ -70,10 +86,4 @@ class RecipeIOManager(ConfigurableIOManager):
                 f"no stored output for {context.asset_key.to_user_string()} under {self._base()}; "
                 "materialize it first (it may have been cleaned)"
             )
-        if path.suffix == PARQUET:
-            import pandas as pd
-
-            return pd.read_parquet(path)
-        import cloudpickle
-
-        return cloudpickle.loads(path.read_bytes())
+        return read_output(path, Path(self.recipe_root))

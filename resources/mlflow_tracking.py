@@ -8,6 +8,7 @@ imported when a step uses it, keeping definition load light.
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from importlib import metadata
@@ -163,7 +164,23 @@ class MlflowTracking(ConfigurableResource):
         return client.get_model_version(model_name, version.version)
 
     def load_model(self, model_uri: str) -> Any:
+        """The logged model, unpickled with the `steps/` code it was logged with.
+
+        MLflow puts the model's copy of `steps/` first on sys.path to unpickle it; afterwards the recipe's
+        own `steps/` must win again, or the next step would import the stale copy."""
         import mlflow
 
         self.client()
-        return mlflow.sklearn.load_model(model_uri)
+        saved_path = list(sys.path)
+        saved_steps = {name: module for name, module in sys.modules.items() if _is_steps_module(name)}
+        try:
+            return mlflow.sklearn.load_model(model_uri)
+        finally:
+            sys.path[:] = saved_path
+            for name in [n for n in sys.modules if _is_steps_module(n)]:
+                del sys.modules[name]
+            sys.modules.update(saved_steps)
+
+
+def _is_steps_module(name: str) -> bool:
+    return name == "steps" or name.startswith("steps.")

@@ -11,7 +11,7 @@ from recipe_assets.io import RecipeIOManager, write_atomically
 
 
 def test_dataframes_round_trip_through_parquet(tmp_path: Path):
-    manager = RecipeIOManager(base_dir=str(tmp_path))
+    manager = RecipeIOManager(base_dir=str(tmp_path), recipe_root=str(tmp_path))
     frame = pd.DataFrame({"a": [1, 2], "b": ["x", "y"]})
     manager.handle_output(build_output_context(asset_key=AssetKey(["r", "training_data"])), frame)
     assert (tmp_path / "training_data.parquet").is_file()
@@ -20,7 +20,7 @@ def test_dataframes_round_trip_through_parquet(tmp_path: Path):
 
 
 def test_other_values_round_trip_through_pickle(tmp_path: Path):
-    manager = RecipeIOManager(base_dir=str(tmp_path))
+    manager = RecipeIOManager(base_dir=str(tmp_path), recipe_root=str(tmp_path))
     manager.handle_output(build_output_context(asset_key=AssetKey(["r", "model"])), {"run_id": "abc"})
     assert manager.load_input(build_input_context(asset_key=AssetKey(["r", "model"]))) == {"run_id": "abc"}
 
@@ -40,6 +40,6 @@ def test_a_failed_write_keeps_the_previous_file_and_leaves_no_temp(tmp_path: Pat
 
 
 def test_loading_an_output_never_materialized_names_the_asset(tmp_path: Path):
-    manager = RecipeIOManager(base_dir=str(tmp_path))
+    manager = RecipeIOManager(base_dir=str(tmp_path), recipe_root=str(tmp_path))
     with pytest.raises(FileNotFoundError, match="r/model"):
         manager.load_input(build_input_context(asset_key=AssetKey(["r", "model"])))

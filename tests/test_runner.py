@@ -132,3 +132,27 @@ def test_allow_non_validated_model_registers_a_rejected_model(recipe: Path, edit
     assert summary.success, summary.error
     registered = Recipe(recipe_root=recipe).latest_value("registered_model_version")
     assert (registered["version"], registered["model_validation_status"]) == ("2", "REJECTED")
+
+
+@pytest.fixture
+def fresh_interpreter(recipe: Path):
+    """As in a new `recipe-assets` process: the recipe's steps/ not imported, its root not on sys.path."""
+    import sys
+
+    def forget() -> None:
+        while str(recipe) in sys.path:
+            sys.path.remove(str(recipe))
+        for name in [n for n in sys.modules if n == "steps" or n.startswith("steps.")]:
+            del sys.modules[name]
+
+    forget()
+    yield recipe
+    forget()
+
+
+def test_a_new_process_can_rerun_train_from_the_stored_transformer(fresh_interpreter: Path, edit):
+    """The stored transformer pickles functions of steps/transform.py; unpickling must find them."""
+    edit(fresh_interpreter / "steps" / "train.py", "random_state=42", "random_state=11")
+    summary = Recipe(recipe_root=fresh_interpreter).run(raise_on_error=False)
+    assert summary.success, summary.error
+    assert summary.materialized == ["model", "run", "registered_model_version"]
