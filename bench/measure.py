@@ -5,7 +5,7 @@ import os
 import subprocess
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 PAGE_BYTES = os.sysconf("SC_PAGE_SIZE")
@@ -18,6 +18,21 @@ class Measurement:
     max_process_rss_mb: float
     returncode: int
     output: str
+
+
+@dataclass
+class CaseResult:
+    case: str
+    seconds: float
+    tree_rss_mb: float
+    max_process_rss_mb: float
+    steps_ran: list[str] = field(default_factory=list)
+    ok: bool = True
+    log: str = ""
+
+    @classmethod
+    def of(cls, case: str, m: Measurement, steps_ran: list[str], log: Path) -> "CaseResult":
+        return cls(case, m.seconds, m.tree_rss_mb, m.max_process_rss_mb, steps_ran, m.returncode == 0, str(log))
 
 
 def _process_tree(root: int) -> list[int]:
@@ -64,8 +79,9 @@ class _TreeRssPoller(threading.Thread):
 
 
 def measure(cmd: list[str], cwd: Path | None = None, env: dict | None = None, log: Path | None = None) -> Measurement:
-    """Run `cmd`, return wall seconds, polled peak RSS of its process tree, and the largest single
-    process's max RSS (wait4's ru_maxrss: the max over the child and its reaped descendants)."""
+    """Run `cmd`, return wall seconds, peak RSS of its process tree, and the largest single process's
+    max RSS (wait4's ru_maxrss: the max over the child and its reaped descendants). Polling can miss
+    short peaks, so the tree figure is never reported below the single-process one."""
     log = log or Path(os.devnull)
     with open(log, "w") as out:
         start = time.perf_counter()
@@ -80,7 +96,7 @@ def measure(cmd: list[str], cwd: Path | None = None, env: dict | None = None, lo
     text = log.read_text(errors="replace") if log != Path(os.devnull) else ""
     return Measurement(
         seconds=seconds,
-        tree_rss_mb=poller.peak / 2**20,
+        tree_rss_mb=max(poller.peak / 2**20, usage.ru_maxrss / 1024),
         max_process_rss_mb=usage.ru_maxrss / 1024,
         returncode=proc.returncode,
         output=text,

@@ -8,27 +8,16 @@ import re
 import shutil
 import subprocess
 import tempfile
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 from pathlib import Path
 
 from cases import CASES
-from measure import measure
+from measure import CaseResult, measure
 
 BENCH = Path(__file__).resolve().parent
 PEER_VENV = BENCH / "out" / "peer-venv"
 PEER_REQUIREMENTS = ["mlflow==2.22.2", "scikit-learn==1.5.2", "pandas==2.2.3", "sqlalchemy<2.1"]
 RECIPE_STEPS = ["ingest", "split", "transform", "train", "evaluate", "register"]
-
-
-@dataclass
-class CaseResult:
-    case: str
-    seconds: float
-    tree_rss_mb: float
-    max_process_rss_mb: float
-    steps_ran: list[str] = field(default_factory=list)
-    ok: bool = True
-    log: str = ""
 
 
 def ensure_peer_venv(venv: Path = PEER_VENV) -> Path:
@@ -45,9 +34,11 @@ def ensure_peer_venv(venv: Path = PEER_VENV) -> Path:
 
 
 def peer_env(venv: Path, home: Path) -> dict:
-    """The step Makefile calls bare `python`, and MLflow Recipes caches under ~/.mlflow/recipes."""
+    """The step Makefile calls bare `python`, and MLflow Recipes caches under ~/.mlflow/recipes.
+    Matplotlib's font cache lives outside HOME so only the first ever peer run pays for building it."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("MLFLOW_", "PYTHON", "UV_"))}
     env.update(PATH=f"{venv / 'bin'}:{env.get('PATH', '')}", HOME=str(home), VIRTUAL_ENV=str(venv))
+    env["MPLCONFIGDIR"] = str(venv.parent / "peer-matplotlib")
     return env
 
 
@@ -73,7 +64,7 @@ def run_peer_cases(recipe_dir: Path, workdir: Path, venv: Path | None = None) ->
         edit(recipe)
         log = workdir / f"peer-{index}-{case.replace(' ', '_')}.log"
         m = measure([str(venv / "bin" / "mlflow"), "recipes", "run", "--profile", "local"], cwd=recipe, env=env, log=log)
-        results.append(CaseResult(case, m.seconds, m.tree_rss_mb, m.max_process_rss_mb, steps_that_ran(m.output), m.returncode == 0, str(log)))
+        results.append(CaseResult.of(case, m, steps_that_ran(m.output), log))
     return results
 
 
