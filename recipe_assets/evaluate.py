@@ -22,7 +22,7 @@ from pydantic import Field
 from recipe_assets import cards
 from recipe_assets.configmodel import ConfigModel
 from recipe_assets.errors import UserCodeError
-from recipe_assets.keys import MLFLOW, MODEL_DEVELOPMENT, asset_key, step_code_version
+from recipe_assets.keys import MODEL_DEVELOPMENT, asset_key, io_manager_key, mlflow_key, mlflow_of, step_code_version
 from recipe_assets.metrics import passes
 from recipe_assets.user_code import check_function_defined, load_function
 from recipe_assets.versioning import bytes_version
@@ -164,14 +164,15 @@ def build(loaded: "LoadedConfig") -> list:
         group_name=MODEL_DEVELOPMENT,
         code_version=version,
         check_specs=checks,
-        required_resource_keys={MLFLOW},
+        required_resource_keys={mlflow_key(loaded.name)},
+        io_manager_key=io_manager_key(loaded.name),
         kinds={"mlflow"},
         description="The MLflow run of the model, with validation and test metrics and the validation verdict.",
     )
     def _evaluate(context: AssetExecutionContext, model, validation_data, test_data):
         import json
 
-        mlflow_resource = context.resources.mlflow
+        mlflow_resource = mlflow_of(context, loaded.name)
         pipeline = mlflow_resource.load_model(model["model_uri"])
         by_split = {split: score(pipeline, frame) for split, frame in (("validation", validation_data), ("test", test_data))}
         outcomes, table = criteria_table(recipe, by_split["test"])

@@ -14,12 +14,11 @@ from dagster import (
 from recipe_assets import evaluate, ingest, predict, register, split, train, transform
 from recipe_assets.config import LoadedConfig, load_config
 from recipe_assets.io import RecipeIOManager
-from recipe_assets.keys import BATCH_SCORING, MLFLOW, MODEL_DEVELOPMENT
+from recipe_assets.ingest import raw_file_observer
+from recipe_assets.keys import BATCH_SCORING, MODEL_DEVELOPMENT, io_manager_key, job_name, mlflow_key, raw_files_key
 from recipe_assets.sensors import build_scoring_sensor
 from resources.mlflow_tracking import MlflowTracking, is_local_store, resolve_artifact_location, resolve_tracking_uri
 
-MODEL_DEVELOPMENT_JOB = "model_development"
-BATCH_SCORING_JOB = "batch_scoring"
 
 
 def outputs_dir(loaded: LoadedConfig) -> Path:
@@ -60,37 +59,41 @@ def batch_scoring_assets(loaded: LoadedConfig) -> list:
     return [*ingest.build_ingest_scoring(loaded), *predict.build(loaded)]
 
 
-def build_definitions(loaded: LoadedConfig) -> Definitions:
+def executors(loaded: LoadedConfig):
+    """(for the code location, for the recipe's jobs). The code location's executor is Dagster's own
+    module-level object, so recipes of one `dg` project that choose the same kind merge cleanly."""
     execution = loaded.config.execution
     if execution.executor == "multiprocess":
-        executor = multiprocess_executor.configured({"max_concurrent": execution.max_concurrent or 2})
-    else:
-        executor = in_process_executor
+        limit = execution.max_concurrent
+        return multiprocess_executor, multiprocess_executor.configured({"max_concurrent": limit}) if limit else multiprocess_executor
+    return in_process_executor, in_process_executor
+
+
+def recipe_job(loaded: LoadedConfig, group: str, description: str, executor):
+    return define_asset_job(
+        job_name(loaded.name, group),
+        selection=AssetSelection.key_prefixes([loaded.name]) & AssetSelection.groups(group),
+        description=f"Recipe {loaded.name}: {description}",
+        executor_def=executor,
+    )
+
+
+def build_definitions(loaded: LoadedConfig) -> Definitions:
+    location_executor, job_executor = executors(loaded)
     scoring = batch_scoring_assets(loaded)
-    jobs = [
-        define_asset_job(
-            MODEL_DEVELOPMENT_JOB,
-            selection=AssetSelection.groups(MODEL_DEVELOPMENT),
-            description=f"Recipe {loaded.name}: ingest → split → transform → train → evaluate → register.",
-        )
-    ]
+    jobs = [recipe_job(loaded, MODEL_DEVELOPMENT, "ingest → split → transform → train → evaluate → register.", job_executor)]
     if scoring:
-        jobs.append(
-            define_asset_job(
-                BATCH_SCORING_JOB,
-                selection=AssetSelection.groups(BATCH_SCORING),
-                description=f"Recipe {loaded.name}: ingest_scoring → predict with the registered model.",
-            )
-        )
+        jobs.append(recipe_job(loaded, BATCH_SCORING, "ingest_scoring → predict with the registered model.", job_executor))
     return Definitions(
         assets=[*model_development_assets(loaded), *scoring],
         jobs=jobs,
-        sensors=[build_scoring_sensor(loaded, BATCH_SCORING_JOB)] if scoring else [],
+        sensors=[build_scoring_sensor(loaded, job_name(loaded.name, BATCH_SCORING))] if scoring else [],
         resources={
-            "io_manager": RecipeIOManager(base_dir=str(outputs_dir(loaded)), recipe_root=str(loaded.root)),
-            MLFLOW: mlflow_resource(loaded),
+            io_manager_key(loaded.name): RecipeIOManager(base_dir=str(outputs_dir(loaded)), recipe_root=str(loaded.root)),
+            mlflow_key(loaded.name): mlflow_resource(loaded),
+            raw_files_key(loaded.name): raw_file_observer(loaded),
         },
-        executor=executor,
+        executor=location_executor,
     )
 
 

@@ -6,6 +6,11 @@ from typing import TYPE_CHECKING, Any
 
 from dagster import (
     AssetExecutionContext,
+    AssetKey,
+    AssetObservation,
+    ConfigurableResource,
+    DagsterInstance,
+    InitResourceContext,
     DataVersion,
     MetadataValue,
     Output,
@@ -17,7 +22,7 @@ from pydantic import field_validator, model_validator
 from recipe_assets import cards
 from recipe_assets.configmodel import ConfigModel
 from recipe_assets.errors import RecipeDataError
-from recipe_assets.keys import MODEL_DEVELOPMENT, SOURCES, asset_key, step_code_version
+from recipe_assets.keys import MODEL_DEVELOPMENT, SOURCES, asset_key, io_manager_key, raw_files_key, step_code_version
 from recipe_assets.user_code import check_function_defined, load_function
 from recipe_assets.versioning import dataframe_version, files_fingerprint
 
@@ -170,6 +175,53 @@ def fingerprint_files(loaded: "LoadedConfig", step: str, config: IngestConfig) -
     return files_fingerprint(resolve_files(loaded.root, config, f"steps.{step}"), loaded.root)
 
 
+DATA_VERSION_TAG = "dagster/data_version"
+
+
+def observe_source(instance: DagsterInstance, key: AssetKey, fingerprint: str) -> None:
+    """Record the files' fingerprint as the source's data version, unless it is already the latest."""
+    latest = instance.fetch_observations(key, limit=1).records
+    if latest and latest[0].asset_observation and latest[0].asset_observation.tags.get(DATA_VERSION_TAG) == fingerprint:
+        return
+    instance.report_runless_asset_event(AssetObservation(asset_key=key, tags={DATA_VERSION_TAG: fingerprint}))
+
+
+def observe_sources(loaded: "LoadedConfig", instance: DagsterInstance, steps=tuple(SOURCES)) -> None:
+    for step in steps:
+        config = getattr(loaded.config.steps, step, None)
+        if step in SOURCES and config is not None:
+            observe_source(instance, asset_key(loaded.name, SOURCES[step]), fingerprint_files(loaded, step, config))
+
+
+class RawFileObserver(ConfigurableResource):
+    """Observes the raw files when a run starts, before Dagster records which data version each ingest
+    read. Runs launched from the UI, `dagster asset materialize` or a sensor never observe the observable
+    source first, so without this ingest would record "INITIAL" and the next observation would mark
+    everything stale."""
+
+    recipe_root: str
+    sources: dict[str, str]  # source asset key (user string) -> IngestConfig as JSON
+
+    def setup_for_execution(self, context: InitResourceContext) -> None:
+        root = Path(self.recipe_root)
+        for key, config_json in self.sources.items():
+            config = IngestConfig.model_validate_json(config_json)
+            try:
+                files = resolve_files(root, config, key)
+            except RecipeDataError:
+                continue  # the step that reads these files reports it, naming the key
+            observe_source(context.instance, AssetKey.from_user_string(key), files_fingerprint(files, root))
+
+
+def raw_file_observer(loaded: "LoadedConfig") -> RawFileObserver:
+    sources = {
+        asset_key(loaded.name, SOURCES[step]).to_user_string(): getattr(loaded.config.steps, step).model_dump_json()
+        for step in SOURCES
+        if getattr(loaded.config.steps, step, None) is not None
+    }
+    return RawFileObserver(recipe_root=str(loaded.root), sources=sources)
+
+
 def build_ingest_asset(loaded: "LoadedConfig", step: str, config: IngestConfig, output: str, group: str, required: list[str]):
     root = loaded.root
     key_path = f"steps.{step}"
@@ -186,6 +238,8 @@ def build_ingest_asset(loaded: "LoadedConfig", step: str, config: IngestConfig, 
         code_version=version,
         description=f"The data `{key_path}` reads, as one table.",
         kinds={"pandas", "parquet"},
+        io_manager_key=io_manager_key(loaded.name),
+        required_resource_keys={raw_files_key(loaded.name)},
     )
     def _ingest(context: AssetExecutionContext) -> Output:
         files = resolve_files(root, config, key_path)
@@ -264,6 +318,8 @@ def build_ingest_scoring(loaded: "LoadedConfig") -> list:
         code_version=version,
         description="The scoring data `steps.ingest_scoring` names, as files predict streams in record batches.",
         kinds={"pyarrow"},
+        io_manager_key=io_manager_key(loaded.name),
+        required_resource_keys={raw_files_key(loaded.name)},
     )
     def _ingest_scoring(context: AssetExecutionContext) -> Output:
         files = resolve_files(root, config, "steps.ingest_scoring")

@@ -20,8 +20,9 @@ NEVER = "-"
 def graph_view(recipe: "Recipe") -> str:
     from recipe_assets import runner
     from recipe_assets.dagster_internal import stale_statuses
+    from recipe_assets.ingest import observe_sources
 
-    runner.observe_sources(recipe.loaded, recipe.instance, recipe.steps)
+    observe_sources(recipe.loaded, recipe.instance, recipe.steps)
     keys = {name: recipe.key(name) for step in recipe.steps for name in STEP_OUTPUTS[step]}
     graph = recipe.definitions.resolve_asset_graph()
     statuses = stale_statuses(recipe.instance, graph, keys.values())

@@ -13,7 +13,6 @@ warnings.filterwarnings("ignore", category=BetaWarning, message=r".*(data_versio
 
 MODEL_DEVELOPMENT = "model_development"
 BATCH_SCORING = "batch_scoring"
-MLFLOW = "mlflow"
 
 STEP_OUTPUTS: dict[str, tuple[str, ...]] = {
     "ingest": ("ingested_data",),
@@ -28,6 +27,27 @@ STEP_OUTPUTS: dict[str, tuple[str, ...]] = {
 SOURCES = {"ingest": "raw_data", "ingest_scoring": "raw_scoring_data"}
 MODEL_DEVELOPMENT_STEPS = ("ingest", "split", "transform", "train", "evaluate", "register")
 BATCH_SCORING_STEPS = ("ingest_scoring", "predict")
+
+
+def mlflow_key(recipe_name: str) -> str:
+    """Resource keys carry the recipe's name so several recipes can share one code location."""
+    return f"{recipe_name}__mlflow"
+
+
+def io_manager_key(recipe_name: str) -> str:
+    return f"{recipe_name}__io_manager"
+
+
+def raw_files_key(recipe_name: str) -> str:
+    return f"{recipe_name}__raw_files"
+
+
+def job_name(recipe_name: str, group: str) -> str:
+    return f"{recipe_name}__{group}"
+
+
+def mlflow_of(context, recipe_name: str):
+    return getattr(context.resources, mlflow_key(recipe_name))
 
 
 def asset_key(recipe_name: str, name: str) -> AssetKey:

@@ -14,7 +14,7 @@ from pydantic import Field, field_validator
 from recipe_assets import cards
 from recipe_assets.configmodel import ConfigModel
 from recipe_assets.errors import RecipeDataError
-from recipe_assets.keys import BATCH_SCORING, MLFLOW, asset_key, step_code_version
+from recipe_assets.keys import BATCH_SCORING, asset_key, io_manager_key, mlflow_key, mlflow_of, step_code_version
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -233,7 +233,7 @@ def build(loaded: "LoadedConfig") -> list:
 
     def score(context: AssetExecutionContext, ingested_scoring_data: dict, registered: dict | None) -> Output:
         model_uri = model_uri_for(config, registered)
-        model = context.resources.mlflow.load_model(model_uri)
+        model = mlflow_of(context, loaded.name).load_model(model_uri)
         started = time.perf_counter()
         location, stats = write_output(
             loaded,
@@ -259,7 +259,8 @@ def build(loaded: "LoadedConfig") -> list:
         ins=ins,
         group_name=BATCH_SCORING,
         code_version=version,
-        required_resource_keys={MLFLOW},
+        required_resource_keys={mlflow_key(loaded.name)},
+        io_manager_key=io_manager_key(loaded.name),
         kinds={"pyarrow", "mlflow"},
         description=f"The scoring data plus predictions, written to `{config.output.location}` ({config.output.using}).",
     )

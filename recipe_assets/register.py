@@ -7,7 +7,7 @@ from dagster import AssetExecutionContext, AssetIn, DataVersion, Failure, Metada
 from recipe_assets.configmodel import ConfigModel
 from recipe_assets.errors import RecipeConfigError
 from recipe_assets.evaluate import VALIDATED
-from recipe_assets.keys import MLFLOW, MODEL_DEVELOPMENT, asset_key, step_code_version
+from recipe_assets.keys import MODEL_DEVELOPMENT, asset_key, io_manager_key, mlflow_key, mlflow_of, step_code_version
 
 if TYPE_CHECKING:
     from recipe_assets.config import LoadedConfig
@@ -44,7 +44,8 @@ def build(loaded: "LoadedConfig") -> list:
         ins={"run": AssetIn(key=asset_key(loaded.name, "run"))},
         group_name=MODEL_DEVELOPMENT,
         code_version=version,
-        required_resource_keys={MLFLOW},
+        required_resource_keys={mlflow_key(loaded.name)},
+        io_manager_key=io_manager_key(loaded.name),
         kinds={"mlflow"},
         description=f"The model version registered as `{registry.model_name}`" + (f", alias `{config.alias}`" if config.alias else ""),
     )
@@ -52,7 +53,7 @@ def build(loaded: "LoadedConfig") -> list:
         status = run["model_validation_status"]
         if status != VALIDATED and not config.allow_non_validated_model:
             raise Failure(description=rejection_message(run), allow_retries=False)
-        mlflow_resource = context.resources.mlflow
+        mlflow_resource = mlflow_of(context, loaded.name)
         model_version = mlflow_resource.register(
             run["model_uri"],
             registry.model_name,

@@ -12,17 +12,23 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from dagster import AssetKey, AssetObservation, DagsterEventType, DagsterInstance, Definitions, logger
+from dagster import AssetKey, DagsterEventType, DagsterInstance, Definitions, logger
 
 from recipe_assets.config import LoadedConfig
 from recipe_assets.dagster_internal import FRESH, stale_statuses
 from recipe_assets.errors import RecipeError
-from recipe_assets.graph import BATCH_SCORING_JOB, MODEL_DEVELOPMENT_JOB
-from recipe_assets.ingest import fingerprint_files
+from recipe_assets.ingest import observe_sources
+from recipe_assets.keys import (
+    BATCH_SCORING,
+    BATCH_SCORING_STEPS,
+    MODEL_DEVELOPMENT,
+    MODEL_DEVELOPMENT_STEPS,
+    STEP_OUTPUTS,
+    asset_key,
+    job_name,
+)
 from recipe_assets.progress import Printer, progress_logger
-from recipe_assets.keys import BATCH_SCORING_STEPS, MODEL_DEVELOPMENT_STEPS, SOURCES, STEP_OUTPUTS, asset_key
 
-DATA_VERSION_TAG = "dagster/data_version"
 INSTANCE_SETTINGS = "telemetry:\n  enabled: false\nnux:\n  enabled: false\n"
 
 
@@ -51,17 +57,6 @@ def recipe_instance(loaded: LoadedConfig) -> DagsterInstance:
     return DagsterInstance.from_config(str(home))
 
 
-def observe_sources(loaded: LoadedConfig, instance: DagsterInstance, steps: Iterable[str]) -> None:
-    """Record the raw files' fingerprint, so new data makes what follows stale."""
-    for step in steps:
-        config = getattr(loaded.config.steps, step, None)
-        if step not in SOURCES or config is None:
-            continue
-        version = fingerprint_files(loaded, step, config)
-        key = asset_key(loaded.name, SOURCES[step])
-        instance.report_runless_asset_event(AssetObservation(asset_key=key, tags={DATA_VERSION_TAG: version}))
-
-
 def steps_up_to(step: str | None) -> tuple[str, ...]:
     """The model-development steps up to `step` (all by default), or, for a batch-scoring step, those."""
     if step is None:
@@ -72,8 +67,8 @@ def steps_up_to(step: str | None) -> tuple[str, ...]:
     raise RecipeError(f"unknown step {step!r}; expected one of {', '.join(MODEL_DEVELOPMENT_STEPS + BATCH_SCORING_STEPS)}")
 
 
-def job_for(steps: tuple[str, ...]) -> str:
-    return BATCH_SCORING_JOB if steps[0] in BATCH_SCORING_STEPS else MODEL_DEVELOPMENT_JOB
+def job_for(loaded: LoadedConfig, steps: tuple[str, ...]) -> str:
+    return job_name(loaded.name, BATCH_SCORING if steps[0] in BATCH_SCORING_STEPS else MODEL_DEVELOPMENT)
 
 
 def keys_of_steps(loaded: LoadedConfig, steps: Iterable[str]) -> list[AssetKey]:
@@ -124,7 +119,7 @@ def run(
     summary.up_to_date = [k.path[-1] for k in targets if k not in selection]
     if not selection:
         return summary
-    job = defs.resolve_job_def(job_for(steps))
+    job = defs.resolve_job_def(job_for(loaded, steps))
     loggers = {"recipe_progress": progress_logger(printer) if printer else _silent_logger}
     result = job.with_logger_defs(loggers).execute_in_process(
         instance=instance,

@@ -11,9 +11,9 @@ from dagster import (
     sensor,
 )
 
+from recipe_assets.ingest import DATA_VERSION_TAG
 from recipe_assets.keys import SOURCES, asset_key
 
-DATA_VERSION_TAG = "dagster/data_version"
 
 
 def build_scoring_sensor(loaded, job_name: str, minimum_interval_seconds: int = 30):

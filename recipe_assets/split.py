@@ -14,7 +14,7 @@ from pydantic import Field, field_validator, model_validator
 from recipe_assets import cards
 from recipe_assets.configmodel import ConfigModel
 from recipe_assets.errors import RecipeConfigError, RecipeDataError, UserCodeError
-from recipe_assets.keys import MODEL_DEVELOPMENT, asset_key, step_code_version
+from recipe_assets.keys import MODEL_DEVELOPMENT, asset_key, io_manager_key, step_code_version
 from recipe_assets.user_code import check_function_defined, load_function
 from recipe_assets.versioning import dataframe_version
 
@@ -243,7 +243,7 @@ def build(loaded: "LoadedConfig") -> list:
         __file__, [config.slice_for_version(), target_col, task, str(positive_class)], root, ["split"] if config.user_functions else []
     )
     outs = {
-        OUTPUTS[s]: AssetOut(key=asset_key(loaded.name, OUTPUTS[s]), code_version=version, kinds={"pandas", "parquet"})
+        OUTPUTS[s]: AssetOut(key=asset_key(loaded.name, OUTPUTS[s]), code_version=version, kinds={"pandas", "parquet"}, io_manager_key=io_manager_key(loaded.name))
         for s in SPLITS
     }
 

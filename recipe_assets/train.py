@@ -16,7 +16,7 @@ from pydantic import Field
 from recipe_assets import cards
 from recipe_assets.configmodel import ConfigModel
 from recipe_assets.errors import RecipeDataError, UserCodeError
-from recipe_assets.keys import MLFLOW, MODEL_DEVELOPMENT, asset_key, step_code_version
+from recipe_assets.keys import MODEL_DEVELOPMENT, asset_key, io_manager_key, mlflow_key, mlflow_of, step_code_version
 from recipe_assets.user_code import check_function_defined, load_function
 from recipe_assets.versioning import bytes_version
 
@@ -413,14 +413,15 @@ def build(loaded: "LoadedConfig") -> list:
         },
         group_name=MODEL_DEVELOPMENT,
         code_version=version,
-        required_resource_keys={MLFLOW},
+        required_resource_keys={mlflow_key(loaded.name)},
+        io_manager_key=io_manager_key(loaded.name),
         kinds={"scikit-learn", "mlflow"},
         description="The transformer plus the recipe's estimator as one Pipeline, logged to MLflow.",
     )
     def _train(context: AssetExecutionContext, transformer, transformed_training_data, training_data, validation_data) -> Output:
         import cloudpickle
 
-        mlflow_resource = context.resources.mlflow
+        mlflow_resource = mlflow_of(context, loaded.name)
         estimator = make_estimator(root, config)
         splits = {"training": training_data, "validation": validation_data}
         if recipe.task == "classification":

@@ -11,7 +11,7 @@ from dagster import AssetExecutionContext, AssetIn, AssetOut, DataVersion, Metad
 from recipe_assets import cards
 from recipe_assets.configmodel import ConfigModel
 from recipe_assets.errors import UserCodeError
-from recipe_assets.keys import MODEL_DEVELOPMENT, asset_key, step_code_version
+from recipe_assets.keys import MODEL_DEVELOPMENT, asset_key, io_manager_key, step_code_version
 from recipe_assets.user_code import check_function_defined, load_function
 from recipe_assets.versioning import bytes_version, dataframe_version
 
@@ -89,7 +89,7 @@ def build(loaded: "LoadedConfig") -> list:
         __file__, [config.slice_for_version(), target_col], root, ["transform"] if config.transformer_method else []
     )
     names = ("transformer", "transformed_training_data", "transformed_validation_data")
-    outs = {n: AssetOut(key=asset_key(loaded.name, n), code_version=version) for n in names}
+    outs = {n: AssetOut(key=asset_key(loaded.name, n), code_version=version, io_manager_key=io_manager_key(loaded.name)) for n in names}
 
     @multi_asset(
         name=f"{loaded.name}__transform",

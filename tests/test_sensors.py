@@ -44,4 +44,4 @@ def test_sensor_requests_scoring_for_a_new_model_then_for_new_data_only(regressi
 def test_sensor_targets_the_batch_scoring_job(regression_recipe):
     recipe = Recipe(recipe_root=regression_recipe)
     sensor = recipe.definitions.get_sensor_def(f"{recipe.loaded.name}__batch_scoring_sensor")
-    assert sensor.job_name == "batch_scoring"
+    assert sensor.job_name == "regression__batch_scoring"

@@ -54,7 +54,7 @@ def wait_for_run(home: Path, timeout: float = 240) -> DagsterRunStatus:
     deadline = time.monotonic() + timeout
     with DagsterInstance.from_config(str(home)) as instance:
         while time.monotonic() < deadline:
-            runs = instance.get_runs(RunsFilter(job_name="model_development"))
+            runs = instance.get_runs(RunsFilter(job_name="regression__model_development"))
             finished = [r for r in runs if r.status in (DagsterRunStatus.SUCCESS, DagsterRunStatus.FAILURE, DagsterRunStatus.CANCELED)]
             if finished:
                 return finished[0].status
@@ -68,7 +68,7 @@ def test_materialize_from_the_ui_then_read_the_card_and_find_nothing_stale(regre
     env = {**os.environ, "RECIPE_ROOT": str(regression_recipe), "DAGSTER_HOME": str(home)}
     page = browser_page
     with dagster_dev(REPO, env, tmp_path) as url:
-        page.goto(f"{url}/locations/recipe_assets/jobs/model_development", wait_until="networkidle")
+        page.goto(f"{url}/locations/recipe_assets/jobs/regression__model_development", wait_until="networkidle")
         skip_community_modal(page)
         page.get_by_text("View 10 assets").wait_for(state="visible", timeout=20000)
         for step_output in ("ingested_data", "training_data", "validation_data", "transformer"):  # the part on screen
