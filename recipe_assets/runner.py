@@ -8,11 +8,22 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Iterable
+import uuid
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from dagster import AssetKey, DagsterEventType, DagsterInstance, Definitions, logger
+from dagster import (
+    AssetKey,
+    DagsterEventType,
+    DagsterInstance,
+    Definitions,
+    JobDefinition,
+    build_reconstructable_job,
+    execute_job,
+    logger,
+)
 
 from recipe_assets.config import LoadedConfig
 from recipe_assets.dagster_internal import FRESH, stale_statuses
@@ -67,10 +78,6 @@ def steps_up_to(step: str | None) -> tuple[str, ...]:
     raise RecipeError(f"unknown step {step!r}; expected one of {', '.join(MODEL_DEVELOPMENT_STEPS + BATCH_SCORING_STEPS)}")
 
 
-def job_for(loaded: LoadedConfig, steps: tuple[str, ...]) -> str:
-    return job_name(loaded.name, BATCH_SCORING if steps[0] in BATCH_SCORING_STEPS else MODEL_DEVELOPMENT)
-
-
 def keys_of_steps(loaded: LoadedConfig, steps: Iterable[str]) -> list[AssetKey]:
     return [asset_key(loaded.name, name) for step in steps for name in STEP_OUTPUTS[step]]
 
@@ -119,14 +126,22 @@ def run(
     summary.up_to_date = [k.path[-1] for k in targets if k not in selection]
     if not selection:
         return summary
-    job = defs.resolve_job_def(job_for(loaded, steps))
-    loggers = {"recipe_progress": progress_logger(printer) if printer else _silent_logger}
-    result = job.with_logger_defs(loggers).execute_in_process(
-        instance=instance,
-        asset_selection=selection,
-        raise_on_error=False,
-        run_config={"loggers": {"recipe_progress": {}}},
-    )
+    group = BATCH_SCORING if steps[0] in BATCH_SCORING_STEPS else MODEL_DEVELOPMENT
+    with _live_definitions(loaded.name, defs, printer) as token:
+        job = build_reconstructable_job(
+            __name__,
+            reconstruct_recipe_job.__name__,
+            reconstructable_kwargs={
+                "recipe_root": str(loaded.root),
+                "profile": loaded.profile,
+                "group": group,
+                "token": token,
+                "progress": printer is not None,
+            },
+        )
+        result = execute_job(
+            job, instance=instance, asset_selection=selection, raise_on_error=False, run_config={"loggers": {"recipe_progress": {}}}
+        )
     summary.dagster_run_id = result.run_id
     summary.success = result.success
     for event in result.all_events:
@@ -135,9 +150,50 @@ def run(
         elif event.event_type == DagsterEventType.STEP_FAILURE and summary.error is None:
             summary.error = failure_message(event.step_failure_data.error)
     if summary.success:
-        for key in selection:
-            summary.outputs[key.path[-1]] = result.output_for_node(_node_name(defs, key), _output_name(defs, key))
+        summary.outputs = stored_values(loaded, summary.materialized)
     return summary
+
+
+# `execute_job` runs a *reconstructable* job: unlike `execute_in_process`, it keeps no step output in
+# memory (peak memory stays that of the largest step) and runs the profile's executor. In this process the
+# job is rebuilt from the definitions already loaded; a step subprocess (multiprocess executor) loads them.
+_LIVE: dict[str, tuple[str, Definitions, Printer | None]] = {}
+
+
+@contextmanager
+def _live_definitions(recipe_name: str, defs: Definitions, printer: Printer | None) -> Iterator[str]:
+    token = uuid.uuid4().hex
+    _LIVE[token] = (recipe_name, defs, printer)
+    try:
+        yield token
+    finally:
+        del _LIVE[token]
+
+
+def reconstruct_recipe_job(recipe_root: str, profile: str, group: str, token: str, progress: bool) -> JobDefinition:
+    from recipe_assets.graph import load_definitions
+
+    if token in _LIVE:
+        recipe_name, defs, printer = _LIVE[token]
+    else:
+        loaded, defs = load_definitions(recipe_root, profile)
+        recipe_name, printer = loaded.name, None
+    job = defs.resolve_job_def(job_name(recipe_name, group))
+    loggers = {"recipe_progress": progress_logger(printer) if progress else _silent_logger}
+    return job.with_logger_defs(loggers)
+
+
+def stored_values(loaded: LoadedConfig, names: list[str]) -> dict[str, object]:
+    """The small outputs a run materialized (model, run, registered version, ...), read back from storage."""
+    from recipe_assets.graph import outputs_dir
+    from recipe_assets.io import PICKLE, output_path, read_output
+
+    values = {}
+    for name in names:
+        path = output_path(outputs_dir(loaded), name)
+        if path is not None and path.suffix == PICKLE:
+            values[name] = read_output(path, loaded.root)
+    return values
 
 
 @logger(description="Discards log messages (library use without a printer).")
@@ -164,11 +220,3 @@ def _without_class_prefix(message: str, cls_name: str | None) -> str:
     """`recipe_assets.errors.RecipeDataError: column ...` → `column ...`."""
     head, _, rest = message.strip().partition(": ")
     return rest if rest and cls_name and head.endswith(cls_name) else message.strip()
-
-
-def _node_name(defs: Definitions, key: AssetKey) -> str:
-    return defs.resolve_assets_def(key).node_def.name
-
-
-def _output_name(defs: Definitions, key: AssetKey) -> str:
-    return defs.resolve_assets_def(key).get_output_name_for_asset_key(key)

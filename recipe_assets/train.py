@@ -290,10 +290,10 @@ class Fitted:
     params: dict[str, Any] = field(default_factory=dict)
 
 
-def fit_estimator(estimator: Any, features: "pd.DataFrame", target: "pd.Series", method: str | None) -> Any:
+def fit_estimator(estimator: Any, features: "pd.DataFrame | np.ndarray", target: "pd.Series", method: str | None) -> Any:
     try:
         # numpy, not the DataFrame: inside the Pipeline the estimator receives the transformer's array
-        return estimator.fit(features.to_numpy(), target.to_numpy())
+        return estimator.fit(features.to_numpy() if hasattr(features, "to_numpy") else features, target.to_numpy())
     except RecipeDataError:
         raise
     except Exception as exc:
@@ -303,9 +303,11 @@ def fit_estimator(estimator: Any, features: "pd.DataFrame", target: "pd.Series",
 def fit_regressor(estimator: Any, transformer: Any, transformed: "pd.DataFrame", splits: dict[str, "pd.DataFrame"], target_col: str, config: TrainConfig) -> Fitted:
     from recipe_assets.metrics import regression_metrics
 
-    fit_estimator(estimator, transformed.drop(columns=[target_col]), transformed[target_col], config.estimator_method)
+    features = transformed.drop(columns=[target_col]).to_numpy()
+    fit_estimator(estimator, features, transformed[target_col], config.estimator_method)
     pipeline = build_pipeline(transformer, estimator)
-    predictions = {split: pipeline.predict(frame.drop(columns=[target_col])) for split, frame in splits.items()}
+    # the training split is already transformed: predicting from it equals pipeline.predict on the raw rows
+    predictions = {"training": estimator.predict(features), "validation": pipeline.predict(splits["validation"].drop(columns=[target_col]))}
     metrics = {split: regression_metrics(frame[target_col], predictions[split]) for split, frame in splits.items()}
     validation = splits["validation"]
     worst = worst_predictions(validation.drop(columns=[target_col]), validation[target_col], predictions["validation"])
