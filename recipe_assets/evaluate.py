@@ -178,12 +178,12 @@ def build(loaded: "LoadedConfig") -> list:
         outcomes, table = criteria_table(recipe, by_split["test"])
         status = VALIDATED if all(o["passed"] for o in outcomes) else REJECTED
         from recipe_assets.metrics import default_primary_metric
-        from recipe_assets.train import metrics_table
+        from recipe_assets.train import leading_metrics, metrics_table
 
         card: dict[str, Any] = {
             "model validation status": status,
             "validation criteria": MetadataValue.md(table) if outcomes else "none configured",
-            "metrics": MetadataValue.md(metrics_table(by_split)),
+            "metrics": MetadataValue.md(metrics_table(by_split, leading_metrics(recipe))),
             "mlflow run": MetadataValue.text(model["run_id"]),
         }
         primary = recipe.primary_metric or default_primary_metric(recipe.task, recipe.positive_class)

@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     import numpy as np
     import pandas as pd
 
-    from recipe_assets.config import LoadedConfig
+    from recipe_assets.config import LoadedConfig, RecipeConfig
 
 WORST_PREDICTIONS = 10
 REBALANCING_MIN_ROWS = 5000  # MLflow Recipes rebalanced only training data larger than this
@@ -260,10 +260,17 @@ def feature_importance(estimator: Any, names: list[str]) -> str | None:
     return cards.markdown_table(("feature", label), [(names[i], float(weights[i])) for i in order])
 
 
-def metrics_table(by_split: dict[str, dict[str, float]]) -> str:
-    metric_names = list(next(iter(by_split.values())))
-    rows = [(m, *(by_split[s][m] for s in by_split)) for m in metric_names]
+def metrics_table(by_split: dict[str, dict[str, float]], first: tuple[str, ...] = ()) -> str:
+    """Metrics by split; the `first` ones (primary and custom metrics) lead, in bold, as a reader looks
+    for them first."""
+    names = list(next(iter(by_split.values())))
+    leading = [m for m in dict.fromkeys(first) if m in names]
+    rows = [(f"**{m}**" if m in leading else m, *(by_split[s][m] for s in by_split)) for m in leading + [m for m in names if m not in leading]]
     return cards.markdown_table(("metric", *by_split), rows)
+
+
+def leading_metrics(recipe: "RecipeConfig") -> tuple[str, ...]:
+    return tuple(m for m in (recipe.primary_metric, *(c.name for c in recipe.custom_metrics)) if m)
 
 
 def run_tags(context: AssetExecutionContext, loaded: "LoadedConfig", code_version: str) -> dict[str, str]:
@@ -433,7 +440,7 @@ def build(loaded: "LoadedConfig") -> list:
         pipeline = fitted.pipeline
         raw_train = training_data.drop(columns=[target_col])
         card: dict[str, Any] = {
-            "model performance": MetadataValue.md(metrics_table(fitted.metrics)),
+            "model performance": MetadataValue.md(metrics_table(fitted.metrics, leading_metrics(recipe))),
             "model architecture": MetadataValue.md("```\n" + repr(pipeline) + "\n```"),
             "model schema": MetadataValue.md(
                 cards.markdown_table(("input column", "type"), [(c, str(t)) for c, t in raw_train.dtypes.items()])

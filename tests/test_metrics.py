@@ -114,3 +114,22 @@ def test_card_tables_list_every_class():
     assert rows == [("a", 1, 1, 0), ("b", 0, 0, 1), ("c", 0, 0, 1)]
     _, per_class = per_class_table(["a", "b", "c", "a"], ["a", "c", "c", "b"], ["a", "b", "c"])
     assert [r[0] for r in per_class] == ["a", "b", "c"] and [r[4] for r in per_class] == [2, 1, 1]
+
+
+def test_regression_metrics_answer_to_both_names_of_the_label_sums():
+    """recipe-format.md says *_on_label; MLflow 2.x's evaluator logged *_on_target. Both are accepted."""
+    from recipe_assets.metrics import builtin_metric_names, regression_metrics
+
+    values = regression_metrics([1.0, 2.0, 3.0], [1.0, 2.0, 4.0])
+    assert values["sum_on_label"] == values["sum_on_target"] == 6.0
+    assert values["mean_on_label"] == values["mean_on_target"] == 2.0
+    assert {"sum_on_target", "mean_on_target", "sum_on_label", "mean_on_label"} <= set(builtin_metric_names("regression"))
+
+
+def test_primary_and_custom_metrics_lead_the_card_table_in_bold():
+    from recipe_assets.train import metrics_table
+
+    table = metrics_table({"training": {"r2_score": 0.9, "root_mean_squared_error": 2.0, "wmse": 3.0}}, ("root_mean_squared_error", "wmse"))
+    rows = table.splitlines()[2:]
+    assert rows[0].startswith("| **root_mean_squared_error** |") and rows[1].startswith("| **wmse** |")
+    assert rows[2].startswith("| r2_score |")
