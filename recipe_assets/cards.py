@@ -2,6 +2,7 @@
 
 Dagster renders asset metadata (tables, markdown, schemas) in the UI, so the card *is* metadata; the
 HTML rendering is what gets logged to the MLflow run, the text rendering is what `inspect` prints.
+Tables are Dagster table metadata, which the UI draws inline (long markdown it folds behind a link).
 """
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import math
 from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from dagster import MetadataValue, TableColumn, TableSchema
+from dagster import MetadataValue, TableColumn, TableMetadataValue, TableRecord, TableSchema
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -20,6 +21,8 @@ PROFILE_ROWS = 100_000
 
 
 def fmt(value: Any) -> str:
+    if value is None:
+        return ""
     if isinstance(value, float):
         if math.isnan(value):
             return "NaN"
@@ -40,7 +43,38 @@ def column_schema(df: "pd.DataFrame") -> TableSchema:
     return TableSchema(columns=[TableColumn(name=str(c), type=str(t)) for c, t in df.dtypes.items()])
 
 
-def profile_table(df: "pd.DataFrame") -> str:
+def _cell(value: Any) -> str | int | float | bool | None:
+    """A value Dagster table metadata can hold: numbers rounded for reading, everything else as text."""
+    if value is None or isinstance(value, (bool, str)):
+        return value
+    if hasattr(value, "item") and not hasattr(value, "__len__"):  # numpy scalars
+        value = value.item()
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float):
+        return None if math.isnan(value) else float(f"{value:.6g}")
+    return str(value)
+
+
+def table(headers: Sequence[str], rows: Iterable[Sequence[Any]]) -> TableMetadataValue:
+    headers = [str(h) for h in headers]
+    records = [TableRecord({h: _cell(v) for h, v in zip(headers, row)}) for row in rows]
+    types = {h: _column_type([r.data[h] for r in records]) for h in headers}
+    return MetadataValue.table(records, schema=TableSchema(columns=[TableColumn(name=h, type=types[h]) for h in headers]))
+
+
+def _column_type(values: list[Any]) -> str:
+    present = [v for v in values if v is not None]
+    if present and all(isinstance(v, bool) for v in present):
+        return "bool"
+    if present and all(isinstance(v, int) and not isinstance(v, bool) for v in present):
+        return "int"
+    if present and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in present):
+        return "float"
+    return "string"
+
+
+def profile(df: "pd.DataFrame") -> dict[str, Any]:
     """Per column: type, missing share, distinct values, and numeric summary or most common value.
 
     Missing shares are exact; the other statistics come from a fixed sample of PROFILE_ROWS rows on
@@ -55,22 +89,24 @@ def profile_table(df: "pd.DataFrame") -> str:
         distinct = int(column.nunique(dropna=True))
         if pd.api.types.is_numeric_dtype(column) and not pd.api.types.is_bool_dtype(column):
             values = column.dropna()
-            summary = (values.mean(), values.std(), values.min(), values.median(), values.max()) if len(values) else ("",) * 5
+            summary = (values.mean(), values.std(), values.min(), values.median(), values.max()) if len(values) else (None,) * 5
+            top = None
         elif pd.api.types.is_datetime64_any_dtype(column):
-            summary = ("", "", column.min(), "", column.max())
+            summary, top = (None, None, column.min(), None, column.max()), None
         else:
-            top = column.value_counts(dropna=True)
-            summary = (f"top: {top.index[0]}" if len(top) else "", "", "", "", "")
-        rows.append((name, str(column.dtype), f"{float(missing_share[name]):.1%}", distinct, *summary))
-    table = markdown_table(("column", "type", "missing", "distinct", "mean", "std", "min", "median", "max"), rows)
+            counts = column.value_counts(dropna=True)
+            summary, top = (None,) * 5, (counts.index[0] if len(counts) else None)
+        rows.append((name, str(column.dtype), f"{float(missing_share[name]):.1%}", distinct, top, *summary))
+    headers = ("column", "type", "missing", "distinct", "most common", "mean", "std", "min", "median", "max")
+    card: dict[str, Any] = {"profile": table(headers, rows)}
     if sample is not df:
-        table += f"\n\nStatistics other than missing share from a fixed sample of {PROFILE_ROWS:,} of {len(df):,} rows."
-    return table
+        card["profile sample"] = f"statistics other than missing share from a fixed sample of {PROFILE_ROWS:,} of {len(df):,} rows"
+    return card
 
 
-def preview(df: "pd.DataFrame", rows: int = PREVIEW_ROWS) -> str:
+def preview(df: "pd.DataFrame", rows: int = PREVIEW_ROWS) -> TableMetadataValue:
     head = df.head(rows)
-    return markdown_table([str(c) for c in head.columns], head.itertuples(index=False))
+    return table([str(c) for c in head.columns], head.itertuples(index=False))
 
 
 def frame_card(df: "pd.DataFrame", with_profile: bool = True) -> dict[str, Any]:
@@ -79,13 +115,16 @@ def frame_card(df: "pd.DataFrame", with_profile: bool = True) -> dict[str, Any]:
         "dagster/column_schema": column_schema(df),
     }
     if with_profile:
-        card["profile"] = MetadataValue.md(profile_table(df))
-    card["preview"] = MetadataValue.md(preview(df))
+        card.update(profile(df))
+    card["preview"] = preview(df)
     return card
 
 
 def plain(value: Any) -> Any:
-    """The readable content of a metadata value."""
+    """The readable content of a metadata value; tables as markdown."""
+    if isinstance(value, TableMetadataValue):
+        headers = [c.name for c in value.schema.columns]
+        return markdown_table(headers, [[record.data.get(h) for h in headers] for record in value.records])
     if isinstance(value, TableSchema):
         return markdown_table(("column", "type"), [(c.name, c.type) for c in value.columns])
     inner = getattr(value, "value", value)

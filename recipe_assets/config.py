@@ -20,7 +20,7 @@ from recipe_assets.configmodel import ConfigModel
 from recipe_assets.errors import NotSupportedYet, RecipeConfigError
 from recipe_assets.evaluate import CustomMetric, EvaluateConfig
 from recipe_assets.ingest import IngestConfig
-from recipe_assets.metrics import builtin_metric_names, metric_greater_is_better
+from recipe_assets.metrics import builtin_metric_names, canonical_metric, metric_greater_is_better
 from recipe_assets.predict import PredictConfig
 from recipe_assets.register import RegisterConfig
 from recipe_assets.split import SplitConfig
@@ -90,6 +90,11 @@ class RecipeConfig(ConfigModel):
     experiment: ExperimentConfig | None = None
     model_registry: ModelRegistryConfig | None = None
     execution: ExecutionConfig = Field(default_factory=ExecutionConfig)
+
+    @field_validator("primary_metric")
+    @classmethod
+    def _one_name_per_metric(cls, value: str | None) -> str | None:
+        return canonical_metric(value) if value else value
 
     @field_validator("recipe")
     @classmethod

@@ -17,13 +17,13 @@ from dagster import (
     Output,
     asset,
 )
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from recipe_assets import cards
 from recipe_assets.configmodel import ConfigModel
 from recipe_assets.errors import UserCodeError
 from recipe_assets.keys import MODEL_DEVELOPMENT, asset_key, io_manager_key, mlflow_key, mlflow_of, step_code_version
-from recipe_assets.metrics import passes
+from recipe_assets.metrics import canonical_metric, passes, with_aliases
 from recipe_assets.user_code import check_function_defined, load_function
 from recipe_assets.versioning import bytes_version
 
@@ -45,6 +45,11 @@ class CustomMetric(ConfigModel):
 class ValidationCriterion(ConfigModel):
     metric: str
     threshold: float
+
+    @field_validator("metric")
+    @classmethod
+    def _one_name_per_metric(cls, value: str) -> str:
+        return canonical_metric(value)
 
 
 class EvaluateConfig(ConfigModel):
@@ -89,7 +94,7 @@ def compute_metrics(
     for metric in recipe.custom_metrics:
         function = load_function(root, "custom_metrics", metric.function)
         try:
-            value = function(eval_df.copy(), dict(builtin))
+            value = function(eval_df.copy(), with_aliases(builtin))
             results[metric.name] = float(value)
         except Exception as exc:
             raise UserCodeError(f"steps/custom_metrics.py:{metric.function} (custom metric {metric.name!r}) failed: {exc}") from exc
@@ -113,7 +118,7 @@ def criteria_table(recipe: "RecipeConfig", test_metrics: dict[str, float]) -> tu
                 "passed": passes(value, criterion.threshold, higher),
             }
         )
-    table = cards.markdown_table(
+    table = cards.table(
         ("metric", "threshold", "test value", "direction", "result"),
         [(o["metric"], o["threshold"], o["value"], "≥" if o["greater_is_better"] else "≤", "PASS" if o["passed"] else "FAIL") for o in outcomes],
     )
@@ -182,8 +187,8 @@ def build(loaded: "LoadedConfig") -> list:
 
         card: dict[str, Any] = {
             "model validation status": status,
-            "validation criteria": MetadataValue.md(table) if outcomes else "none configured",
-            "metrics": MetadataValue.md(metrics_table(by_split, leading_metrics(recipe))),
+            "validation criteria": table if outcomes else "none configured",
+            "metrics": metrics_table(by_split, leading_metrics(recipe)),
             "mlflow run": MetadataValue.text(model["run_id"]),
         }
         primary = recipe.primary_metric or default_primary_metric(recipe.task, recipe.positive_class)

@@ -149,7 +149,7 @@ def require_columns(df: "pd.DataFrame", columns: list[str], where: str) -> None:
 
 def ingest_card(df: "pd.DataFrame", files: list[Path], config: IngestConfig) -> dict[str, Any]:
     card: dict[str, Any] = {
-        "source": MetadataValue.md(cards.markdown_table(("file", "bytes"), [(str(p), p.stat().st_size) for p in files])),
+        "source": cards.table(("file", "bytes"), [(str(p), p.stat().st_size) for p in files]),
         "format": config.using,
     }
     card.update(cards.frame_card(df, with_profile=not config.skip_data_profiling))
@@ -330,7 +330,7 @@ def build_ingest_scoring(loaded: "LoadedConfig") -> list:
         metadata = {
             "dagster/row_count": MetadataValue.int(rows),
             "dagster/column_schema": _arrow_schema(schema),
-            "source": MetadataValue.md(cards.markdown_table(("file", "bytes"), [(str(p), p.stat().st_size) for p in files])),
+            "source": cards.table(("file", "bytes"), [(str(p), p.stat().st_size) for p in files]),
             "format": config.using,
         }
         context.log.info("scoring data: %d rows in %d file(s)", rows, len(staged))

@@ -20,9 +20,7 @@ REGRESSION_METRICS = (
     "mean_absolute_error",
     "mean_squared_error",
     "root_mean_squared_error",
-    "sum_on_label",
-    "mean_on_label",
-    "sum_on_target",  # the names MLflow 2.x's evaluator logs; recipes written against it may use them
+    "sum_on_target",
     "mean_on_target",
     "r2_score",
     "max_error",
@@ -75,6 +73,20 @@ def task_variant(task: str, positive_class: object = None) -> str:
     return "binary" if positive_class is not None else "multiclass"
 
 
+# MLflow 2.x's evaluator logs *_on_target; older docs (and recipe-format.md) say *_on_label. Recipes may
+# name either; the metric is logged and shown once, under MLflow 2.x's name.
+METRIC_ALIASES = {"sum_on_label": "sum_on_target", "mean_on_label": "mean_on_target"}
+
+
+def canonical_metric(name: str) -> str:
+    return METRIC_ALIASES.get(name, name)
+
+
+def with_aliases(metrics: dict[str, float]) -> dict[str, float]:
+    """The metrics plus their other names, for user code (custom metrics) that reads either."""
+    return {**metrics, **{alias: metrics[name] for alias, name in METRIC_ALIASES.items() if name in metrics}}
+
+
 def builtin_metric_names(task: str, positive_class: object = None) -> tuple[str, ...]:
     variant = task_variant(task, positive_class)
     return {"regression": REGRESSION_METRICS, "binary": BINARY_METRICS, "multiclass": MULTICLASS_METRICS}[variant]
@@ -100,8 +112,6 @@ def regression_metrics(y_true: "np.ndarray", y_pred: "np.ndarray") -> dict[str, 
         "mean_absolute_error": float(metrics.mean_absolute_error(y_true, y_pred)),
         "mean_squared_error": float(mse),
         "root_mean_squared_error": float(np.sqrt(mse)),
-        "sum_on_label": float(y_true.sum()),
-        "mean_on_label": float(y_true.mean()),
         "sum_on_target": float(y_true.sum()),
         "mean_on_target": float(y_true.mean()),
         "r2_score": float(metrics.r2_score(y_true, y_pred)),

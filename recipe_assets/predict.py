@@ -169,11 +169,11 @@ class _PredictionSummary:
             for label, count in predictions.astype(str).value_counts().items():
                 self.labels[label] = self.labels.get(label, 0) + int(count)
 
-    def table(self) -> str:
+    def table(self):
         if self.labels:
-            return cards.markdown_table(("predicted label", "rows"), sorted(self.labels.items()))
+            return cards.table(("predicted label", "rows"), sorted(self.labels.items()))
         mean = self.total / self.count if self.count else float("nan")
-        return cards.markdown_table(("prediction", "min", "mean", "max"), [("", self.low, mean, self.high)])
+        return cards.table(("min", "mean", "max"), [(self.low, mean, self.high)])
 
 
 def write_output(loaded: "LoadedConfig", config: PredictConfig, produce) -> tuple[Path, dict[str, Any]]:
@@ -250,7 +250,7 @@ def build(loaded: "LoadedConfig") -> list:
             "model uri": MetadataValue.text(model_uri),
             "record batches": stats["batches"],
             "rows per second": round(stats["rows"] / elapsed) if elapsed > 0 else stats["rows"],
-            "predictions": MetadataValue.md(stats["summary"]),
+            "predictions": stats["summary"],
         }
         return Output(value, data_version=DataVersion(stats["digest"] + model_uri), metadata=metadata)
 

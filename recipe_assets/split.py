@@ -201,7 +201,7 @@ def check_classes(df: "pd.DataFrame", target_col: str, positive_class: Any, reci
             raise RecipeConfigError(recipe_file, "positive_class", f"{exc} (target column {target_col!r})") from None
 
 
-def class_balance_card(frames: dict[str, "pd.DataFrame"], target_col: str) -> str:
+def class_balance_card(frames: dict[str, "pd.DataFrame"], target_col: str):
     """Rows of each class in each split, and the class's share of that split."""
     import pandas as pd
 
@@ -212,22 +212,24 @@ def class_balance_card(frames: dict[str, "pd.DataFrame"], target_col: str) -> st
         (str(label), *(f"{count} ({count / max(totals[name], 1):.1%})" for name, count in row.items()))
         for label, row in counts.iterrows()
     ]
-    return cards.markdown_table((f"{target_col} (rows, share)", *counts.columns), rows)
+    return cards.table((f"{target_col} (rows, share)", *counts.columns), rows)
 
 
-def split_card(df: "pd.DataFrame", frames: dict[str, "pd.DataFrame"], target_col: str) -> str:
+def split_card(df: "pd.DataFrame", frames: dict[str, "pd.DataFrame"], target_col: str) -> dict[str, Any]:
+    """What every split's card shares: sizes, rows dropped, and the splits side by side."""
     import pandas as pd
 
     sizes = [(OUTPUTS[s], len(frames[s]), f"{len(frames[s]) / max(len(df), 1):.1%}") for s in SPLITS]
-    table = cards.markdown_table(("split", "rows", "share of ingested"), sizes)
     numeric = [c for c in df.columns if pd.api.types.is_numeric_dtype(df[c]) and not pd.api.types.is_bool_dtype(df[c])]
     rows = [(c, *(frames[s][c].mean() if len(frames[s]) else float("nan") for s in SPLITS)) for c in numeric]
-    comparison = cards.markdown_table(("column (mean)", *OUTPUTS.values()), rows)
     missing_target = int(df[target_col].isna().sum()) if target_col in df.columns else 0
-    dropped = f"Ingested rows: {len(df)}; without a target value (dropped): {missing_target}; filtered out: " + str(
-        len(df) - missing_target - sum(len(f) for f in frames.values())
-    )
-    return f"{table}\n\n{dropped}\n\n{comparison}"
+    return {
+        "split sizes": cards.table(("split", "rows", "share of ingested"), sizes),
+        "ingested rows": MetadataValue.int(len(df)),
+        "rows without a target (dropped)": MetadataValue.int(missing_target),
+        "rows filtered out": MetadataValue.int(len(df) - missing_target - sum(len(f) for f in frames.values())),
+        "splits compared (column means)": cards.table(("column", *OUTPUTS.values()), rows),
+    }
 
 
 def build(loaded: "LoadedConfig") -> list:
@@ -264,11 +266,12 @@ def build(loaded: "LoadedConfig") -> list:
                 f"steps.split: the {', '.join(empty)} split is empty ({len(ingested_data)} ingested rows, ratios "
                 f"{config.split_ratios}); add data or change split_ratios / post_split_filter_method"
             )
-        summary = MetadataValue.md(split_card(ingested_data, frames, target_col))
-        balance = MetadataValue.md(class_balance_card(frames, target_col)) if task == "classification" else None
+        shared = split_card(ingested_data, frames, target_col)
+        if task == "classification":
+            shared["class balance"] = class_balance_card(frames, target_col)
         for split in SPLITS:
             frame = frames[split]
-            metadata: dict[str, Any] = {"split sizes": summary, **({"class balance": balance} if balance else {}), **cards.frame_card(frame)}
+            metadata: dict[str, Any] = {**shared, **cards.frame_card(frame)}
             yield Output(frame, output_name=OUTPUTS[split], data_version=DataVersion(dataframe_version(frame)), metadata=metadata)
 
     return [_split]

@@ -17,6 +17,7 @@ from recipe_assets import cards
 from recipe_assets.configmodel import ConfigModel
 from recipe_assets.errors import RecipeDataError, UserCodeError
 from recipe_assets.keys import MODEL_DEVELOPMENT, asset_key, io_manager_key, mlflow_key, mlflow_of, step_code_version
+from recipe_assets.transform import structure
 from recipe_assets.user_code import check_function_defined, load_function
 from recipe_assets.versioning import bytes_version
 
@@ -229,12 +230,12 @@ def worst_classified(features: "pd.DataFrame", target: "pd.Series", labels: Any,
     frame["target"] = target.to_numpy()
     frame["prediction"] = labels
     if probabilities is None:
-        return frame[frame["target"] != frame["prediction"]].head(WORST_PREDICTIONS)
+        return _outcome_first(frame[frame["target"] != frame["prediction"]].head(WORST_PREDICTIONS))
     position = {label: index for index, label in enumerate(classes)}
     true_columns = np.array([position.get(_plain(label), -1) for label in frame["target"]])
     known = true_columns >= 0
     frame["probability_of_target"] = np.where(known, probabilities[np.arange(len(frame)), np.where(known, true_columns, 0)], 0.0)
-    return frame.nsmallest(WORST_PREDICTIONS, "probability_of_target")
+    return _outcome_first(frame.nsmallest(WORST_PREDICTIONS, "probability_of_target"))
 
 
 def worst_predictions(features: "pd.DataFrame", target: "pd.Series", predicted: Any) -> "pd.DataFrame":
@@ -244,10 +245,16 @@ def worst_predictions(features: "pd.DataFrame", target: "pd.Series", predicted: 
     frame["target"] = target.to_numpy()
     frame["prediction"] = predicted
     frame["absolute_error"] = np.abs(frame["target"] - frame["prediction"])
-    return frame.nlargest(WORST_PREDICTIONS, "absolute_error")
+    return _outcome_first(frame.nlargest(WORST_PREDICTIONS, "absolute_error"))
 
 
-def feature_importance(estimator: Any, names: list[str]) -> str | None:
+def _outcome_first(frame: "pd.DataFrame") -> "pd.DataFrame":
+    """Target, prediction and error lead the columns: they are what a reader looks at."""
+    outcome = [c for c in ("absolute_error", "probability_of_target", "target", "prediction") if c in frame.columns]
+    return frame[outcome + [c for c in frame.columns if c not in outcome]]
+
+
+def feature_importance(estimator: Any, names: list[str]):
     import numpy as np
 
     weights = getattr(estimator, "feature_importances_", None)
@@ -257,20 +264,24 @@ def feature_importance(estimator: Any, names: list[str]) -> str | None:
     if weights is None or len(weights) != len(names):
         return None
     order = np.argsort(weights)[::-1][:15]
-    return cards.markdown_table(("feature", label), [(names[i], float(weights[i])) for i in order])
+    return cards.table(("feature", label), [(names[i], float(weights[i])) for i in order])
 
 
-def metrics_table(by_split: dict[str, dict[str, float]], first: tuple[str, ...] = ()) -> str:
-    """Metrics by split; the `first` ones (primary and custom metrics) lead, in bold, as a reader looks
-    for them first."""
+def metrics_table(by_split: dict[str, dict[str, float]], first: tuple[str, ...] = ()):
+    """Metrics by split; the `first` ones (primary, then custom metrics) lead, as a reader looks for them first."""
     names = list(next(iter(by_split.values())))
     leading = [m for m in dict.fromkeys(first) if m in names]
-    rows = [(f"**{m}**" if m in leading else m, *(by_split[s][m] for s in by_split)) for m in leading + [m for m in names if m not in leading]]
-    return cards.markdown_table(("metric", *by_split), rows)
+    roles = {m: ("primary" if i == 0 and m == first[0] else "custom") for i, m in enumerate(leading)}
+    ordered = leading + [m for m in names if m not in leading]
+    return cards.table(("metric", "role", *by_split), [(m, roles.get(m, ""), *(by_split[s][m] for s in by_split)) for m in ordered])
 
 
 def leading_metrics(recipe: "RecipeConfig") -> tuple[str, ...]:
-    return tuple(m for m in (recipe.primary_metric, *(c.name for c in recipe.custom_metrics)) if m)
+    """The primary metric (the template's default when the recipe names none), then custom metrics."""
+    from recipe_assets.metrics import default_primary_metric
+
+    primary = recipe.primary_metric or default_primary_metric(recipe.task, recipe.positive_class)
+    return (primary, *(c.name for c in recipe.custom_metrics))
 
 
 def run_tags(context: AssetExecutionContext, loaded: "LoadedConfig", code_version: str) -> dict[str, str]:
@@ -318,7 +329,7 @@ def fit_regressor(estimator: Any, transformer: Any, transformed: "pd.DataFrame",
     metrics = {split: regression_metrics(frame[target_col], predictions[split]) for split, frame in splits.items()}
     validation = splits["validation"]
     worst = worst_predictions(validation.drop(columns=[target_col]), validation[target_col], predictions["validation"])
-    card = {"worst predictions (validation)": MetadataValue.md(cards.preview(worst, WORST_PREDICTIONS))}
+    card = {"worst predictions (validation)": cards.preview(worst, WORST_PREDICTIONS)}
     return Fitted(pipeline, estimator, metrics, predictions["training"], card)
 
 
@@ -353,14 +364,14 @@ def classification_card(
     labels, probabilities = predicted
     truth = validation[target_col]
     card: dict[str, Any] = {
-        "confusion matrix (validation)": MetadataValue.md(cards.markdown_table(*confusion_table(truth, labels, classes))),
-        "per-class metrics (validation)": MetadataValue.md(cards.markdown_table(*per_class_table(truth, labels, classes))),
-        "class balance (training)": MetadataValue.md(class_balance_table(balance)),
+        "confusion matrix (validation)": cards.table(*confusion_table(truth, labels, classes)),
+        "per-class metrics (validation)": cards.table(*per_class_table(truth, labels, classes)),
+        **class_balance_entries(balance),
     }
     if config.calibrate_proba:
         card["probability calibration"] = f"CalibratedClassifierCV(method={config.calibrate_proba!r})"
     worst = worst_classified(validation.drop(columns=[target_col]), truth, labels, probabilities, classes)
-    card["worst predictions (validation)"] = MetadataValue.md(cards.preview(worst, WORST_PREDICTIONS))
+    card["worst predictions (validation)"] = cards.preview(worst, WORST_PREDICTIONS)
     if probabilities is None:
         card["warnings"] = MetadataValue.md(
             f"- the estimator has no `predict_proba`: {', '.join(PROBABILITY_METRICS)} are left out and no score columns are written"
@@ -368,15 +379,18 @@ def classification_card(
     return card
 
 
-def class_balance_table(balance: Rebalancing) -> str:
+def class_balance_entries(balance: Rebalancing) -> dict[str, Any]:
+    verdict = ("rebalanced: " if balance.applied else "not rebalanced: ") + balance.reason
     if not balance.counts_before:
-        return balance.reason
+        return {"rebalancing (training)": verdict}
     rows = [
         (str(label), count, balance.counts_after.get(label, 0), balance.class_weights.get(label, float("nan")))
         for label, count in balance.counts_before.items()
     ]
-    verdict = ("rebalanced: " if balance.applied else "not rebalanced: ") + balance.reason
-    return cards.markdown_table(("class", "training rows", "rows used", "original class weight"), rows) + f"\n\n{verdict}"
+    return {
+        "class balance (training)": cards.table(("class", "training rows", "rows used", "original class weight"), rows),
+        "rebalancing (training)": verdict,
+    }
 
 
 def classification_params(balance: Rebalancing, config: TrainConfig, classifier: Any, positive: Any) -> dict[str, Any]:
@@ -440,18 +454,16 @@ def build(loaded: "LoadedConfig") -> list:
         pipeline = fitted.pipeline
         raw_train = training_data.drop(columns=[target_col])
         card: dict[str, Any] = {
-            "model performance": MetadataValue.md(metrics_table(fitted.metrics, leading_metrics(recipe))),
-            "model architecture": MetadataValue.md("```\n" + repr(pipeline) + "\n```"),
-            "model schema": MetadataValue.md(
-                cards.markdown_table(("input column", "type"), [(c, str(t)) for c, t in raw_train.dtypes.items()])
-                + f"\n\noutput: prediction of `{target_col}`"
-                + (f" (one of {', '.join(repr(_plain(c)) for c in pipeline.classes_)})" if recipe.task == "classification" else "")
-            ),
+            "model performance": metrics_table(fitted.metrics, leading_metrics(recipe)),
+            "model architecture": structure(pipeline),
+            "model input schema": cards.table(("input column", "type"), [(c, str(t)) for c, t in raw_train.dtypes.items()]),
+            "model output": f"prediction of {target_col!r}"
+            + (f" (one of {', '.join(repr(_plain(c)) for c in pipeline.classes_)})" if recipe.task == "classification" else ""),
             **fitted.card,
         }
         importance = feature_importance(fitted.estimator, [c for c in transformed_training_data.columns if c != target_col])
         if importance:
-            card["feature importance"] = MetadataValue.md(importance)
+            card["feature importance"] = importance
         with mlflow_resource.start_run(run_name=f"{loaded.name}-train", tags=run_tags(context, loaded, version)) as run:
             import mlflow
 

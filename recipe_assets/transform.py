@@ -75,8 +75,43 @@ def with_target(features: "pd.DataFrame", target: "pd.Series") -> "pd.DataFrame"
     return out
 
 
-def structure(transformer: Any) -> str:
-    return "```\n" + repr(transformer) + "\n```"
+def structure(model: Any):
+    """The steps of a (possibly nested) scikit-learn model as a table: where, what, with which settings,
+    on which columns. Easier to read than a repr, which Dagster would also fold away."""
+    return cards.table(("step", "class", "settings", "columns"), _structure_rows(model, "", None))
+
+
+def _structure_rows(model: Any, path: str, columns: Any):
+    from sklearn.compose import ColumnTransformer
+    from sklearn.pipeline import Pipeline
+
+    if isinstance(model, Pipeline):
+        for name, step in model.steps:
+            yield from _structure_rows(step, f"{path} › {name}" if path else name, columns)
+    elif isinstance(model, ColumnTransformer):
+        for name, transformer, selected in getattr(model, "transformers_", model.transformers):
+            where = f"{path} › {name}" if path else name
+            if isinstance(transformer, str):  # "drop" or "passthrough"
+                yield (where, transformer, "", _columns_text(selected))
+            else:
+                yield from _structure_rows(transformer, where, selected)
+    else:
+        yield (path or type(model).__name__, type(model).__name__, _settings(model), _columns_text(columns))
+
+
+def _settings(model: Any) -> str:
+    function = getattr(model, "func", None)
+    if callable(function):
+        return f"func={getattr(function, '__module__', '')}.{getattr(function, '__name__', function)}"
+    text = repr(model)
+    settings = text[text.find("(") + 1 : -1] if "(" in text else ""
+    return " ".join(settings.split())[:300]
+
+
+def _columns_text(columns: Any) -> str:
+    if columns is None:
+        return ""
+    return ", ".join(map(str, columns)) if isinstance(columns, (list, tuple)) else str(columns)
 
 
 def build(loaded: "LoadedConfig") -> list:
@@ -114,10 +149,8 @@ def build(loaded: "LoadedConfig") -> list:
         transformed_val = with_target(
             apply_transformer(transformer, validation_data.drop(columns=[target_col])), validation_data[target_col]
         )
-        structure_md = MetadataValue.md(structure(transformer))
-        input_schema = MetadataValue.md(
-            cards.markdown_table(("column", "type"), [(c, str(t)) for c, t in train_features.dtypes.items()])
-        )
+        structure_md = structure(transformer)
+        input_schema = cards.table(("column", "type"), [(c, str(t)) for c, t in train_features.dtypes.items()])
         yield Output(
             transformer,
             output_name="transformer",

@@ -116,20 +116,26 @@ def test_card_tables_list_every_class():
     assert [r[0] for r in per_class] == ["a", "b", "c"] and [r[4] for r in per_class] == [2, 1, 1]
 
 
-def test_regression_metrics_answer_to_both_names_of_the_label_sums():
-    """recipe-format.md says *_on_label; MLflow 2.x's evaluator logged *_on_target. Both are accepted."""
-    from recipe_assets.metrics import builtin_metric_names, regression_metrics
+def test_label_sums_are_named_as_mlflow_2_logged_them_and_the_old_names_still_work(regression_recipe, edit):
+    """recipe-format.md says *_on_label; MLflow 2.x's evaluator logged *_on_target. A recipe may name
+    either; custom metrics see both keys in builtin_metrics."""
+    from recipe_assets.config import load_config
+    from recipe_assets.metrics import regression_metrics, with_aliases
 
     values = regression_metrics([1.0, 2.0, 3.0], [1.0, 2.0, 4.0])
-    assert values["sum_on_label"] == values["sum_on_target"] == 6.0
-    assert values["mean_on_label"] == values["mean_on_target"] == 2.0
-    assert {"sum_on_target", "mean_on_target", "sum_on_label", "mean_on_label"} <= set(builtin_metric_names("regression"))
+    assert (values["sum_on_target"], values["mean_on_target"]) == (6.0, 2.0)
+    assert "sum_on_label" not in values
+    assert with_aliases(values)["mean_on_label"] == 2.0
+    edit(regression_recipe / "recipe.yaml", "- metric: root_mean_squared_error", "- metric: mean_on_label")
+    edit(regression_recipe / "recipe.yaml", 'primary_metric: "root_mean_squared_error"', 'primary_metric: "sum_on_label"')
+    config = load_config(regression_recipe).config
+    assert config.primary_metric == "sum_on_target"
+    assert config.steps.evaluate.validation_criteria[0].metric == "mean_on_target"
 
 
-def test_primary_and_custom_metrics_lead_the_card_table_in_bold():
+def test_primary_and_custom_metrics_lead_the_card_table():
     from recipe_assets.train import metrics_table
 
     table = metrics_table({"training": {"r2_score": 0.9, "root_mean_squared_error": 2.0, "wmse": 3.0}}, ("root_mean_squared_error", "wmse"))
-    rows = table.splitlines()[2:]
-    assert rows[0].startswith("| **root_mean_squared_error** |") and rows[1].startswith("| **wmse** |")
-    assert rows[2].startswith("| r2_score |")
+    rows = [(r.data["metric"], r.data["role"]) for r in table.records]
+    assert rows == [("root_mean_squared_error", "primary"), ("wmse", "custom"), ("r2_score", "")]
