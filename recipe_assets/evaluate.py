@@ -119,8 +119,8 @@ def criteria_table(recipe: "RecipeConfig", test_metrics: dict[str, float]) -> tu
             }
         )
     table = cards.table(
-        ("metric", "threshold", "test value", "direction", "result"),
-        [(o["metric"], o["threshold"], o["value"], "≥" if o["greater_is_better"] else "≤", "PASS" if o["passed"] else "FAIL") for o in outcomes],
+        ("metric", "result", "test value", "must be", "threshold"),
+        [(o["metric"], "PASS" if o["passed"] else "FAIL", o["value"], "≥" if o["greater_is_better"] else "≤", o["threshold"]) for o in outcomes],
     )
     return outcomes, table
 
