@@ -143,10 +143,23 @@ def plain(value: Any) -> Any:
     return inner
 
 
+def text_table(value: TableMetadataValue) -> str:
+    """A table for the terminal: columns aligned, numbers to the right."""
+    headers = [c.name for c in value.schema.columns]
+    rows = [[fmt(record.data.get(h)) for h in headers] for record in value.records]
+    widths = [max([len(h), *(len(r[i]) for r in rows)]) for i, h in enumerate(headers)]
+    numeric = [c.type in ("int", "float") for c in value.schema.columns]
+
+    def line(cells: list[str]) -> str:
+        return "  ".join(cell.rjust(w) if right else cell.ljust(w) for cell, w, right in zip(cells, widths, numeric)).rstrip()
+
+    return "\n".join([line(headers), line(["-" * w for w in widths]), *(line(r) for r in rows)])
+
+
 def render_text(title: str, metadata: Mapping[str, Any]) -> str:
     parts = [title, "=" * len(title)]
     for key, value in metadata.items():
-        shown = plain(value)
+        shown = text_table(value) if isinstance(value, TableMetadataValue) else plain(value)
         label = key.removeprefix("dagster/")
         if isinstance(shown, str) and "\n" in shown:
             parts += ["", f"## {label}", shown]

@@ -52,8 +52,9 @@ def test_html_card_renders_tables_and_escapes_text():
 
 
 def test_text_card_shows_tables_sections_and_values():
-    text = cards.render_text("evaluate", {"model validation status": "VALIDATED", "criteria": cards.table(("a",), [(1,)]), "note": MetadataValue.md("- one\n- two")})
+    criteria = cards.table(("metric", "value"), [("rmse", 1.5), ("weighted_mse", 12.25)])
+    text = cards.render_text("evaluate", {"model validation status": "VALIDATED", "criteria": criteria, "note": MetadataValue.md("- one\n- two")})
     assert text.startswith("evaluate\n========\n")
     assert "model validation status: VALIDATED" in text
-    assert "## criteria\n| a |\n|---|\n| 1 |" in text
+    assert "## criteria\nmetric        value\n------------  -----\nrmse            1.5\nweighted_mse  12.25\n" in text
     assert "## note\n- one\n- two" in text
