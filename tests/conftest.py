@@ -12,6 +12,12 @@ TEMPLATES = REPO / "templates"
 SHARED_DATA = REPO.parent / "shared" / "data"
 NYC_SAMPLE = SHARED_DATA / "nyc-taxi-sample.parquet"
 
+
+def pytest_sessionstart(session) -> None:
+    """The real NYC sample is read from shared/data beside the repo (as CI lays it out), never copied in."""
+    if not NYC_SAMPLE.is_file():
+        raise pytest.UsageError(f"{NYC_SAMPLE} is missing: the tests read the NYC taxi sample from ../shared/data beside this repo")
+
 # recipe directories used as test data; their own tests run inside a copy (tests/test_user_code.py)
 collect_ignore = ["fixtures"]
 
