@@ -156,3 +156,23 @@ def test_a_new_process_can_rerun_train_from_the_stored_transformer(fresh_interpr
     summary = Recipe(recipe_root=fresh_interpreter).run(raise_on_error=False)
     assert summary.success, summary.error
     assert summary.materialized == ["model", "run", "registered_model_version"]
+
+
+def test_the_real_nyc_sample_runs_end_to_end_and_logs_what_the_card_shows(nyc_recipe: Path, edit):
+    """The MLflow regression example's data (shared/data), split as MLflow Recipes 2.22 split it."""
+    from mlflow.tracking import MlflowClient
+
+    edit(nyc_recipe / "profiles" / "local.yaml", "SPLIT_RATIOS: [0.75, 0.125, 0.125]", "SPLIT_RATIOS: [0.8, 0.1, 0.1]")
+    recipe = Recipe(recipe_root=nyc_recipe)
+    summary = recipe.run(raise_on_error=False)
+    assert summary.success, summary.error
+    assert summary.materialized == ALL_OUTPUTS
+    sizes = {name: len(recipe.latest_value(name)) for name in ("training_data", "validation_data", "test_data")}
+    # 8051 / 959 / 990 before the template's filter of implausible trips, as the peer split them
+    assert sizes["training_data"] <= 8051 and sizes["validation_data"] <= 959 and sizes["test_data"] <= 990
+    assert sum(sizes.values()) > 9700
+    evaluation = recipe.latest_value("run")
+    logged = MlflowClient(recipe.mlflow.tracking_uri).get_run(evaluation["run_id"]).data.metrics
+    assert logged["test_root_mean_squared_error"] == pytest.approx(evaluation["metrics"]["test"]["root_mean_squared_error"])
+    assert evaluation["model_validation_status"] == "VALIDATED"
+    assert 1.0 < evaluation["metrics"]["test"]["root_mean_squared_error"] < 10
