@@ -7,6 +7,8 @@ imported when a step uses it, keeping definition load light.
 """
 from __future__ import annotations
 
+import contextlib
+import io
 import os
 import sys
 from collections.abc import Iterator, Mapping
@@ -158,7 +160,9 @@ class MlflowTracking(ConfigurableResource):
         import mlflow
 
         client = self.client()
-        version = mlflow.register_model(model_uri, model_name, tags=dict(tags))
+        # MLflow prints its own "Successfully registered..." lines to stderr; the register card says it
+        with contextlib.redirect_stderr(io.StringIO()):
+            version = mlflow.register_model(model_uri, model_name, tags=dict(tags))
         if alias:
             client.set_registered_model_alias(model_name, alias, version.version)
         return client.get_model_version(model_name, version.version)
