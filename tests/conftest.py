@@ -11,6 +11,19 @@ REPO = Path(__file__).resolve().parents[1]
 TEMPLATES = REPO / "templates"
 SHARED_DATA = REPO.parent / "shared" / "data"
 NYC_SAMPLE = SHARED_DATA / "nyc-taxi-sample.parquet"
+# the model-development outputs, in the order a full run materializes them
+ALL_OUTPUTS = [
+    "ingested_data",
+    "training_data",
+    "validation_data",
+    "test_data",
+    "transformer",
+    "transformed_training_data",
+    "transformed_validation_data",
+    "model",
+    "run",
+    "registered_model_version",
+]
 
 
 def pytest_sessionstart(session) -> None:

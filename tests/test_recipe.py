@@ -2,31 +2,19 @@
 on a recipe directory written for MLflow Recipes (tests/fixtures/dropin_recipe) and left unchanged."""
 from __future__ import annotations
 
-import re
-
 import logging
 import os
+import re
 import shutil
 from pathlib import Path
 
 import pytest
 
+from conftest import ALL_OUTPUTS
 from recipe_assets import Recipe
 from recipe_assets.errors import RecipeError
 
 DROPIN = Path(__file__).parent / "fixtures" / "dropin_recipe"
-ALL_OUTPUTS = [
-    "ingested_data",
-    "training_data",
-    "validation_data",
-    "test_data",
-    "transformer",
-    "transformed_training_data",
-    "transformed_validation_data",
-    "model",
-    "run",
-    "registered_model_version",
-]
 
 
 def output_states(graph: str) -> dict[str, str]:

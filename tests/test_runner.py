@@ -7,20 +7,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from conftest import ALL_OUTPUTS
 from recipe_assets.recipe import Recipe
 
-ALL_OUTPUTS = [
-    "ingested_data",
-    "training_data",
-    "validation_data",
-    "test_data",
-    "transformer",
-    "transformed_training_data",
-    "transformed_validation_data",
-    "model",
-    "run",
-    "registered_model_version",
-]
 
 
 def fresh_run(root: Path):
