@@ -143,6 +143,19 @@ def plain(value: Any) -> Any:
     return inner
 
 
+def merge_outputs(per_output: Sequence[tuple[str, Mapping[str, Any]]]) -> dict[str, Any]:
+    """One card for a step with several outputs: entries all outputs share (the split sizes) once,
+    the others under `<output>: <entry>`."""
+    if len(per_output) == 1:
+        return dict(per_output[0][1])
+    merged: dict[str, Any] = {}
+    for name, metadata in per_output:
+        for label, value in metadata.items():
+            shared = all(label in other and plain(other[label]) == plain(value) for _, other in per_output)
+            merged[label if shared else f"{name}: {label.removeprefix('dagster/')}"] = value
+    return merged
+
+
 def text_table(value: TableMetadataValue) -> str:
     """A table for the terminal: columns aligned, numbers to the right."""
     headers = [c.name for c in value.schema.columns]

@@ -4,6 +4,7 @@ from typing import TYPE_CHECKING, Any
 
 from dagster import AssetExecutionContext, AssetIn, DataVersion, Failure, MetadataValue, Output, asset
 
+from recipe_assets import cards
 from recipe_assets.configmodel import ConfigModel
 from recipe_assets.errors import RecipeConfigError
 from recipe_assets.evaluate import VALIDATED
@@ -76,6 +77,10 @@ def build(loaded: "LoadedConfig") -> list:
             "validation status": status,
             "registry link": MetadataValue.url(registry_link(mlflow_resource.tracking_uri, model_version.name, value["version"])),
         }
+        with mlflow_resource.resume_run(run["run_id"]):
+            import mlflow
+
+            mlflow.log_text(cards.render_html("register", metadata), "cards/register.html")
         return Output(value, data_version=DataVersion(f"{model_version.name}/{model_version.version}"), metadata=metadata)
 
     return [_register]

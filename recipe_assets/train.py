@@ -478,11 +478,28 @@ def build(loaded: "LoadedConfig") -> list:
             )
             card["mlflow run"] = MetadataValue.text(run.info.run_id)
             card["model uri"] = MetadataValue.text(info.model_uri)
+            for step in ("ingest", "split", "transform"):
+                upstream = upstream_card(context, loaded.name, step)
+                if upstream:
+                    mlflow.log_text(cards.render_html(step, upstream), f"cards/{step}.html")
             mlflow.log_text(cards.render_html("train", card), "cards/train.html")
         value = {"run_id": run.info.run_id, "model_uri": info.model_uri, "model_id": getattr(info, "model_id", None)}
         return Output(value, data_version=DataVersion(bytes_version(cloudpickle.dumps(pipeline))), metadata=card)
 
     return [_train]
+
+
+def upstream_card(context: AssetExecutionContext, recipe_name: str, step: str) -> dict[str, Any]:
+    """The card of an earlier step, from its latest materializations, so the MLflow run holds every
+    step's card as MLflow Recipes' runs did."""
+    from recipe_assets.keys import STEP_OUTPUTS
+
+    per_output = []
+    for name in STEP_OUTPUTS[step]:
+        event = context.instance.get_latest_materialization_event(asset_key(recipe_name, name))
+        if event is not None and event.asset_materialization is not None:
+            per_output.append((name, event.asset_materialization.metadata))
+    return cards.merge_outputs(per_output) if per_output else {}
 
 
 def _flat_params(params: dict[str, Any]) -> dict[str, str]:

@@ -165,3 +165,8 @@ def test_the_real_nyc_sample_runs_end_to_end_and_logs_what_the_card_shows(nyc_re
     assert logged["test_root_mean_squared_error"] == pytest.approx(evaluation["metrics"]["test"]["root_mean_squared_error"])
     assert evaluation["model_validation_status"] == "VALIDATED"
     assert 1.0 < evaluation["metrics"]["test"]["root_mean_squared_error"] < 10
+    client = MlflowClient(recipe.mlflow.tracking_uri)
+    logged_cards = {a.path for a in client.list_artifacts(evaluation["run_id"], "cards")}
+    assert logged_cards == {f"cards/{step}.html" for step in ("ingest", "split", "transform", "train", "evaluate", "register")}
+    split_html = (Path(client.download_artifacts(evaluation["run_id"], "cards/split.html"))).read_text()
+    assert split_html.count("<h2>split sizes</h2>") == 1 and "training_data: profile" in split_html
