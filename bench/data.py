@@ -11,7 +11,7 @@ import pandas as pd
 
 REPO = Path(__file__).resolve().parent.parent
 TEMPLATE = REPO / "templates" / "regression"
-NYC_SAMPLE = Path("/work/shared/data/nyc-taxi-sample.parquet")
+NYC_SAMPLE = REPO.parent / "shared" / "data" / "nyc-taxi-sample.parquet"  # shared/ sits beside the repo checkout
 
 
 def nyc_trips(rows: int | None = None) -> pd.DataFrame:
@@ -24,12 +24,13 @@ def nyc_trips(rows: int | None = None) -> pd.DataFrame:
     return _scaled_up(base, rows)
 
 
-def _scaled_up(base: pd.DataFrame, rows: int) -> pd.DataFrame:
+def _scaled_up(base: pd.DataFrame, rows: int, first_copy: int = 0) -> pd.DataFrame:
+    """`rows` rows of copies of `base`, numbered from `first_copy`; every copy but number 0 is jittered."""
     repeats = -(-rows // len(base))
     df = pd.concat([base] * repeats, ignore_index=True).head(rows)
-    copy_index = np.arange(rows) // len(base)
+    copy_index = first_copy + np.arange(rows) // len(base)
     is_copy = copy_index > 0
-    rng = np.random.default_rng(20160201)
+    rng = np.random.default_rng(20160201 + first_copy)
     shift = pd.to_timedelta(np.where(is_copy, rng.integers(-300, 300, rows), 0), unit="s")
     df["tpep_pickup_datetime"] += shift
     df["tpep_dropoff_datetime"] += shift
@@ -37,6 +38,23 @@ def _scaled_up(base: pd.DataFrame, rows: int) -> pd.DataFrame:
     df["trip_distance"] = np.round(df["trip_distance"] * distance_jitter, 3)
     df["fare_amount"] = np.round(df["fare_amount"] + np.where(is_copy, rng.normal(0, 0.25, rows), 0.0), 2)
     return df
+
+
+def write_scoring_parquet(dest: Path, rows: int, chunk_copies: int = 100, row_group_rows: int = 65536) -> Path:
+    """`rows` NYC-like trips as one parquet file in row groups of `row_group_rows`, so it can be streamed.
+    Written `chunk_copies` copies of the sample at a time (1M rows), so 10M rows never sit in memory."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    base = pd.read_parquet(NYC_SAMPLE)
+    chunk_rows = chunk_copies * len(base)
+    schema = pa.Schema.from_pandas(base, preserve_index=False)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    with pq.ParquetWriter(dest, schema) as writer:
+        for start in range(0, rows, chunk_rows):
+            chunk = _scaled_up(base, min(chunk_rows, rows - start), first_copy=start // len(base))
+            writer.write_table(pa.Table.from_pandas(chunk, schema=schema, preserve_index=False), row_group_size=row_group_rows)
+    return dest
 
 
 def set_split_ratios(recipe_dir: Path, ratios: list[float]) -> None:

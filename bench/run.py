@@ -1,6 +1,8 @@
 """Benchmark driver: our product vs the plain-script floor vs MLflow Recipes 2.22.2; writes RESULTS.md.
 
-    uv run python bench/run.py [--smoke] [--repeats 3] [--skip-peer]
+    uv run python bench/run.py [--smoke] [--repeats 3] [--skip-peer] [--only batch-scoring ...]
+
+Exits 1 (after writing the report) when any run of ours or of the plain scripts failed.
 """
 from __future__ import annotations
 
@@ -11,6 +13,7 @@ import json
 import os
 import platform
 import re
+import shlex
 import shutil
 import statistics
 import subprocess
@@ -19,8 +22,10 @@ import tempfile
 import time
 from pathlib import Path
 
+import yaml
+
 from cases import CASES
-from data import make_bench_recipe
+from data import make_bench_recipe, write_scoring_parquet
 from measure import CaseResult, measure
 from peer import PEER_VENV, RECIPE_STEPS, ensure_peer_venv, run_peer_cases
 
@@ -29,12 +34,18 @@ REPO = BENCH.parent
 VENV_BIN = Path(sys.prefix) / "bin"
 PRODUCT, PLAIN, PEER = "a: recipe-assets", "b: plain script", "c: MLflow Recipes 2.22.2"
 PACKAGES = ["dagster", "mlflow", "scikit-learn", "pandas", "pyarrow", "numpy"]
+SECTIONS = ["import", "cases", "scale", "batch-scoring"]
+SCORING_STEPS = ["ingest_scoring", "predict"]
 
 
 class Results:
     def __init__(self):
         self.samples: dict[tuple[str, str, str], list[CaseResult]] = {}
         self.plain_phases: dict[str, dict[str, float]] = {}
+        self.scoring: dict[str, dict] = {}  # case -> {"rows": n, "outputs match": "yes" or what differs}
+
+    def failures(self, ways=(PRODUCT, PLAIN)) -> list[tuple[str, str, str, CaseResult]]:
+        return [(s, c, w, r) for (s, c, w), rs in self.samples.items() if w in ways for r in rs if not r.ok]
 
     def add(self, section: str, way: str, result: CaseResult) -> None:
         self.samples.setdefault((section, result.case, way), []).append(result)
@@ -120,8 +131,73 @@ def bench_definitions_import(results: Results, recipe: Path, work: Path, repeats
         results.add("import", PRODUCT, CaseResult.of("import recipe_assets.definitions", m, [], log))
 
 
-def bench_batch_scoring(results: Results, recipe: Path, work: Path, repeats: int) -> None:
-    """Hook for the batch-scoring benchmark (a later issue): adds rows to section "scoring" once written."""
+def bench_batch_scoring(results: Results, recipe: Path, work: Path, repeats: int, sizes: list[int]) -> None:
+    """Train once, then score scaled-up parquet files: (a) `recipe-assets run --step predict`,
+    (b) bench/plain_scoring.py with the same registered model from the same tracking store."""
+    recipe = fresh_copy(recipe, work / "scoring" / "recipe")
+    trained = run_product(recipe, "train (once, cold)", work / "scoring-train.log")
+    results.add("scoring", PRODUCT, trained)
+    registered = re.search(r"registered model: (\S+) .*tracking store (\S+)", Path(trained.log).read_text(errors="replace"))
+    if not trained.ok or not registered:
+        return
+    model_uri, tracking_uri = registered.groups()
+    for rows in sizes:
+        case = f"score {rows:,} rows"
+        results.scoring[case] = {"rows": rows, "outputs match": "not compared"}
+        source = write_scoring_parquet(work / "scoring" / f"input-{rows}.parquet", rows)
+        ours, plain = work / "scoring" / f"ours-{rows}.parquet", work / "scoring" / f"plain-{rows}.parquet"
+        set_scoring_locations(recipe, source, ours)
+        for repeat in range(repeats):
+            label = f"scoring-{rows}-{repeat}"
+            results.add("scoring", PRODUCT, run_product_scoring(recipe, case, work, label, forget_last=repeat > 0))
+            cmd = [sys.executable, str(BENCH / "plain_scoring.py"), str(source), str(plain), "--tracking-uri", tracking_uri, "--model-uri", model_uri]
+            log = work / f"{label}-plain.log"
+            results.add("scoring", PLAIN, CaseResult.of(case, measure(cmd, cwd=work, env=clean_env(), log=log), ["score"], log))
+        results.scoring[case]["outputs match"] = compare_predictions(ours, plain)
+        for path in (source, ours, plain):
+            path.unlink(missing_ok=True)
+        print(f"  batch scoring {rows:,}: done", flush=True)
+
+
+def set_scoring_locations(recipe: Path, source: Path, output: Path) -> None:
+    profile = recipe / "profiles" / "local.yaml"
+    config = yaml.safe_load(profile.read_text())
+    config["INGEST_SCORING_CONFIG"]["location"] = str(source)
+    config["PREDICT_OUTPUT_CONFIG"]["location"] = str(output)
+    profile.write_text(yaml.safe_dump(config, sort_keys=False))
+
+
+def run_product_scoring(recipe: Path, case: str, work: Path, label: str, forget_last: bool) -> CaseResult:
+    """`run --step predict`; after the first repeat the inputs are unchanged, so clean first (untimed)."""
+    base = [str(VENV_BIN / "recipe-assets")]
+    where = ["--recipe-root", str(recipe), "--profile", "local"]
+    if forget_last:
+        log = work / f"{label}-clean.log"
+        m = measure([*base, "clean", "--step", "ingest_scoring", *where], cwd=recipe.parent, env=clean_env(), log=log)
+        if m.returncode != 0:
+            return CaseResult.of(case, m, [], log)
+    log = work / f"{label}-ours.log"
+    m = measure([*base, "run", "--step", "predict", *where], cwd=recipe.parent, env=clean_env(), log=log)
+    ran = [step for step in SCORING_STEPS if re.search(rf"(?m)^\s+{step}\s+done in", m.output)]
+    result = CaseResult.of(case, m, ran, log)
+    if result.ok and "predict" not in ran:
+        with open(log, "a") as out:
+            out.write("\nbench: exit 0 but predict did not run, so this run scored nothing\n")
+        result.ok = False
+    return result
+
+
+def compare_predictions(ours: Path, plain: Path) -> str:
+    import numpy as np
+    import pyarrow.parquet as pq
+
+    if not ours.exists() or not plain.exists():
+        return "no output: " + ", ".join(p.name for p in (ours, plain) if not p.exists())
+    a = pq.read_table(ours, columns=["prediction"]).column(0).to_numpy()
+    b = pq.read_table(plain, columns=["prediction"]).column(0).to_numpy()
+    if len(a) != len(b):
+        return f"DIFFERENT: {len(a):,} vs {len(b):,} rows"
+    return "yes" if np.allclose(a, b) else f"DIFFERENT: {int((~np.isclose(a, b)).sum()):,} predictions differ"
 
 
 def package_versions(python: Path | None = None) -> dict[str, str]:
@@ -186,13 +262,35 @@ def ratio(numerator: float | None, denominator: float | None) -> str:
     return "n/a" if not numerator or not denominator else f"{numerator / denominator:.2f}"
 
 
+TABLE_HEAD = [
+    "| case | way | ok runs | min s | median s | tree RSS MB | max process RSS MB | steps ran |",
+    "|---|---|---|---|---|---|---|---|",
+]
+
+
 def write_report(results: Results, path: Path, args: argparse.Namespace, started: float) -> None:
-    ways = [PRODUCT, PLAIN, PEER]
+    sections = {section for section, _, _ in results.samples}
+    lines = header_lines(args, started) + failure_lines(results)
+    if "cases" in sections:
+        lines += cases_lines(results, args)
+    if "scale" in sections:
+        lines += scale_lines(results)
+    if results.plain_phases:
+        lines += plain_phase_lines(results)
+    if "import" in sections:
+        lines += ["", "## Definitions load", "", *TABLE_HEAD, summary_row(results, "import", "import recipe_assets.definitions", PRODUCT)[1]]
+    if "scoring" in sections:
+        lines += scoring_lines(results, args)
+    path.write_text("\n".join(lines) + "\n")
+
+
+def header_lines(args: argparse.Namespace, started: float) -> list[str]:
     lines = [
         "# Benchmark results",
         "",
-        f"Generated by `uv run python bench/run.py{' --smoke' if args.smoke else ''} --repeats {args.repeats}` "
-        f"on {dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M UTC} in {time.perf_counter() - started:.0f} s.",
+        f"Generated by `uv run python bench/run.py {shlex.join(sys.argv[1:])}` "
+        f"on {dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M UTC} in {time.perf_counter() - started:.0f} s; "
+        f"each figure is the min or median of the {args.repeats} repeat(s) of this run, each ratio a ratio of medians of this run.",
         "",
         "## Machine and versions",
         "",
@@ -201,7 +299,7 @@ def write_report(results: Results, path: Path, args: argparse.Namespace, started
     ]
     if args.with_peer:
         lines.append("- peer (c): " + ", ".join(f"{k} {v}" for k, v in package_versions(PEER_VENV / "bin" / "python").items()))
-    lines += [
+    return lines + [
         "",
         "Each number is one subprocess, start to exit: (a) `recipe-assets run --recipe-root DIR --profile local`, "
         "(b) `python bench/plain.py DIR` (no cache: it redoes all the work every time), "
@@ -209,23 +307,36 @@ def write_report(results: Results, path: Path, args: argparse.Namespace, started
         "Tree RSS: peak of the summed RSS of the process and all its descendants, polled every 50 ms "
         "(shared pages count once per process). Max process RSS: `wait4` ru_maxrss, the largest single process. "
         "Steps ran: (a) from the CLI's progress lines, (c) from MLflow Recipes' `Running step` lines.",
-        "",
-        f"## Incremental cases (NYC taxi sample, {args.case_rows or 10000:,} rows; in order on one recipe copy)",
-        "",
-        "| case | way | ok runs | min s | median s | tree RSS MB | max process RSS MB | steps ran |",
-        "|---|---|---|---|---|---|---|---|",
     ]
+
+
+def failure_lines(results: Results) -> list[str]:
+    failed = results.failures(ways=(PRODUCT, PLAIN, PEER))
+    mismatched = {case: v["outputs match"] for case, v in results.scoring.items() if v["outputs match"] != "yes"}
+    if not failed and not mismatched:
+        return ["", "All runs succeeded."]
+    lines = ["", f"## FAILURES: {len(failed)} failed run(s), {len(mismatched)} batch-scoring output mismatch(es)", ""]
+    lines += [f"- {section} / {case} / {way}: {last_line(r.log)} (log {r.log})" for section, case, way, r in failed]
+    lines += [f"- scoring / {case}: outputs of (a) and (b) {check}" for case, check in mismatched.items()]
+    return lines
+
+
+def cases_lines(results: Results, args: argparse.Namespace) -> list[str]:
+    ways = [PRODUCT, PLAIN] + ([PEER] if args.with_peer else [])
+    lines = ["", f"## Incremental cases (NYC taxi sample, {args.case_rows or 10000:,} rows; in order on one recipe copy)", "", *TABLE_HEAD]
     medians: dict[tuple[str, str], float | None] = {}
     for case, _ in CASES:
         for way in ways:
-            if way == PEER and not args.with_peer:
-                continue
             medians[case, way], row = summary_row(results, "cases", case, way)
             lines.append(row)
     lines += ["", "| case | a/b (median) | a/c (median) |", "|---|---|---|"]
     for case, _ in CASES:
         lines.append(f"| {case} | {ratio(medians[case, PRODUCT], medians[case, PLAIN])} | {ratio(medians[case, PRODUCT], medians.get((case, PEER)))} |")
-    lines += ["", "## Scale (cold runs)", "", "| case | way | ok runs | min s | median s | tree RSS MB | max process RSS MB | steps ran |", "|---|---|---|---|---|---|---|---|"]
+    return lines
+
+
+def scale_lines(results: Results) -> list[str]:
+    lines = ["", "## Scale (cold runs)", "", *TABLE_HEAD]
     scale_cases = sorted({case for section, case, _ in results.samples if section == "scale"}, key=lambda c: int(re.sub(r"\D", "", c)))
     scale_ratios = []
     for case in scale_cases:
@@ -233,15 +344,57 @@ def write_report(results: Results, path: Path, args: argparse.Namespace, started
         b, row_b = summary_row(results, "scale", case, PLAIN)
         lines += [row_a, row_b]
         scale_ratios.append(f"| {case} | {ratio(a, b)} |")
-    lines += ["", "| case | a/b (median) |", "|---|---|", *scale_ratios]
-    lines += ["", "## Where the plain script spends its time (seconds, last repeat; process start-up not included)", ""]
-    phases = list(next(iter(results.plain_phases.values()), {}))
+    return lines + ["", "| case | a/b (median) |", "|---|---|", *scale_ratios]
+
+
+def plain_phase_lines(results: Results) -> list[str]:
+    lines = ["", "## Where the plain script spends its time (seconds, last repeat; process start-up not included)", ""]
+    phases = list(next(iter(results.plain_phases.values())))
     lines += ["| case | " + " | ".join(phases) + " |", "|---|" + "---|" * len(phases)]
     for case, seconds in results.plain_phases.items():
         lines.append(f"| {case} | " + " | ".join(fmt(seconds.get(p)) for p in phases) + " |")
-    lines += ["", "## Definitions load", "", "| case | way | ok runs | min s | median s | tree RSS MB | max process RSS MB | steps ran |", "|---|---|---|---|---|---|---|---|"]
-    lines.append(summary_row(results, "import", "import recipe_assets.definitions", PRODUCT)[1])
-    path.write_text("\n".join(lines) + "\n")
+    return lines
+
+
+def scoring_lines(results: Results, args: argparse.Namespace) -> list[str]:
+    lines = [
+        "",
+        "## Batch scoring",
+        "",
+        (f"Train once (cold `recipe-assets run` on the {args.case_rows or 10000:,}-row bench recipe), then per size score one "
+        "parquet file of NYC-like trips in row groups of 65,536 rows, writing the rows plus a float64 `prediction` column. "
+        "(a) `recipe-assets run --step predict`: ingest_scoring (fingerprints the input file) then predict "
+        "(record batches of 65,536 rows); before each repeat but the first, an untimed `recipe-assets clean --step ingest_scoring`. "
+        "(b) `python bench/plain_scoring.py`: `mlflow.sklearn.load_model` of the same registered version from the same "
+        "tracking store, `ParquetFile(pre_buffer=False).iter_batches(batch_size=65536)`, predict, `ParquetWriter`. "
+        "Both are whole processes, so both include interpreter start-up, imports and model load. "
+        "Outputs compared once per size after the last repeat: same row count and `np.allclose` predictions."),
+        "",
+        *TABLE_HEAD,
+        summary_row(results, "scoring", "train (once, cold)", PRODUCT)[1],
+    ]
+    throughput = ["", "| rows | a rows/s | b rows/s | a/b wall (median) | a tree RSS MB | b tree RSS MB | same rows and predictions |", "|---|---|---|---|---|---|---|"]
+    peaks: dict[str, list[tuple[int, float]]] = {PRODUCT: [], PLAIN: []}
+    for case, info in results.scoring.items():
+        rows, medians = info["rows"], {}
+        for way in (PRODUCT, PLAIN):
+            medians[way], row = summary_row(results, "scoring", case, way)
+            lines.append(row)
+            ok = [r.tree_rss_mb for r in results.samples.get(("scoring", case, way), []) if r.ok]
+            if ok:
+                peaks[way].append((rows, max(ok)))
+        rss = {way: next((f"{mb:.0f}" for n, mb in peaks[way] if n == rows), "n/a") for way in peaks}
+        throughput.append(
+            f"| {rows:,} | {fmt(rows / medians[PRODUCT] if medians[PRODUCT] else None, 0)} "
+            f"| {fmt(rows / medians[PLAIN] if medians[PLAIN] else None, 0)} | {ratio(medians[PRODUCT], medians[PLAIN])} "
+            f"| {rss[PRODUCT]} | {rss[PLAIN]} | {info['outputs match']} |"
+        )
+    lines += throughput
+    if all(len(p) >= 2 for p in peaks.values()):
+        (small, _), (large, _) = peaks[PRODUCT][0], peaks[PRODUCT][-1]
+        growth = "; ".join(f"{way}: {p[0][1]:.0f} → {p[-1][1]:.0f} MB ({p[-1][1] / p[0][1]:.2f}×)" for way, p in peaks.items())
+        lines += ["", f"Peak tree RSS from {small:,} to {large:,} rows ({large / small:.0f}× the data; bounded memory means ≈ 1×): {growth}."]
+    return lines
 
 
 def main() -> None:
@@ -249,15 +402,19 @@ def main() -> None:
     parser.add_argument("--smoke", action="store_true", help="tiny sizes, 1 repeat, no peer (for CI)")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--skip-peer", action="store_true")
-    parser.add_argument("--output", type=Path, default=None, help="default: bench/RESULTS.md (smoke: bench/out/RESULTS-smoke.md)")
-    parser.add_argument("--keep", action="store_true", help="keep the work dir (logs, recipe copies)")
+    parser.add_argument("--only", action="append", choices=SECTIONS, default=None, help="run only this section (repeatable)")
+    parser.add_argument("--output", type=Path, default=None, help="default: bench/RESULTS.md (smoke: bench/out/RESULTS-smoke.md, --only: bench/out/RESULTS-partial.md)")
+    parser.add_argument("--keep", action="store_true", help="keep the work dir (logs, recipe copies); kept anyway when a run failed")
     args = parser.parse_args()
+    only = set(args.only or SECTIONS)
     if args.smoke:
         args.repeats, args.skip_peer = 1, True
-    args.with_peer = not args.skip_peer
+    args.with_peer = not args.skip_peer and "cases" in only
     args.case_rows = 2000 if args.smoke else None
     sizes = [1000] if args.smoke else [10_000, 100_000, 1_000_000]
-    output = args.output or (BENCH / "out" / "RESULTS-smoke.md" if args.smoke else BENCH / "RESULTS.md")
+    scoring_sizes = [20_000] if args.smoke else [1_000_000, 10_000_000]
+    default_output = BENCH / "out" / "RESULTS-smoke.md" if args.smoke else BENCH / "out" / "RESULTS-partial.md" if args.only else BENCH / "RESULTS.md"
+    output = args.output or default_output
 
     started = time.perf_counter()
     (BENCH / "out").mkdir(exist_ok=True)
@@ -267,12 +424,20 @@ def main() -> None:
         ensure_peer_venv()
     results = Results()
     base = make_bench_recipe(work / "base", args.case_rows)
-    bench_definitions_import(results, base, work, args.repeats)
-    bench_cases(results, base, work, args.repeats, args.with_peer)
-    bench_scale(results, sizes, work, args.repeats)
-    bench_batch_scoring(results, base, work, args.repeats)
+    if "import" in only:
+        bench_definitions_import(results, base, work, args.repeats)
+    if "cases" in only:
+        bench_cases(results, base, work, args.repeats, args.with_peer)
+    if "scale" in only:
+        bench_scale(results, sizes, work, args.repeats)
+    if "batch-scoring" in only:
+        bench_batch_scoring(results, base, work, args.repeats, scoring_sizes)
     write_report(results, output, args, started)
     print(f"wrote {output} in {time.perf_counter() - started:.0f} s", flush=True)
+    failed = results.failures() + [case for case, v in results.scoring.items() if v["outputs match"] != "yes"]
+    if failed:
+        print(f"FAILED: {len(failed)} run(s) of ours or the plain scripts failed or disagreed; see {output}; logs kept in {work}", file=sys.stderr)
+        sys.exit(1)
     if not args.keep:
         shutil.rmtree(work, ignore_errors=True)
 
