@@ -16,6 +16,7 @@ from pathlib import Path
 
 from dagster import (
     AssetKey,
+    AssetSelection,
     DagsterEventType,
     DagsterInstance,
     Definitions,
@@ -83,29 +84,17 @@ def keys_of_steps(loaded: LoadedConfig, steps: Iterable[str]) -> list[AssetKey]:
 
 
 def keys_to_run(defs: Definitions, instance: DagsterInstance, targets: list[AssetKey]) -> list[AssetKey]:
+    """What is stale or missing among `targets`, everything after it, and the rest of each multi-asset
+    step it touches (a split writes all three splits)."""
     graph = defs.resolve_asset_graph()
     statuses = stale_statuses(instance, graph, targets)
-    dirty = {key for key, status in statuses.items() if status != FRESH}
+    dirty = [key for key, status in statuses.items() if status != FRESH]
+    if not dirty:
+        return []
     target_set = set(targets)
-    closure = set(dirty)
-    for key in dirty:
-        closure |= {k for k in _descendants(graph, key) if k in target_set}
-    # outputs of one step run together (a split writes all three splits)
-    whole_steps = set()
-    for key in closure:
-        whole_steps |= set(graph.get(key).assets_def.keys) & target_set
+    closure = AssetSelection.assets(*dirty).downstream().resolve(graph) & target_set
+    whole_steps = AssetSelection.assets(*closure).required_multi_asset_neighbors().resolve(graph) & target_set
     return [key for key in targets if key in whole_steps]
-
-
-def _descendants(graph, key: AssetKey) -> set[AssetKey]:
-    seen: set[AssetKey] = set()
-    frontier = [key]
-    while frontier:
-        for child in graph.get(frontier.pop()).child_keys:
-            if child not in seen:
-                seen.add(child)
-                frontier.append(child)
-    return seen
 
 
 def run(
