@@ -88,9 +88,7 @@ def resolve_files(root: Path, config: IngestConfig, key_path: str) -> list[Path]
         path = Path(location).expanduser()
         path = path if path.is_absolute() else root / path
         if config.using == "delta":
-            if not (path / "_delta_log").is_dir():
-                raise RecipeDataError(f"{key_path}.location: {path} is not a Delta table (no _delta_log folder)")
-            files += sorted(p for p in path.rglob("*") if p.is_file())
+            files += delta_commits(path, config.version, key_path)
         elif any(ch in location for ch in "*?["):
             files += sorted(Path(p) for p in glob.glob(str(path), recursive=True) if Path(p).is_file())
         elif path.is_dir():
@@ -103,6 +101,16 @@ def resolve_files(root: Path, config: IngestConfig, key_path: str) -> list[Path]
     if not files:
         raise RecipeDataError(f"{key_path}.location: no {config.using} files found at {', '.join(config.locations)}")
     return files
+
+
+def delta_commits(table: Path, version: int | None, key_path: str) -> list[Path]:
+    """A Delta table's commit files up to the version read: they name every (immutable) data file, so
+    they fingerprint the data, and a new version leaves a recipe pinned to an older one fresh."""
+    log = table / "_delta_log"
+    if not log.is_dir():
+        raise RecipeDataError(f"{key_path}.location: {table} is not a Delta table (no _delta_log folder)")
+    commits = sorted(p for p in log.glob("*.json") if p.stem.isdigit())
+    return [p for p in commits if version is None or int(p.stem) <= version]
 
 
 def read_data(root: Path, config: IngestConfig, key_path: str) -> "pd.DataFrame":

@@ -229,15 +229,18 @@ def write_output(loaded: "LoadedConfig", config: PredictConfig, produce) -> tupl
 
 
 def _write_delta(location: Path, config: PredictConfig, produce) -> dict[str, Any]:
+    import pyarrow as pa
     import pyarrow.parquet as pq
     from deltalake import write_deltalake
 
-    with tempfile.TemporaryDirectory(dir=location.parent if location.parent.exists() else None) as scratch:
+    location.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=location.parent) as scratch:
         staged = Path(scratch) / "scored.parquet"
         stats = produce(staged)
         mode = {"errorifexists": "error"}.get(config.save_mode, config.save_mode)
-        parquet = pq.ParquetFile(staged)
-        write_deltalake(str(location), parquet.iter_batches(), schema=parquet.schema_arrow, mode=mode)
+        parquet = pq.ParquetFile(staged, pre_buffer=False)
+        # a Delta commit is atomic: a failed write leaves the table at its previous version
+        write_deltalake(str(location), pa.RecordBatchReader.from_batches(parquet.schema_arrow, parquet.iter_batches()), mode=mode)
     return stats
 
 

@@ -121,3 +121,23 @@ def test_csv_scoring_data_is_streamed_too(recipe: Path):
     model, _ = registered_model(recipe)
     assert len(scored) == len(scoring)
     np.testing.assert_allclose(scored["prediction"], model.predict(scoring.drop(columns=["fare_amount"])))
+
+
+def test_scored_data_can_be_written_as_a_delta_table_and_appended_to(recipe: Path):
+    from deltalake import DeltaTable
+
+    profile = recipe / "profiles" / "local.yaml"
+    profile.write_text(profile.read_text().replace(
+        'PREDICT_OUTPUT_CONFIG:\n  using: parquet\n  location: "./data/sample_output.parquet"',
+        'PREDICT_OUTPUT_CONFIG:\n  using: delta\n  location: "./data/scored_delta"',
+    ))
+    (recipe / "recipe.yaml").write_text((recipe / "recipe.yaml").read_text().replace(
+        "output: {{PREDICT_OUTPUT_CONFIG}}", "output: {{PREDICT_OUTPUT_CONFIG}}\n    save_mode: append"))
+    assert Recipe(recipe_root=recipe).run("predict", raise_on_error=False).success
+    Recipe(recipe_root=recipe).clean("ingest_scoring")
+    assert Recipe(recipe_root=recipe).run("predict", raise_on_error=False).success
+    table = DeltaTable(str(recipe / "data" / "scored_delta"))
+    scoring_rows = len(pd.read_parquet(recipe / "data" / "sample.parquet"))
+    assert table.version() == 1
+    assert len(table.to_pandas()) == 2 * scoring_rows
+    assert "prediction" in table.schema().to_arrow().names

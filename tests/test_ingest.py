@@ -1,0 +1,65 @@
+"""Ingest: the locations and formats MLflow Recipes accepted, read without Spark."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from deltalake import write_deltalake
+
+from recipe_assets.errors import RecipeDataError
+from recipe_assets.ingest import IngestConfig, read_data, resolve_files
+from recipe_assets.recipe import Recipe
+
+
+@pytest.fixture
+def trips(regression_recipe: Path) -> pd.DataFrame:
+    return pd.read_parquet(regression_recipe / "data" / "sample.parquet")
+
+
+def use_ingest(recipe: Path, block: str) -> None:
+    profile = recipe / "profiles" / "local.yaml"
+    text = profile.read_text()
+    old = 'INGEST_CONFIG:\n  using: parquet\n  location: "./data/sample.parquet"'
+    assert old in text
+    profile.write_text(text.replace(old, "INGEST_CONFIG:\n" + block))
+
+
+def test_a_directory_glob_or_list_of_parquet_files_is_read_in_order(regression_recipe: Path, trips: pd.DataFrame):
+    parts = regression_recipe / "data" / "parts"
+    parts.mkdir()
+    for number, chunk in enumerate((trips.iloc[:2000], trips.iloc[2000:])):
+        chunk.to_parquet(parts / f"part-{number}.parquet", index=False)
+    (parts / "notes.txt").write_text("not data")
+    for location in ("./data/parts", "./data/parts/*.parquet", ["./data/parts/part-0.parquet", "./data/parts/part-1.parquet"]):
+        config = IngestConfig(using="parquet", location=location)
+        assert [p.name for p in resolve_files(regression_recipe, config, "steps.ingest")] == ["part-0.parquet", "part-1.parquet"]
+        pd.testing.assert_frame_equal(read_data(regression_recipe, config, "steps.ingest"), trips)
+
+
+def test_a_missing_location_names_the_key_and_the_path(regression_recipe: Path):
+    with pytest.raises(RecipeDataError, match=r"steps\.ingest\.location: .*data/nowhere\.parquet does not exist"):
+        resolve_files(regression_recipe, IngestConfig(using="parquet", location="./data/nowhere.parquet"), "steps.ingest")
+
+
+def test_delta_tables_are_read_without_spark_at_the_latest_or_a_pinned_version(regression_recipe: Path, trips: pd.DataFrame):
+    table = regression_recipe / "data" / "trips_delta"
+    write_deltalake(str(table), trips.iloc[:3000])
+    write_deltalake(str(table), trips.iloc[3000:], mode="append")
+    latest = read_data(regression_recipe, IngestConfig(using="delta", location="./data/trips_delta"), "steps.ingest")
+    first = read_data(regression_recipe, IngestConfig(using="delta", location="./data/trips_delta", version=0), "steps.ingest")
+    assert (len(latest), len(first)) == (len(trips), 3000)
+
+
+def test_a_new_delta_version_reruns_ingest_but_not_for_a_recipe_pinned_to_an_older_one(regression_recipe: Path, trips: pd.DataFrame):
+    table = regression_recipe / "data" / "trips_delta"
+    write_deltalake(str(table), trips.iloc[:3000])
+    use_ingest(regression_recipe, '  using: delta\n  location: "./data/trips_delta"\n  version: 0')
+    assert Recipe(recipe_root=regression_recipe).run("ingest").materialized == ["ingested_data"]
+    write_deltalake(str(table), trips.iloc[3000:], mode="append")
+    assert Recipe(recipe_root=regression_recipe).run("ingest").materialized == []
+    profile = regression_recipe / "profiles" / "local.yaml"
+    profile.write_text(profile.read_text().replace("  version: 0\n", "\n").replace("  version: 0", ""))
+    rerun = Recipe(recipe_root=regression_recipe)
+    assert rerun.run("ingest").materialized == ["ingested_data"]
+    assert len(rerun.latest_value("ingested_data")) == len(trips)
