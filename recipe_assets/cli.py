@@ -8,6 +8,7 @@ Heavy libraries are imported inside the verbs, so `--help` stays instant.
 from __future__ import annotations
 
 import argparse
+import gc
 import os
 import sys
 
@@ -144,5 +145,14 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_USER_ERROR
 
 
+def entry() -> None:
+    """The console script. Freezing the garbage collector's objects before exit skips the collection the
+    interpreter would run at shutdown over everything dagster, mlflow and scikit-learn loaded: ~1.2 s of
+    a 5 s run here. Only for the process's last act: in a long-lived process it would pin memory."""
+    code = main()
+    gc.freeze()
+    sys.exit(code)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    entry()

@@ -178,7 +178,7 @@ def build(loaded: "LoadedConfig") -> list:
         import json
 
         mlflow_resource = mlflow_of(context, loaded.name)
-        pipeline = mlflow_resource.load_model(model["model_uri"])
+        pipeline = model["pipeline"]
         by_split = {split: score(pipeline, frame) for split, frame in (("validation", validation_data), ("test", test_data))}
         outcomes, table = criteria_table(recipe, by_split["test"])
         status = VALIDATED if all(o["passed"] for o in outcomes) else REJECTED
@@ -205,7 +205,7 @@ def build(loaded: "LoadedConfig") -> list:
             mlflow.log_metrics({f"test_{k}": v for k, v in by_split["test"].items()})
             mlflow.set_tag("model_validation_status", status)
             mlflow.log_text(cards.render_html("evaluate", card), "cards/evaluate.html")
-        value = {**model, "model_validation_status": status, "metrics": by_split, "validation": outcomes}
+        value = {**_without_pipeline(model), "model_validation_status": status, "metrics": by_split, "validation": outcomes}
         yield Output(value, data_version=DataVersion(bytes_version(json.dumps(value, sort_keys=True, default=str).encode())), metadata=card)
         for outcome in outcomes:
             yield AssetCheckResult(
@@ -217,3 +217,8 @@ def build(loaded: "LoadedConfig") -> list:
             )
 
     return [_evaluate]
+
+
+def _without_pipeline(model: dict[str, Any]) -> dict[str, Any]:
+    """The run's record names the model by URI; the fitted object stays with the model output."""
+    return {key: value for key, value in model.items() if key != "pipeline"}

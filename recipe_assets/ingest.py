@@ -17,7 +17,7 @@ from dagster import (
     asset,
     observable_source_asset,
 )
-from pydantic import field_validator, model_validator
+from pydantic import model_validator
 
 from recipe_assets import cards
 from recipe_assets.configmodel import ConfigModel
@@ -32,8 +32,6 @@ if TYPE_CHECKING:
     from recipe_assets.config import LoadedConfig
 
 NATIVE_FORMATS = {"parquet", "csv", "delta"}
-NEEDS_SPARK = {"spark_sql", "table"}
-REMOTE_PREFIXES = ("http://", "https://", "s3://", "s3a://", "gs://", "abfss://", "dbfs:")
 
 
 class IngestConfig(ConfigModel):
@@ -46,16 +44,6 @@ class IngestConfig(ConfigModel):
     version: int | None = None
     timestamp: str | None = None
     sql: str | None = None
-
-    @field_validator("using")
-    @classmethod
-    def _reads_without_spark(cls, value: str) -> str:
-        if value in NEEDS_SPARK:
-            raise ValueError(
-                f"using: {value!r} needs Spark, which recipe-assets does not use; not supported yet. "
-                "Export the table to parquet, csv or a Delta table and ingest that with `using: parquet|csv|delta`"
-            )
-        return value
 
     @model_validator(mode="after")
     def _has_what_the_format_needs(self) -> "IngestConfig":
@@ -83,8 +71,6 @@ def resolve_files(root: Path, config: IngestConfig, key_path: str) -> list[Path]
     """The files a location names, relative to the recipe root; directories give their files, sorted."""
     files: list[Path] = []
     for location in config.locations:
-        if location.startswith(REMOTE_PREFIXES):
-            raise RecipeDataError(f"{key_path}.location: remote location {location!r} is not supported yet; download it first")
         path = Path(location).expanduser()
         path = path if path.is_absolute() else root / path
         if config.using == "delta":

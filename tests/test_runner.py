@@ -94,13 +94,13 @@ def test_run_up_to_a_step_runs_only_what_that_step_needs(regression_recipe: Path
 
 def test_failed_run_keeps_what_was_materialized_and_registered(recipe: Path, edit):
     before = Recipe(recipe_root=recipe)
-    model_before = before.latest_value("model")
+    model_before = before.latest_value("model")["model_uri"]
     edit(recipe / "steps" / "train.py", "return SGDRegressor", "raise RuntimeError('broken estimator')\n    return SGDRegressor")
     summary = fresh_run(recipe)
     assert not summary.success
     assert "broken estimator" in summary.error
     after = Recipe(recipe_root=recipe)
-    assert after.latest_value("model") == model_before
+    assert after.latest_value("model")["model_uri"] == model_before
     assert after.latest_value("registered_model_version")["version"] == "1"
     assert not list((recipe / "metadata" / "outputs").glob(".*.tmp"))
 
@@ -170,3 +170,23 @@ def test_the_real_nyc_sample_runs_end_to_end_and_logs_what_the_card_shows(nyc_re
     assert logged_cards == {f"cards/{step}.html" for step in ("ingest", "split", "transform", "train", "evaluate", "register")}
     split_html = (Path(client.download_artifacts(evaluation["run_id"], "cards/split.html"))).read_text()
     assert split_html.count("<h2>split sizes</h2>") == 1 and "training_data: profile" in split_html
+
+
+@pytest.mark.slow
+def test_a_multiprocess_profile_runs_each_step_in_its_own_process(regression_recipe: Path, capfd):
+    """The profile's executor is honoured by recipe-assets too: steps rebuild the recipe in subprocesses."""
+    local = (regression_recipe / "profiles" / "local.yaml").read_text()
+    (regression_recipe / "profiles" / "cluster.yaml").write_text(local + "\nexecution:\n  executor: multiprocess\n  max_concurrent: 2\n")
+    recipe = Recipe(profile="cluster", recipe_root=regression_recipe)
+    summary = recipe.run(printer=print, raise_on_error=False)
+    assert summary.success, summary.error
+    assert summary.materialized == ALL_OUTPUTS
+    run = recipe.instance.get_run_by_id(summary.dagster_run_id)
+    step_pids = {
+        event.pid
+        for event in recipe.instance.all_logs(run.run_id)
+        if event.dagster_event is not None and event.dagster_event.event_type_value == "STEP_START"
+    }
+    assert len(step_pids) == 6 and os.getpid() not in step_pids
+    assert "train           done in" in capfd.readouterr().out
+    assert Recipe(profile="cluster", recipe_root=regression_recipe).run().materialized == []
