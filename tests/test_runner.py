@@ -183,7 +183,7 @@ def test_a_multiprocess_profile_runs_each_step_in_its_own_process(regression_rec
     assert summary.materialized == ALL_OUTPUTS
     run = recipe.instance.get_run_by_id(summary.dagster_run_id)
     step_pids = {
-        event.pid
+        event.dagster_event.pid
         for event in recipe.instance.all_logs(run.run_id)
         if event.dagster_event is not None and event.dagster_event.event_type_value == "STEP_START"
     }
