@@ -99,10 +99,10 @@ def delta_commits(table: Path, version: int | None, key_path: str) -> list[Path]
     return [p for p in commits if version is None or int(p.stem) <= version]
 
 
-def read_data(root: Path, config: IngestConfig, key_path: str) -> "pd.DataFrame":
+def read_data(root: Path, config: IngestConfig, key_path: str, files: list[Path] | None = None) -> "pd.DataFrame":
     import pandas as pd
 
-    files = resolve_files(root, config, key_path)
+    files = files if files is not None else resolve_files(root, config, key_path)
     if config.using == "delta":
         return _read_delta(root, config, key_path)
     if config.loader_method:
@@ -237,7 +237,7 @@ def build_ingest_asset(loaded: "LoadedConfig", step: str, config: IngestConfig, 
     )
     def _ingest(context: AssetExecutionContext) -> Output:
         files = resolve_files(root, config, key_path)
-        df = read_data(root, config, key_path)
+        df = read_data(root, config, key_path, files)
         require_columns(df, required, f"{key_path} ({', '.join(str(p) for p in files[:3])})")
         context.log.info("ingested %d rows from %d file(s)", len(df), len(files))
         return Output(df, data_version=DataVersion(dataframe_version(df)), metadata=ingest_card(df, files, config))

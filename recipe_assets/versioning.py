@@ -5,6 +5,7 @@ implementation; an output's data version is a hash of its content. Dagster's sta
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -43,8 +44,16 @@ def bytes_version(payload: bytes) -> str:
 
 
 def file_content_hash(path: Path) -> str:
+    """Hash of a file's bytes. A run fingerprints its raw files twice (to decide what is stale, and as
+    it starts); the cache, keyed by size and modification time, reads them once."""
+    stat = path.stat()
+    return _content_hash(str(path.resolve()), stat.st_size, stat.st_mtime_ns)
+
+
+@functools.lru_cache(maxsize=4096)
+def _content_hash(path: str, size: int, mtime_ns: int) -> str:
     digest = hashlib.blake2b(digest_size=16)
-    with path.open("rb") as handle:
+    with open(path, "rb") as handle:
         while chunk := handle.read(_HASH_CHUNK):
             digest.update(chunk)
     return digest.hexdigest()

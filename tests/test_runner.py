@@ -190,3 +190,15 @@ def test_a_multiprocess_profile_runs_each_step_in_its_own_process(regression_rec
     assert len(step_pids) == 6 and os.getpid() not in step_pids
     assert "train           done in" in capfd.readouterr().out
     assert Recipe(profile="cluster", recipe_root=regression_recipe).run().materialized == []
+
+
+def test_a_data_file_rewritten_within_one_process_is_hashed_again(recipe: Path):
+    """File hashes are cached by size and modification time; new content must never hit a stale entry."""
+    assert fresh_run(recipe).materialized == []  # hashes (and caches) the data file in this process
+    data = recipe / "data" / "sample.parquet"
+    trips = pd.read_parquet(data)
+    trips.loc[:9, "fare_amount"] += 0.5
+    trips.to_parquet(data, index=False)
+    summary = fresh_run(recipe)
+    assert summary.success, summary.error
+    assert summary.materialized == ALL_OUTPUTS
