@@ -23,7 +23,7 @@ from recipe_assets import cards
 from recipe_assets.configmodel import ConfigModel
 from recipe_assets.errors import UserCodeError
 from recipe_assets.keys import MODEL_DEVELOPMENT, asset_key, io_manager_key, mlflow_key, mlflow_of, step_code_version
-from recipe_assets.metrics import canonical_metric, passes, with_aliases
+from recipe_assets.metrics import canonical_metric, passes, plain_value, with_aliases
 from recipe_assets.user_code import check_function_defined, load_function
 from recipe_assets.versioning import bytes_version
 
@@ -146,7 +146,7 @@ def build(loaded: "LoadedConfig") -> list:
         from recipe_assets.train import predict_with_probabilities
 
         labels, probabilities = predict_with_probabilities(pipeline, features)
-        classes = [c.item() if hasattr(c, "item") else c for c in pipeline.classes_]
+        classes = [plain_value(c) for c in pipeline.classes_]
         return compute_metrics(root, recipe, frame[target_col], labels, probabilities, classes)
 
     run_key = asset_key(loaded.name, "run")

@@ -135,15 +135,16 @@ def resolve_positive_class(classes: "Sequence[Any]", positive_class: Any) -> Any
 
     raise RecipeDataError(
         f"positive_class {positive_class!r} is not a value of the target column; its values are "
-        + ", ".join(repr(_plain(c)) for c in classes)
+        + ", ".join(repr(plain_value(c)) for c in classes)
     )
 
 
 def _same_text(label: Any, positive_class: Any) -> bool:
-    return str(_plain(label)) == str(positive_class)
+    return str(plain_value(label)) == str(positive_class)
 
 
-def _plain(value: Any) -> Any:
+def plain_value(value: Any) -> Any:
+    """A numpy scalar as the Python value (labels read back from arrays compare and print as users wrote them)."""
     return value.item() if hasattr(value, "item") else value
 
 
@@ -251,7 +252,7 @@ def per_class_table(y_true: Any, y_pred: Any, classes: "Sequence[Any]") -> tuple
     precision, recall, f1, support = metrics.precision_recall_fscore_support(
         np.asarray(y_true), np.asarray(y_pred), labels=labels, zero_division=0
     )
-    rows = [(str(_plain(c)), float(p), float(r), float(f), int(s)) for c, p, r, f, s in zip(labels, precision, recall, f1, support)]
+    rows = [(str(plain_value(c)), float(p), float(r), float(f), int(s)) for c, p, r, f, s in zip(labels, precision, recall, f1, support)]
     return ["class", "precision", "recall", "f1", "support"], rows
 
 
@@ -262,6 +263,6 @@ def confusion_table(y_true: Any, y_pred: Any, classes: "Sequence[Any]") -> tuple
 
     labels = list(classes)
     matrix = metrics.confusion_matrix(np.asarray(y_true), np.asarray(y_pred), labels=labels)
-    names = [str(_plain(c)) for c in labels]
+    names = [str(plain_value(c)) for c in labels]
     headers = ["true \\ predicted", *names]
     return headers, [(name, *(int(v) for v in row)) for name, row in zip(names, matrix)]

@@ -203,12 +203,10 @@ def stored_files(value: Any) -> list[str]:
     """Data files an output points at instead of holding its rows (batch scoring streams them)."""
     if not isinstance(value, dict):
         return []
-    for key in ("files", "paths"):
-        if isinstance(value.get(key), list):
-            return [str(item) for item in value[key]]
-    for key in ("location", "path"):
-        if isinstance(value.get(key), str):
-            return [value[key]]
+    if isinstance(value.get("files"), list):  # ingested_scoring_data
+        return [str(item) for item in value["files"]]
+    if isinstance(value.get("location"), str):  # scored_data
+        return [value["location"]]
     return []
 
 

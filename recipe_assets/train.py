@@ -17,6 +17,7 @@ from recipe_assets import cards
 from recipe_assets.configmodel import ConfigModel
 from recipe_assets.errors import RecipeDataError, UserCodeError
 from recipe_assets.keys import MODEL_DEVELOPMENT, asset_key, io_manager_key, mlflow_key, mlflow_of, step_code_version
+from recipe_assets.metrics import plain_value
 from recipe_assets.transform import structure
 from recipe_assets.user_code import check_function_defined, load_function
 from recipe_assets.versioning import bytes_version
@@ -94,7 +95,7 @@ def rebalance_training_data(frame: "pd.DataFrame", target_col: str, minority_sha
     import pandas as pd
 
     counts = frame[target_col].value_counts()
-    before = {_plain(label): int(count) for label, count in counts.items()}
+    before = {plain_value(label): int(count) for label, count in counts.items()}
     weights = {label: len(frame) / (len(counts) * count) for label, count in before.items()}
 
     def unchanged(reason: str) -> tuple["pd.DataFrame", Rebalancing]:
@@ -107,20 +108,16 @@ def rebalance_training_data(frame: "pd.DataFrame", target_col: str, minority_sha
     minority, majority = counts.idxmin(), counts.idxmax()
     share = counts[minority] / len(frame)
     if share >= minority_share:
-        return unchanged(f"minority class {_plain(minority)!r} has a share of {share:.1%}, not below {minority_share:.0%}")
+        return unchanged(f"minority class {plain_value(minority)!r} has a share of {share:.1%}, not below {minority_share:.0%}")
     keep_majority = int(counts[minority] * (1 - minority_share) / minority_share)
     majority_rows = frame[frame[target_col] == majority].sample(n=keep_majority, random_state=RESAMPLING_SEED)
     rebalanced = pd.concat([frame[frame[target_col] != majority], majority_rows]).sort_index()
-    after = {_plain(label): int(count) for label, count in rebalanced[target_col].value_counts().items()}
+    after = {plain_value(label): int(count) for label, count in rebalanced[target_col].value_counts().items()}
     reason = (
-        f"minority class {_plain(minority)!r} had a share of {share:.1%} (below {minority_share:.0%}); "
-        f"majority class {_plain(majority)!r} sampled down from {counts[majority]} to {keep_majority} rows"
+        f"minority class {plain_value(minority)!r} had a share of {share:.1%} (below {minority_share:.0%}); "
+        f"majority class {plain_value(majority)!r} sampled down from {counts[majority]} to {keep_majority} rows"
     )
     return rebalanced, Rebalancing(True, reason, before, after, weights)
-
-
-def _plain(value: Any) -> Any:
-    return value.item() if hasattr(value, "item") else value
 
 
 @lru_cache(maxsize=1)
@@ -167,7 +164,7 @@ def calibration_folds(labels: "pd.Series") -> int:
     smallest = labels.value_counts()
     if smallest.min() < 2:
         raise RecipeDataError(
-            f"steps.train.calibrate_proba needs at least 2 training rows of every class; class {_plain(smallest.idxmin())!r} has {smallest.min()}"
+            f"steps.train.calibrate_proba needs at least 2 training rows of every class; class {plain_value(smallest.idxmin())!r} has {smallest.min()}"
         )
     return int(min(MAX_CALIBRATION_FOLDS, smallest.min()))
 
@@ -210,14 +207,14 @@ def score_frame(model: Any, features: "pd.DataFrame", train_config: "TrainConfig
     scored = pd.DataFrame({"prediction": labels}, index=features.index)
     if probabilities is None:
         return scored
-    model_classes = [_plain(c) for c in getattr(model, "classes_", classes)]
-    wanted = [_plain(c) for c in (classes if classes is not None else model_classes)]
+    model_classes = [plain_value(c) for c in getattr(model, "classes_", classes)]
+    wanted = [plain_value(c) for c in (classes if classes is not None else model_classes)]
     prefix = train_config.predict_prefix
     if train_config.predict_scores_for_all_classes:
         for label in wanted:
             scored[f"{prefix}score_{label}"] = probabilities[:, model_classes.index(label)]
     position = {label: index for index, label in enumerate(model_classes)}
-    predicted_columns = np.array([position[_plain(label)] for label in labels], dtype=int)
+    predicted_columns = np.array([position[plain_value(label)] for label in labels], dtype=int)
     scored[f"{prefix}score"] = probabilities[np.arange(len(labels)), predicted_columns]
     return scored
 
@@ -232,7 +229,7 @@ def worst_classified(features: "pd.DataFrame", target: "pd.Series", labels: Any,
     if probabilities is None:
         return _outcome_first(frame[frame["target"] != frame["prediction"]].head(WORST_PREDICTIONS))
     position = {label: index for index, label in enumerate(classes)}
-    true_columns = np.array([position.get(_plain(label), -1) for label in frame["target"]])
+    true_columns = np.array([position.get(plain_value(label), -1) for label in frame["target"]])
     known = true_columns >= 0
     frame["probability_of_target"] = np.where(known, probabilities[np.arange(len(frame)), np.where(known, true_columns, 0)], 0.0)
     return _outcome_first(frame.nsmallest(WORST_PREDICTIONS, "probability_of_target"))
@@ -344,7 +341,7 @@ def fit_classifier(
     classifier = make_classifier(estimator, config, transformed[target_col])
     fit_estimator(classifier, transformed.drop(columns=[target_col]), transformed[target_col], config.estimator_method)
     pipeline = build_pipeline(transformer, classifier)
-    classes = [_plain(c) for c in classifier.classes_]
+    classes = [plain_value(c) for c in classifier.classes_]
     positive = resolve_positive_class(classes, positive_class) if positive_class is not None else None
     predicted = {split: predict_with_probabilities(pipeline, frame.drop(columns=[target_col])) for split, frame in splits.items()}
     metrics = {
@@ -458,7 +455,7 @@ def build(loaded: "LoadedConfig") -> list:
             "model architecture": structure(pipeline),
             "model input schema": cards.table(("input column", "type"), [(c, str(t)) for c, t in raw_train.dtypes.items()]),
             "model output": f"prediction of {target_col!r}"
-            + (f" (one of {', '.join(repr(_plain(c)) for c in pipeline.classes_)})" if recipe.task == "classification" else ""),
+            + (f" (one of {', '.join(repr(plain_value(c)) for c in pipeline.classes_)})" if recipe.task == "classification" else ""),
             **fitted.card,
         }
         importance = feature_importance(fitted.estimator, [c for c in transformed_training_data.columns if c != target_col])
