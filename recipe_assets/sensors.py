@@ -11,9 +11,9 @@ from dagster import (
     sensor,
 )
 
+from recipe_assets.errors import RecipeDataError
 from recipe_assets.ingest import DATA_VERSION_TAG
 from recipe_assets.keys import SOURCES, asset_key
-
 
 
 def build_scoring_sensor(loaded, job_name: str, minimum_interval_seconds: int = 30):
@@ -34,7 +34,7 @@ def build_scoring_sensor(loaded, job_name: str, minimum_interval_seconds: int = 
     def _scoring_sensor(context: SensorEvaluationContext):
         try:
             fingerprint = fingerprint_files(loaded, "ingest_scoring", config)
-        except Exception as exc:  # scoring data not landed yet: nothing to score
+        except RecipeDataError as exc:  # scoring data not landed yet: nothing to score
             return SkipReason(f"no scoring data: {exc}")
         model_event = context.instance.get_latest_materialization_event(model_key) if follows_registry else None
         if follows_registry and model_event is None:

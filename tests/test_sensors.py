@@ -45,3 +45,11 @@ def test_sensor_targets_the_batch_scoring_job(regression_recipe):
     recipe = Recipe(recipe_root=regression_recipe)
     sensor = recipe.definitions.get_sensor_def(f"{recipe.loaded.name}__batch_scoring_sensor")
     assert sensor.job_name == "regression__batch_scoring"
+
+
+def test_sensor_skips_while_the_scoring_data_has_not_landed(regression_recipe):
+    recipe = Recipe(recipe_root=regression_recipe)
+    recipe.run()
+    (regression_recipe / "data" / "sample.parquet").unlink()
+    result, _ = evaluate(recipe, None)
+    assert isinstance(result, SkipReason) and "no scoring data" in result.skip_message
