@@ -18,14 +18,14 @@ from pydantic import Field, ValidationError, field_validator, model_validator
 
 from recipe_assets.configmodel import ConfigModel
 from recipe_assets.errors import NotSupportedYet, RecipeConfigError
-from recipe_assets.evaluate import CustomMetric, EvaluateConfig
-from recipe_assets.ingest import IngestConfig
+from recipe_assets.steps.evaluate import CustomMetric, EvaluateConfig
+from recipe_assets.steps.ingest import IngestConfig
 from recipe_assets.metrics import builtin_metric_names, canonical_metric, metric_greater_is_better
-from recipe_assets.predict import PredictConfig
-from recipe_assets.register import RegisterConfig
-from recipe_assets.split import SplitConfig
-from recipe_assets.train import TrainConfig
-from recipe_assets.transform import TransformConfig
+from recipe_assets.steps.predict import PredictConfig
+from recipe_assets.steps.register import RegisterConfig
+from recipe_assets.steps.split import SplitConfig
+from recipe_assets.steps.train import TrainConfig
+from recipe_assets.steps.transform import TransformConfig
 
 PACKAGE_ROOT = Path(__file__).resolve().parents[1]
 BUILTIN_PROFILES = PACKAGE_ROOT / "profiles"

@@ -20,7 +20,7 @@ NEVER = "-"
 def graph_view(recipe: "Recipe") -> str:
     from recipe_assets import runner
     from recipe_assets.dagster_internal import stale_statuses
-    from recipe_assets.ingest import observe_sources
+    from recipe_assets.steps.ingest import observe_sources
 
     observe_sources(recipe.loaded, recipe.instance, recipe.steps)
     keys = {name: recipe.key(name) for step in recipe.steps for name in STEP_OUTPUTS[step]}

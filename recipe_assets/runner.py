@@ -29,7 +29,7 @@ from dagster import (
 from recipe_assets.config import LoadedConfig
 from recipe_assets.dagster_internal import FRESH, stale_statuses
 from recipe_assets.errors import RecipeError
-from recipe_assets.ingest import observe_sources
+from recipe_assets.steps.ingest import observe_sources
 from recipe_assets.keys import (
     BATCH_SCORING,
     BATCH_SCORING_STEPS,

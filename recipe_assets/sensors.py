@@ -12,12 +12,12 @@ from dagster import (
 )
 
 from recipe_assets.errors import RecipeDataError
-from recipe_assets.ingest import DATA_VERSION_TAG
+from recipe_assets.steps.ingest import DATA_VERSION_TAG
 from recipe_assets.keys import SOURCES, asset_key
 
 
 def build_scoring_sensor(loaded, job_name: str, minimum_interval_seconds: int = 30):
-    from recipe_assets.ingest import fingerprint_files
+    from recipe_assets.steps.ingest import fingerprint_files
 
     config = loaded.config.steps.ingest_scoring
     model_key = asset_key(loaded.name, "registered_model_version")

@@ -12,8 +12,8 @@ from sklearn import metrics as sk
 
 from recipe_assets.config import load_config
 from recipe_assets.errors import RecipeConfigError
-from recipe_assets.split import SplitConfig, assign_stratified_splits, split_frames
-from recipe_assets.train import REBALANCING_MIN_ROWS, TrainConfig, rebalance_training_data, score_frame
+from recipe_assets.steps.split import SplitConfig, assign_stratified_splits, split_frames
+from recipe_assets.steps.train import REBALANCING_MIN_ROWS, TrainConfig, rebalance_training_data, score_frame
 
 TEMPLATES = Path(__file__).resolve().parents[1] / "templates"
 
@@ -196,7 +196,7 @@ def test_rebalancing_leaves_small_balanced_or_multiclass_data_alone(frame, why):
 def fitted_classifier():
     from sklearn.linear_model import LogisticRegression
 
-    from recipe_assets.train import make_classifier
+    from recipe_assets.steps.train import make_classifier
 
     data = synthetic(300, ["bad", "good"], [0.5, 0.5], seed=6)
     model = make_classifier(LogisticRegression(), TrainConfig(), data["label"])

@@ -7,7 +7,7 @@ from __future__ import annotations
 from dagster import AssetKey, AssetObservation, DagsterInstance, DataVersion, Output, asset, materialize, observable_source_asset
 
 from recipe_assets.dagster_internal import FRESH, MISSING, STALE, stale_statuses
-from recipe_assets.ingest import DATA_VERSION_TAG
+from recipe_assets.steps.ingest import DATA_VERSION_TAG
 
 version = {"source": "1"}
 

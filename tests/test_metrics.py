@@ -134,7 +134,7 @@ def test_label_sums_are_named_as_mlflow_2_logged_them_and_the_old_names_still_wo
 
 
 def test_primary_and_custom_metrics_lead_the_card_table():
-    from recipe_assets.train import metrics_table
+    from recipe_assets.steps.train import metrics_table
 
     table = metrics_table({"training": {"r2_score": 0.9, "root_mean_squared_error": 2.0, "wmse": 3.0}}, ("root_mean_squared_error", "wmse"))
     rows = [(r.data["metric"], r.data["role"]) for r in table.records]

@@ -143,7 +143,7 @@ def build(loaded: "LoadedConfig") -> list:
         features = frame.drop(columns=[target_col])
         if recipe.task != "classification":
             return compute_metrics(root, recipe, frame[target_col], pipeline.predict(features))
-        from recipe_assets.train import predict_with_probabilities
+        from recipe_assets.steps.train import predict_with_probabilities
 
         labels, probabilities = predict_with_probabilities(pipeline, features)
         classes = [plain_value(c) for c in pipeline.classes_]
@@ -183,7 +183,7 @@ def build(loaded: "LoadedConfig") -> list:
         outcomes, table = criteria_table(recipe, by_split["test"])
         status = VALIDATED if all(o["passed"] for o in outcomes) else REJECTED
         from recipe_assets.metrics import default_primary_metric
-        from recipe_assets.train import leading_metrics, metrics_table
+        from recipe_assets.steps.train import leading_metrics, metrics_table
 
         card: dict[str, Any] = {
             "model validation status": status,

@@ -7,7 +7,7 @@ from dagster import AssetExecutionContext, AssetIn, DataVersion, Failure, Metada
 from recipe_assets import cards
 from recipe_assets.configmodel import ConfigModel
 from recipe_assets.errors import RecipeConfigError
-from recipe_assets.evaluate import VALIDATED
+from recipe_assets.steps.evaluate import VALIDATED
 from recipe_assets.keys import MODEL_DEVELOPMENT, asset_key, io_manager_key, mlflow_key, mlflow_of, step_code_version
 
 if TYPE_CHECKING:

@@ -77,7 +77,7 @@ def output_location(loaded: "LoadedConfig", config: PredictConfig) -> Path:
 
 def add_predictions(model: Any, batch: "pd.DataFrame", loaded: "LoadedConfig", result_type: str) -> "pd.DataFrame":
     """The batch plus its predictions: `prediction` for regression; label and class scores for classification."""
-    from recipe_assets import train
+    from recipe_assets.steps import train
 
     config = loaded.config
     if config.task == "classification" and hasattr(train, "score_frame"):

@@ -18,7 +18,7 @@ from recipe_assets.configmodel import ConfigModel
 from recipe_assets.errors import RecipeDataError, UserCodeError
 from recipe_assets.keys import MODEL_DEVELOPMENT, asset_key, io_manager_key, mlflow_key, mlflow_of, step_code_version
 from recipe_assets.metrics import plain_value
-from recipe_assets.transform import structure
+from recipe_assets.steps.transform import structure
 from recipe_assets.user_code import check_function_defined, load_function
 from recipe_assets.versioning import bytes_version
 

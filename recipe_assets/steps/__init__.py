@@ -1,0 +1,1 @@
+"""One module per recipe step: its config model, its assets and its card sections."""
