@@ -16,6 +16,7 @@ from pathlib import Path
 import dagster as dg
 
 from recipe_assets.graph import load_definitions
+from recipe_assets.instance import prepare_instance_dir
 
 
 class RecipeComponent(dg.Component, dg.Model, dg.Resolvable):
@@ -29,5 +30,6 @@ class RecipeComponent(dg.Component, dg.Model, dg.Resolvable):
         return root if root.is_absolute() else (context.path / root).resolve()
 
     def build_defs(self, context: dg.ComponentLoadContext) -> dg.Definitions:
-        _, defs = load_definitions(self.resolved_root(context), self.profile)
+        loaded, defs = load_definitions(self.resolved_root(context), self.profile)
+        prepare_instance_dir(loaded)  # steps run only in the recipe's instance (recipe_assets/instance.py)
         return defs

@@ -18,6 +18,7 @@ from pydantic import Field, ValidationError, field_validator, model_validator
 
 from recipe_assets.configmodel import ConfigModel
 from recipe_assets.errors import NotSupportedYet, RecipeConfigError
+from recipe_assets.instance import InstanceConfig
 from recipe_assets.steps.evaluate import CustomMetric, EvaluateConfig
 from recipe_assets.steps.ingest import IngestConfig
 from recipe_assets.metrics import builtin_metric_names, canonical_metric, metric_greater_is_better
@@ -73,11 +74,38 @@ class ModelRegistryConfig(ConfigModel):
         return data
 
 
-class ExecutionConfig(ConfigModel):
-    """(ours) How Dagster runs the graph."""
+class CeleryConfig(ConfigModel):
+    """(ours) `execution.celery`: steps as Celery tasks; workers: `dagster-celery worker start -A dagster_celery.app`."""
 
-    executor: Literal["in_process", "multiprocess"] = "in_process"
+    broker: str
+    backend: str | None = None  # default: the broker (Redis keeps the results too)
+
+
+class KubernetesConfig(ConfigModel):
+    """(ours) `execution.kubernetes`: each step a Kubernetes Job (dagster-k8s's k8s_job_executor)."""
+
+    job_namespace: str = "default"
+    image: str | None = None  # default: the image of the run's pod
+    env_secrets: list[str] = Field(default_factory=list)
+    env_vars: list[str] = Field(default_factory=list)
+    service_account_name: str | None = None
+
+
+class ExecutionConfig(ConfigModel):
+    """(ours) How Dagster runs the graph, and where its state and the step outputs live."""
+
+    executor: Literal["in_process", "multiprocess", "celery", "k8s"] = "in_process"
     max_concurrent: int | None = Field(default=None, ge=1)
+    celery: CeleryConfig | None = None
+    kubernetes: KubernetesConfig | None = None
+    instance: InstanceConfig = Field(default_factory=InstanceConfig)
+    outputs_location: str | None = None  # default: <recipe root>/metadata/outputs; or s3://bucket/prefix
+
+    @model_validator(mode="after")
+    def _executor_has_its_settings(self) -> "ExecutionConfig":
+        if self.executor == "celery" and self.celery is None:
+            raise ValueError("executor: celery needs execution.celery.broker (e.g. redis://127.0.0.1:6379/0)")
+        return self
 
 
 class RecipeConfig(ConfigModel):

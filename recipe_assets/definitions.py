@@ -3,12 +3,19 @@ with profile $RECIPE_PROFILE (default: local)."""
 from __future__ import annotations
 
 import os
+import sys
 
 from recipe_assets.config import BUNDLED_TEMPLATES
 from recipe_assets.graph import load_definitions
+from recipe_assets.instance import dagster_home_hint, prepare_instance_dir
 
 RECIPE_ROOT = os.environ.get("RECIPE_ROOT") or str(BUNDLED_TEMPLATES / "regression")
 RECIPE_PROFILE = os.environ.get("RECIPE_PROFILE") or "local"
 
 recipe, defs = load_definitions(RECIPE_ROOT, RECIPE_PROFILE)
+# the `dagster` CLI opened its instance before loading this module; steps refuse any but the recipe's,
+# so make `export DAGSTER_HOME=<the recipe's instance>` all it takes, and say it up front
+prepare_instance_dir(recipe)
+if (_hint := dagster_home_hint(recipe)) is not None:
+    print(_hint, file=sys.stderr)
 

@@ -14,6 +14,7 @@ from dagster import (
 from recipe_assets.steps import evaluate, ingest, predict, register, split, train, transform
 from recipe_assets.config import LoadedConfig, load_config
 from recipe_assets.io import RecipeIOManager
+from recipe_assets.instance import expected_identity, instance_dir
 from recipe_assets.steps.ingest import raw_file_observer
 from recipe_assets.keys import BATCH_SCORING, MODEL_DEVELOPMENT, io_manager_key, job_name, mlflow_key, raw_files_key
 from recipe_assets.sensors import build_scoring_sensor
@@ -66,7 +67,46 @@ def executors(loaded: LoadedConfig):
     if execution.executor == "multiprocess":
         limit = execution.max_concurrent
         return multiprocess_executor, multiprocess_executor.configured({"max_concurrent": limit}) if limit else multiprocess_executor
+    if execution.executor == "celery":
+        celery = _celery_executor(loaded)
+        return celery, celery
+    if execution.executor == "k8s":
+        kubernetes = _kubernetes_executor(loaded)
+        return kubernetes, kubernetes
     return in_process_executor, in_process_executor
+
+
+def _celery_executor(loaded: LoadedConfig):
+    """Steps as Celery tasks on Redis. A broker that stops answering must fail the run, not hang it."""
+    from dagster_celery import celery_executor
+
+    celery = loaded.config.execution.celery
+    config = {
+        "broker": celery.broker,
+        "backend": celery.backend or celery.broker,
+        "config_source": {
+            "broker_connection_timeout": 5,
+            "broker_connection_max_retries": 3,
+            "broker_transport_options": {"socket_connect_timeout": 5, "socket_timeout": 30},
+            "redis_socket_connect_timeout": 5,
+            "worker_prefetch_multiplier": 1,
+        },
+    }
+    return celery_executor.configured(config, name="celery")
+
+
+def _kubernetes_executor(loaded: LoadedConfig):
+    from dagster_k8s import k8s_job_executor
+
+    kubernetes = loaded.config.execution.kubernetes
+    config: dict = {"job_namespace": kubernetes.job_namespace, "env_secrets": kubernetes.env_secrets, "env_vars": kubernetes.env_vars}
+    if kubernetes.image:
+        config["job_image"] = kubernetes.image
+    if kubernetes.service_account_name:
+        config["service_account_name"] = kubernetes.service_account_name
+    if loaded.config.execution.max_concurrent:
+        config["max_concurrent"] = loaded.config.execution.max_concurrent
+    return k8s_job_executor.configured(config, name="k8s")
 
 
 def recipe_job(loaded: LoadedConfig, group: str, description: str, executor):
@@ -89,7 +129,12 @@ def build_definitions(loaded: LoadedConfig) -> Definitions:
         jobs=jobs,
         sensors=[build_scoring_sensor(loaded, job_name(loaded.name, BATCH_SCORING))] if scoring else [],
         resources={
-            io_manager_key(loaded.name): RecipeIOManager(base_dir=str(outputs_dir(loaded)), recipe_root=str(loaded.root)),
+            io_manager_key(loaded.name): RecipeIOManager(
+                base_dir=str(outputs_dir(loaded)),
+                recipe_root=str(loaded.root),
+                expected_instance=expected_identity(loaded),
+                instance_home=str(instance_dir(loaded)),
+            ),
             mlflow_key(loaded.name): mlflow_resource(loaded),
             raw_files_key(loaded.name): raw_file_observer(loaded),
         },

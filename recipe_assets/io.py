@@ -67,8 +67,15 @@ class RecipeIOManager(ConfigurableIOManager):
 
     base_dir: str
     recipe_root: str
+    expected_instance: str = ""  # the recipe's Dagster instance (recipe_assets/instance.py); empty: not checked
+    instance_home: str = ""
 
     def setup_for_execution(self, context: InitResourceContext) -> None:
+        if self.expected_instance and context.instance is not None:
+            # before any step writes: outputs and the versions recorded for them must stay together
+            from recipe_assets.instance import check_running_instance
+
+            check_running_instance(context.instance, self.recipe_root, self.expected_instance, self.instance_home)
         share_heap_with_numpy()
 
     def _base(self) -> Path:

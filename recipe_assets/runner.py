@@ -41,7 +41,6 @@ from recipe_assets.keys import (
 )
 from recipe_assets.progress import Printer, progress_logger
 
-INSTANCE_SETTINGS = "telemetry:\n  enabled: false\nnux:\n  enabled: false\n"
 
 
 @dataclass
@@ -56,17 +55,24 @@ class RunSummary:
 
 
 def instance_dir(loaded: LoadedConfig) -> Path:
-    return Path(os.environ["DAGSTER_HOME"]) if os.environ.get("DAGSTER_HOME") else loaded.metadata_dir / "dagster"
+    from recipe_assets.instance import instance_dir as recipe_instance_dir
+
+    return recipe_instance_dir(loaded)
 
 
 def recipe_instance(loaded: LoadedConfig) -> DagsterInstance:
-    """The recipe's own Dagster instance, shared with the `dagster` CLI through DAGSTER_HOME."""
-    home = instance_dir(loaded)
-    home.mkdir(parents=True, exist_ok=True)
-    settings = home / "dagster.yaml"
-    if not settings.exists():
-        settings.write_text(INSTANCE_SETTINGS)
-    return DagsterInstance.from_config(str(home))
+    """The recipe's own Dagster instance (recipe_assets/instance.py has the rule)."""
+    from recipe_assets.instance import recipe_instance as open_recipe_instance
+
+    return open_recipe_instance(loaded)
+
+
+def _check_services(loaded: LoadedConfig) -> None:
+    """Every service the profile names answers, before anything is materialized or registered."""
+    from recipe_assets.graph import mlflow_resource
+    from recipe_assets.services import check_services
+
+    check_services(loaded, mlflow_resource(loaded).tracking_uri)
 
 
 def steps_up_to(step: str | None) -> tuple[str, ...]:
@@ -105,6 +111,7 @@ def run(
     printer: Printer | None = None,
 ) -> RunSummary:
     instance = instance or recipe_instance(loaded)
+    _check_services(loaded)
     steps = steps_up_to(step)
     if steps[0] in BATCH_SCORING_STEPS and loaded.config.steps.predict is None:
         raise RecipeError(f"{loaded.root / 'recipe.yaml'}: steps.ingest_scoring and steps.predict are needed for batch scoring")

@@ -12,6 +12,7 @@ from dagster import (
 )
 
 from recipe_assets.errors import RecipeDataError
+from recipe_assets.instance import check_running_instance, expected_identity, instance_dir
 from recipe_assets.steps.ingest import DATA_VERSION_TAG
 from recipe_assets.keys import SOURCES, asset_key
 
@@ -32,6 +33,7 @@ def build_scoring_sensor(loaded, job_name: str, minimum_interval_seconds: int = 
         description="Runs batch scoring when a new model version is registered or the scoring files change.",
     )
     def _scoring_sensor(context: SensorEvaluationContext):
+        check_running_instance(context.instance, str(loaded.root), expected_identity(loaded), str(instance_dir(loaded)))
         try:
             fingerprint = fingerprint_files(loaded, "ingest_scoring", config)
         except RecipeDataError as exc:  # scoring data not landed yet: nothing to score

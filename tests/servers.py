@@ -109,10 +109,11 @@ def postgres_server() -> Iterator[str]:
 
 
 @contextmanager
-def dagster_dev(repo: Path, env: dict[str, str], workdir: Path) -> Iterator[str]:
-    """`dagster dev` (webserver + daemon, which launches queued runs) on the repo's workspace.yaml."""
+def dagster_dev(repo: Path, env: dict[str, str], workdir: Path, cwd: Path | None = None) -> Iterator[str]:
+    """`dagster dev` (webserver + daemon, which launches queued runs) on the repo's workspace.yaml.
+    Without DAGSTER_HOME it keeps a temporary instance in `cwd` (default: the repo)."""
     port = free_port()
     command = [str(VENV_BIN / "dagster"), "dev", "-w", str(repo / "workspace.yaml"), "-h", "127.0.0.1", "-p", str(port)]
     url = f"http://127.0.0.1:{port}"
-    with running(command, workdir / "dagster-webserver.log", f"{url}/server_info", env=env, cwd=repo):
+    with running(command, workdir / "dagster-webserver.log", f"{url}/server_info", env=env, cwd=cwd or repo):
         yield url
