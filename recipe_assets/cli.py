@@ -10,6 +10,8 @@ from __future__ import annotations
 import argparse
 import gc
 import os
+import shlex
+import shutil
 import sys
 
 from recipe_assets.errors import RecipeError
@@ -25,12 +27,46 @@ CLEAN_HELP = (
 )
 
 
+def on_users_path(executable: str) -> str:
+    """`executable`'s bare name when the user's shell finds this very file by it, else its full path:
+    a hint must work where the user stands. `uv run` puts the project's venv on PATH for its child only."""
+    name = os.path.basename(executable)
+    found = shutil.which(name)
+    if found and "UV_RUN_RECURSION_DEPTH" not in os.environ and os.path.abspath(found) == os.path.abspath(executable):
+        return name
+    return shlex.quote(executable)
+
+
+def python_command() -> str:
+    """The interpreter running this command, which has mlflow and dagster installed beside us."""
+    return on_users_path(sys.executable)
+
+
+def this_command() -> str:
+    """How the user can run `recipe-assets` again: the console script they ran, or `python -m recipe_assets`."""
+    script = sys.argv[0] if sys.argv else ""
+    if os.path.basename(script) == "recipe-assets":
+        return on_users_path(os.path.abspath(script))
+    return f"{python_command()} -m recipe_assets"
+
+
+def sibling_command(name: str) -> str:
+    """A console script installed beside this interpreter (dagster, dg, mlflow)."""
+    return on_users_path(os.path.join(os.path.dirname(sys.executable), name))
+
+
+def mlflow_ui_hint(tracking_uri: str) -> str:
+    if tracking_uri.startswith(("http://", "https://")):
+        return tracking_uri
+    return f"{python_command()} -m mlflow ui --backend-store-uri {shlex.quote(tracking_uri)}"
+
+
 def default_root() -> str:
     return os.environ.get("RECIPE_ROOT") or os.getcwd()
 
 
 def add_common(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--recipe-root", default=None, help="recipe directory (default: $RECIPE_ROOT, else the current directory)")
+    parser.add_argument("--recipe-root", default=None, help="recipe directory (default: $RECIPE_ROOT, else the nearest folder from here upwards with a recipe.yaml)")
     parser.add_argument(
         "--profile", default=os.environ.get("RECIPE_PROFILE") or "local", help="profile name (default: $RECIPE_PROFILE, else local)"
     )
@@ -58,7 +94,8 @@ def build_parser() -> argparse.ArgumentParser:
 def open_recipe(args: argparse.Namespace):
     from recipe_assets.recipe import Recipe
 
-    return Recipe(profile=args.profile, recipe_root=args.recipe_root or default_root())
+    # without either, Recipe looks for recipe.yaml from the current directory upwards
+    return Recipe(profile=args.profile, recipe_root=args.recipe_root or os.environ.get("RECIPE_ROOT"))
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -93,8 +130,11 @@ def report_success(recipe, summary) -> None:
             f"registered model: {registered['model_uri']} (alias {registered['alias']}), "
             f"tracking store {recipe.mlflow.tracking_uri}"
         )
-        print(f"browse it: uv run mlflow ui --backend-store-uri {recipe.mlflow.tracking_uri}")
-    print(f"see the asset graph: DAGSTER_HOME={recipe.instance_dir} RECIPE_ROOT={recipe.root} uv run dagster dev")
+        print(f"browse it: {mlflow_ui_hint(recipe.mlflow.tracking_uri)}")
+    print(
+        f"see the asset graph: DAGSTER_HOME={shlex.quote(str(recipe.instance_dir))} RECIPE_ROOT={shlex.quote(str(recipe.root))} "
+        f"{sibling_command('dagster')} dev -m recipe_assets.definitions"
+    )
 
 
 def cmd_inspect(args: argparse.Namespace) -> int:
@@ -106,7 +146,7 @@ def cmd_clean(args: argparse.Namespace) -> int:
     recipe = open_recipe(args)
     cleaned = recipe.clean(args.step)
     print(f"cleaned: {', '.join(cleaned)}")
-    print("the next `recipe-assets run` materializes them again; MLflow runs and registered versions were kept")
+    print(f"the next `{this_command()} run` materializes them again; MLflow runs and registered versions were kept")
     return 0
 
 
@@ -118,9 +158,14 @@ def cmd_get_artifact(args: argparse.Namespace) -> int:
     recipe = open_recipe(args)
     location = recipe.artifact_location(args.name)
     if location is None:
-        print(f"error: {args.name} is not materialized yet; run `recipe-assets run --step {step_of(args.name)}`", file=sys.stderr)
+        print(f"error: {args.name} is not materialized yet; run `{this_command()} run --step {step_of(args.name)}`", file=sys.stderr)
         return EXIT_FAILED_RUN
     print(location)
+    from recipe_assets.staleness import artifact_staleness
+
+    stale = artifact_staleness(recipe, args.name)
+    if stale:
+        print(f"warning: {stale} (`{this_command()} run --step {step_of(args.name)}`)", file=sys.stderr)
     return 0
 
 
@@ -129,7 +174,7 @@ def cmd_init(args: argparse.Namespace) -> int:
 
     target = create_recipe(args.directory or args.recipe_root or default_root(), args.template)
     print(f"created a {args.template} recipe in {target}")
-    print(f"next: recipe-assets run --recipe-root {target} --profile {args.profile}")
+    print(f"next: {this_command()} run --recipe-root {shlex.quote(str(target))} --profile {args.profile}")
     return 0
 
 

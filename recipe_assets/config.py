@@ -28,9 +28,18 @@ from recipe_assets.steps.split import SplitConfig
 from recipe_assets.steps.train import TrainConfig
 from recipe_assets.steps.transform import TransformConfig
 
-PACKAGE_ROOT = Path(__file__).resolve().parents[1]
-BUILTIN_PROFILES = PACKAGE_ROOT / "profiles"
-BUNDLED_TEMPLATES = PACKAGE_ROOT / "templates"
+PACKAGE_DIR = Path(__file__).resolve().parent
+
+
+def _shipped(folder: str) -> Path:
+    """Built-in profiles and templates: inside the package in an installed wheel (pyproject maps them
+    there), at the repository's top level in a checkout."""
+    installed = PACKAGE_DIR / folder
+    return installed if installed.is_dir() else PACKAGE_DIR.parent / folder
+
+
+BUILTIN_PROFILES = _shipped("profiles")
+BUNDLED_TEMPLATES = _shipped("templates")
 RECIPE_FILE = "recipe.yaml"
 TEMPLATES = ("regression/v1", "classification/v1")
 
@@ -171,8 +180,15 @@ def find_profile(root: Path, profile: str) -> Path:
     raise RecipeConfigError(
         str(root / "profiles" / f"{profile}.yaml"),
         None,
-        f"no profile named {profile!r}; expected one of: {', '.join(available) or '(none)'}",
+        f"no profile named {profile!r}{_did_you_mean(profile, available)}; expected one of: {', '.join(available) or '(none)'}",
     )
+
+
+def _did_you_mean(name: str, choices: list[str]) -> str:
+    import difflib
+
+    close = difflib.get_close_matches(name, choices, n=1)
+    return f" (did you mean {close[0]!r}?)" if close else ""
 
 
 def _read_yaml(path: Path, text: str | None = None) -> Any:
@@ -220,11 +236,23 @@ def _template_variables(source: str) -> set[str]:
     return set(meta.find_undeclared_variables(env.parse(source)))
 
 
+WHERE_RECIPES_ARE = "run from a recipe directory (or a folder inside one), pass --recipe-root DIR, or set RECIPE_ROOT"
+
+
+def find_recipe_root(start: Path | str) -> Path:
+    """The nearest folder from `start` upwards that holds a recipe.yaml, as MLflow Recipes looked for it."""
+    start = Path(start).expanduser().resolve()
+    for folder in (start, *start.parents):
+        if (folder / RECIPE_FILE).is_file():
+            return folder
+    raise RecipeConfigError(str(start), None, f"no {RECIPE_FILE} here or in any folder above; {WHERE_RECIPES_ARE}")
+
+
 def load_config(root: Path | str, profile: str = "local") -> LoadedConfig:
     root = Path(root).expanduser().resolve()
     recipe_path = root / RECIPE_FILE
     if not recipe_path.is_file():
-        raise RecipeConfigError(str(recipe_path), None, "no recipe.yaml here; expected a recipe directory")
+        raise RecipeConfigError(str(recipe_path), None, f"no {RECIPE_FILE} here; {WHERE_RECIPES_ARE}")
     profile_path = find_profile(root, profile)
     profile_values = _read_yaml(profile_path) or {}
     if not isinstance(profile_values, dict):
@@ -298,19 +326,28 @@ def _refuse_unsupported_train(train: dict[str, Any], file: str) -> None:
         raise NotSupportedYet(file, "steps.train.tuning.enabled", "hyperparameter tuning; set enabled: false")
 
 
+class RecipeConfigErrors(RecipeConfigError):
+    """Every problem validation found, one line each; `file`, `key_path` and `problem` are the first's."""
+
+    def __init__(self, problems: list[RecipeConfigError]):
+        first = problems[0]
+        super().__init__(first.file, first.key_path, first.problem)
+        self.problems = problems
+        if len(problems) > 1:
+            self.args = ("\n".join([f"{len(problems)} problems:", *(f"  {problem}" for problem in problems)]),)
+
+
 def _config_error(exc: ValidationError, recipe_path: Path, profile_path: Path, profile_values: dict) -> RecipeConfigError:
-    # a misspelled key also makes its real key "missing": name the misspelling, it is the cause
+    # a misspelled key also makes its real key "missing": name the misspelling first, it is the cause
     errors = sorted(exc.errors(), key=lambda error: error["type"] != "extra_forbidden")
-    first = errors[0]
-    loc = tuple(first["loc"])
-    key_path = _key_path(loc) or None
+    return RecipeConfigErrors([_one_config_error(error, recipe_path, profile_path, profile_values) for error in errors])
+
+
+def _one_config_error(error: dict[str, Any], recipe_path: Path, profile_path: Path, profile_values: dict) -> RecipeConfigError:
+    loc = tuple(error["loc"])
     top = str(loc[0]) if loc else ""
     file = str(profile_path) if top in profile_values else f"{recipe_path} (rendered with {profile_path.name})"
-    problem = _problem(first, loc)
-    more = len(exc.errors()) - 1
-    if more:
-        problem += f" (and {more} more problem{'s' if more > 1 else ''})"
-    return RecipeConfigError(file, key_path, problem)
+    return RecipeConfigError(file, _key_path(loc) or None, _problem(error, loc))
 
 
 def _key_path(loc: tuple) -> str:
@@ -323,6 +360,8 @@ def _key_path(loc: tuple) -> str:
 
 def _problem(error: dict[str, Any], loc: tuple) -> str:
     if error["type"] == "extra_forbidden":
+        if len(loc) == 1 and loc[0] in StepsConfig.model_fields:
+            return f"unknown top-level key; {loc[0]!r} is a step: move the block under `steps:` and indent it there"
         return _unknown_key_problem(str(loc[-1]), _keys_of_section(loc[:-1]))
     if error["type"] == "missing":
         return "required key is missing"
@@ -340,7 +379,7 @@ def _unknown_key_problem(key: str, allowed: list[str]) -> str:
     if close:
         problem += f"; did you mean {close[0]!r}?"
     if allowed:
-        problem += f" Expected one of: {', '.join(allowed)}"
+        problem += f"{'' if close else '.'} Expected one of: {', '.join(allowed)}"
     return problem
 
 

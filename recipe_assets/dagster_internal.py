@@ -8,6 +8,7 @@ or changes it fails there first.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import NamedTuple
 
 from dagster import AssetKey, DagsterInstance
 from dagster._core.definitions.assets.graph.asset_graph import AssetGraph
@@ -17,15 +18,40 @@ from dagster._core.asset_graph_view.asset_graph_view import AssetGraphView
 from dagster._time import get_current_datetime
 
 
-def stale_statuses(instance: DagsterInstance, asset_graph: AssetGraph, keys: Iterable[AssetKey]) -> dict[AssetKey, str]:
-    """FRESH, STALE or MISSING per asset, as the Dagster UI shows it."""
+def _resolver(instance: DagsterInstance, asset_graph: AssetGraph) -> CachingStaleStatusResolver:
     view = AssetGraphView(
         temporal_context=TemporalContext(effective_dt=get_current_datetime(), last_event_id=None),
         instance=instance,
         asset_graph=asset_graph,
     )
-    resolver = CachingStaleStatusResolver(instance=instance, asset_graph=asset_graph, loading_context=view)
+    return CachingStaleStatusResolver(instance=instance, asset_graph=asset_graph, loading_context=view)
+
+
+def stale_statuses(instance: DagsterInstance, asset_graph: AssetGraph, keys: Iterable[AssetKey]) -> dict[AssetKey, str]:
+    """FRESH, STALE or MISSING per asset, as the Dagster UI shows it."""
+    resolver = _resolver(instance, asset_graph)
     return {key: resolver.get_status(key).value for key in keys}
+
+
+class StaleCause(NamedTuple):
+    """One of Dagster's direct reasons for STALE, in plain values: category CODE, DATA or DEPENDENCIES,
+    Dagster's own wording (e.g. "has a new code version"), and the input it concerns, if any."""
+
+    category: str
+    reason: str
+    dependency: AssetKey | None
+
+
+def stale_causes(instance: DagsterInstance, asset_graph: AssetGraph, keys: Iterable[AssetKey]) -> dict[AssetKey, list[StaleCause]]:
+    """Why each asset is STALE (empty for FRESH and MISSING), as the UI's "Why stale?" lists it."""
+    resolver = _resolver(instance, asset_graph)
+    return {
+        key: [
+            StaleCause(cause.category.value, cause.reason, cause.dependency.asset_key if cause.dependency else None)
+            for cause in resolver.get_stale_causes(key)
+        ]
+        for key in keys
+    }
 
 
 FRESH = StaleStatus.FRESH.value

@@ -62,5 +62,9 @@ def step_of(asset_name: str) -> str:
 
 
 def step_code_version(implementation_file: str, config_parts: list[str], root, user_modules: list[str]) -> str:
+    from recipe_assets.staleness import remember_code_version
+
     digest = source_digest(root, user_modules) if user_modules else ""
-    return code_version(implementation_file, "\n".join(config_parts), digest)
+    version = code_version(implementation_file, "\n".join(config_parts), digest)
+    remember_code_version(root, version, implementation_file, config_parts, user_modules)  # so inspect can say what changed
+    return version

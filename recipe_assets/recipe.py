@@ -15,7 +15,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from recipe_assets.config import BUNDLED_TEMPLATES, RECIPE_FILE, load_config
+from recipe_assets.config import BUNDLED_TEMPLATES, RECIPE_FILE, find_recipe_root, load_config
 from recipe_assets.errors import RecipeError
 from recipe_assets.graph import build_definitions, mlflow_resource, outputs_dir
 from recipe_assets.io import PARQUET, PICKLE, output_path, read_output
@@ -56,7 +56,7 @@ class Recipe:
     """A recipe directory and profile; `run`, `inspect`, `clean`, `get_artifact` as in MLflow Recipes."""
 
     def __init__(self, profile: str = "local", recipe_root: str | os.PathLike | None = None):
-        self.loaded = load_config(Path(recipe_root) if recipe_root else Path.cwd(), profile)
+        self.loaded = load_config(Path(recipe_root) if recipe_root else find_recipe_root(Path.cwd()), profile)
         self.definitions = build_definitions(self.loaded)
 
     @property
@@ -169,6 +169,9 @@ class Recipe:
         if output_path(outputs_dir(self.loaded), name) is None:
             log.warning("%s is not materialized yet; run the %s step first", name, step_of(name))
             return None
+        from recipe_assets.staleness import warn_if_stale
+
+        warn_if_stale(self, name)
         value = self.latest_value(name)
         if name == "model":
             return self.mlflow.load_model(value["model_uri"])

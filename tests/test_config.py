@@ -135,12 +135,77 @@ def test_unknown_profile_lists_the_profiles(recipe: Path):
     assert "no profile named 'staging'" in message and "ci" in message and "local" in message
 
 
-def test_missing_data_file(recipe: Path, edit):
-    from recipe_assets.graph import build_definitions
+def test_a_misspelled_profile_gets_a_did_you_mean(recipe: Path):
+    assert "no profile named 'locl' (did you mean 'local'?)" in load_error(recipe, "locl")
+
+
+@pytest.mark.parametrize("template", ["regression", "classification"])
+@pytest.mark.parametrize("profile", ["local", "server", "cluster"])
+def test_every_built_in_profile_loads_the_bundled_templates(tmp_path: Path, template: str, profile: str):
+    from recipe_assets.config import BUILTIN_PROFILES, BUNDLED_TEMPLATES
+    from recipe_assets.recipe import create_recipe
+
+    assert (BUILTIN_PROFILES / f"{profile}.yaml").is_file()
+    root = create_recipe(tmp_path / template, template)
+    config = load_config(root, profile).config
+    assert config.steps.ingest.locations == ["./data/sample.parquet"]
+    assert config.steps.predict.output.location == "./data/sample_output.parquet"
+    assert config.model_registry.model_name == load_config(BUNDLED_TEMPLATES / template, "local").config.model_registry.model_name
+
+
+def test_every_problem_is_shown_not_just_the_first(recipe: Path, edit):
+    edit(recipe / "recipe.yaml", "split_ratios:", "split_ratio:")
+    edit(recipe / "recipe.yaml", "estimator_method:", "estimator_methd:")
+    message = load_error(recipe)
+    assert message.startswith("2 problems:")
+    assert "steps.split.split_ratio: unknown key" in message and "steps.train.estimator_methd: unknown key" in message
+    assert "more problem" not in message
+
+
+def test_a_step_dedented_out_of_steps_is_told_to_move_under_steps(recipe: Path):
+    text = (recipe / "recipe.yaml").read_text()
+    start = text.index("  train:\n")
+    end = text.index("\n  evaluate:")
+    block = text[start:end]
+    dedented = "\n".join(line[2:] for line in block.splitlines())
+    (recipe / "recipe.yaml").write_text(text[:start] + text[end + 1:] + "\n" + dedented + "\n")
+    message = load_error(recipe)
+    assert "train: unknown top-level key; 'train' is a step: move the block under `steps:`" in message
+
+
+def test_unknown_key_without_a_close_match_ends_its_sentence_before_the_expected_keys(recipe: Path, edit):
+    edit(recipe / "recipe.yaml", "split_ratios:", "zzz_qqq:")
+    message = load_error(recipe)
+    assert "not a key of this section). Expected one of: using, split_ratios" in message
+
+
+def test_recipe_yaml_is_found_in_a_parent_folder(recipe: Path, monkeypatch):
+    from recipe_assets.config import find_recipe_root
+    from recipe_assets.recipe import Recipe
+
+    monkeypatch.chdir(recipe / "steps")
+    assert find_recipe_root(Path.cwd()) == recipe
+    assert Recipe().root == recipe
+
+
+def test_no_recipe_yaml_anywhere_says_how_to_name_one(tmp_path: Path, monkeypatch):
+    from recipe_assets.config import find_recipe_root
+
+    (tmp_path / "elsewhere").mkdir()
+    with pytest.raises(RecipeConfigError) as caught:
+        find_recipe_root(tmp_path / "elsewhere")
+    assert "no recipe.yaml here or in any folder above" in str(caught.value)
+    assert "--recipe-root" in str(caught.value) and "RECIPE_ROOT" in str(caught.value)
+
+
+def test_missing_data_file_fails_the_run_not_the_definitions(recipe: Path, edit):
+    """Reading states, cards and artifacts must not need the raw data; a run names the missing file."""
+    from recipe_assets.recipe import Recipe
 
     edit(recipe / "profiles" / "local.yaml", "./data/measurements.csv", "./data/measurements_2024.csv")
+    loaded_without_the_data = Recipe(recipe_root=recipe)
     with pytest.raises(RecipeError, match=r"steps\.ingest\.location: .*data/measurements_2024\.csv does not exist"):
-        build_definitions(load_config(recipe, "local"))
+        loaded_without_the_data.run("ingest")
 
 
 def test_target_col_not_in_the_data_fails_at_ingest_naming_the_column(recipe: Path, edit):

@@ -247,7 +247,8 @@ def build_ingest_asset(loaded: "LoadedConfig", step: str, config: IngestConfig, 
 
 def build(loaded: "LoadedConfig") -> list:
     config = loaded.config.steps.ingest
-    resolve_files(loaded.root, config, "steps.ingest")
+    # the files are checked when a run observes them, not here: inspect, get-artifact and clean load these
+    # definitions too, and must work when the raw data has gone
     return [
         build_source(loaded, "ingest", config, MODEL_DEVELOPMENT),
         build_ingest_asset(loaded, "ingest", config, "ingested_data", MODEL_DEVELOPMENT, [loaded.config.target_col]),

@@ -19,9 +19,14 @@ class RegisterConfig(ConfigModel):
     alias: str | None = "champion"  # (ours) moved to each new version so scoring can follow it
 
 
-def registry_link(tracking_uri: str, name: str, version: str) -> str:
-    base = tracking_uri.rstrip("/") if tracking_uri.startswith(("http://", "https://")) else "http://127.0.0.1:5000"
-    return f"{base}/#/models/{name}/versions/{version}"
+def registry_entry(tracking_uri: str, name: str, version: str) -> tuple[str, Any]:
+    """The card's way to the version in the MLflow UI: a link where a tracking server is known; for a local
+    store, where nothing listens, the command that starts the UI on it."""
+    if tracking_uri.startswith(("http://", "https://")):
+        return "registry link", MetadataValue.url(f"{tracking_uri.rstrip('/')}/#/models/{name}/versions/{version}")
+    from recipe_assets.cli import mlflow_ui_hint
+
+    return "browse the registry", MetadataValue.text(f"{mlflow_ui_hint(tracking_uri)}   (then Models > {name} > Version {version})")
 
 
 def rejection_message(evaluation: dict[str, Any]) -> str:
@@ -75,8 +80,9 @@ def build(loaded: "LoadedConfig") -> list:
             "alias": config.alias or "",
             "model uri": MetadataValue.text(value["model_uri"]),
             "validation status": status,
-            "registry link": MetadataValue.url(registry_link(mlflow_resource.tracking_uri, model_version.name, value["version"])),
         }
+        label, entry = registry_entry(mlflow_resource.tracking_uri, model_version.name, value["version"])
+        metadata[label] = entry
         with mlflow_resource.resume_run(run["run_id"]):
             import mlflow
 

@@ -1,0 +1,286 @@
+"""Why an output is stale, in the recipe's own words: which input, code file or config key changed, and
+how the last run that was to update it ended.
+
+Dagster says *that* a code version changed, not what went into it. Each code version's ingredients
+(our step module, the step's config slice, the user's step files) are therefore kept in a small ledger,
+`<recipe root>/metadata/code_versions/<version>.json`, written when the definitions load; comparing the
+ledger entry of the version last materialized with the current one names the file or key.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import os
+import tempfile
+import warnings
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from dagster import AssetKey, DagsterInstance
+
+    from recipe_assets.config import LoadedConfig
+    from recipe_assets.recipe import Recipe
+
+LEDGER_DIR = ("metadata", "code_versions")
+CODE_VERSION_TAG = "dagster/code_version"
+
+
+class StaleArtifactWarning(UserWarning):
+    """`Recipe.get_artifact` returned an output that the next run would replace."""
+
+
+# --- the code-version ledger -----------------------------------------------------------------------
+
+
+def _sha(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()[:16]
+
+
+def _ingredients(implementation_file: str, config_parts: list[str], root: Path, user_modules: list[str]) -> dict[str, Any]:
+    from recipe_assets.user_code import step_file
+
+    user_files = {}
+    for module in sorted(set(user_modules)):
+        path = step_file(root, module)
+        user_files[f"steps/{module}.py"] = _sha(path.read_bytes()) if path.is_file() else "<missing>"
+    return {
+        "implementation": Path(implementation_file).name,
+        "implementation_sha": _sha(Path(implementation_file).read_bytes()),
+        "config": list(config_parts),
+        "user_files": user_files,
+    }
+
+
+def remember_code_version(root: Path | str, version: str, implementation_file: str, config_parts: list[str], user_modules: list[str]) -> None:
+    """Keep what went into `version`, once. A recipe on a read-only disk just loses the explanation."""
+    folder = Path(root).joinpath(*LEDGER_DIR)
+    target = folder / f"{version}.json"
+    if target.exists():
+        return
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        entry = json.dumps(_ingredients(implementation_file, config_parts, Path(root), user_modules), indent=1)
+        handle, temporary = tempfile.mkstemp(prefix=f".{version}.", dir=folder)
+        with os.fdopen(handle, "w") as out:
+            out.write(entry)
+        os.replace(temporary, target)
+    except OSError:
+        pass
+
+
+def _ledger_entry(root: Path, version: str | None) -> dict[str, Any] | None:
+    if not version:
+        return None
+    path = root.joinpath(*LEDGER_DIR, f"{version}.json")
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def code_changes(root: Path, step: str, old_version: str | None, new_version: str | None) -> list[str]:
+    """What differs between two code versions of `step`: user files, config keys, our own step module."""
+    old, new = _ledger_entry(root, old_version), _ledger_entry(root, new_version)
+    if old is None or new is None:
+        return [f"the {step} step's code or config changed (which one was not recorded for the earlier run)"]
+    changes = [f"code changed: {name}" for name in sorted(set(old["user_files"]) | set(new["user_files"]))
+               if old["user_files"].get(name) != new["user_files"].get(name)]
+    changes += [f"config changed: {key}" for key in _changed_config_keys(step, old["config"], new["config"])]
+    if old["implementation_sha"] != new["implementation_sha"]:
+        changes.append(f"recipe-assets' own {step} step changed ({new['implementation']}, e.g. after an upgrade)")
+    return changes or [f"the {step} step's code version changed"]
+
+
+def _changed_config_keys(step: str, old_parts: list[str], new_parts: list[str]) -> list[str]:
+    keys: list[str] = []
+    for index in range(max(len(old_parts), len(new_parts))):
+        old = _parsed(old_parts[index] if index < len(old_parts) else None)
+        new = _parsed(new_parts[index] if index < len(new_parts) else None)
+        if old == new:
+            continue
+        prefix = f"steps.{step}." if index == 0 else ""
+        if isinstance(old, dict) and isinstance(new, dict):
+            keys += [f"{prefix}{key}" for key in sorted(set(old) | set(new)) if old.get(key) != new.get(key)]
+        else:
+            keys.append(f"steps.{step}" if index == 0 else f"a setting the {step} step reads ({new!r})")
+    return keys
+
+
+def _parsed(part: str | None) -> Any:
+    if part is None:
+        return None
+    try:
+        return json.loads(part)
+    except ValueError:
+        return part
+
+
+# --- raw data that may be gone ---------------------------------------------------------------------
+
+
+def observe_available_sources(loaded: "LoadedConfig", instance: "DagsterInstance", steps) -> list[str]:
+    """Record the raw files' fingerprints where they exist; return the problems of those that do not.
+    Reading states, cards and artifacts must work when the source data has gone."""
+    from recipe_assets.errors import RecipeError
+    from recipe_assets.keys import SOURCES
+    from recipe_assets.steps.ingest import observe_sources
+
+    problems = []
+    for step in steps:
+        if step not in SOURCES:
+            continue
+        try:
+            observe_sources(loaded, instance, (step,))
+        except RecipeError as exc:
+            problems.append(str(exc))
+    return problems
+
+
+# --- why STALE, and how the last attempt ended -----------------------------------------------------
+
+
+def _asset_names(recipe: "Recipe") -> dict["AssetKey", str]:
+    from recipe_assets.keys import SOURCES, STEP_OUTPUTS
+
+    names = {recipe.key(name): name for step in recipe.steps for name in STEP_OUTPUTS[step]}
+    names.update({recipe.key(source): source for source in SOURCES.values()})
+    return names
+
+
+def _describe_cause(recipe: "Recipe", key: "AssetKey", cause, names: dict) -> list[str]:
+    from recipe_assets.keys import SOURCES, step_of
+
+    step = step_of(names[key])
+    if cause.category == "CODE":
+        event = recipe.instance.get_latest_materialization_event(key)
+        old = event.asset_materialization.tags.get(CODE_VERSION_TAG) if event and event.asset_materialization else None
+        new = recipe.definitions.resolve_asset_graph().get(key).code_version
+        return code_changes(recipe.root, step, old, new)
+    dependency = names.get(cause.dependency, cause.dependency.to_user_string() if cause.dependency else None)
+    if dependency in SOURCES.values():
+        source_step = next(s for s, source in SOURCES.items() if source == dependency)
+        config = getattr(recipe.loaded.config.steps, source_step)
+        where = ", ".join(config.locations) if getattr(config, "locations", None) else f"steps.{source_step}"
+        return [f"the raw data changed ({where}, steps.{source_step}.location)"]
+    if cause.category == "DEPENDENCIES":
+        return [f"its inputs changed ({cause.reason})"]
+    if dependency is not None:
+        return [f"its input {dependency} ({step_of(dependency) if dependency in _output_names() else 'input'}) changed since it was made"]
+    return [cause.reason]
+
+
+def _output_names() -> set[str]:
+    from recipe_assets.keys import STEP_OUTPUTS
+
+    return {name for outputs in STEP_OUTPUTS.values() for name in outputs}
+
+
+def stale_reasons(recipe: "Recipe", keys: list["AssetKey"]) -> dict["AssetKey", list[str]]:
+    """Dagster's direct stale causes of each key, in words; empty for FRESH and MISSING outputs."""
+    from recipe_assets.dagster_internal import stale_causes
+
+    names = _asset_names(recipe)
+    causes = stale_causes(recipe.instance, recipe.definitions.resolve_asset_graph(), keys)
+    reasons: dict = {}
+    for key, found in causes.items():
+        lines: list[str] = []
+        for cause in found:
+            for line in _describe_cause(recipe, key, cause, names):
+                if line not in lines:
+                    lines.append(line)
+        reasons[key] = lines
+    return reasons
+
+
+def last_failure(recipe: "Recipe", key: "AssetKey") -> str | None:
+    """When the latest run planned to materialize `key` failed before it did: when, where and why."""
+    from dagster import DagsterEventType, DagsterRunStatus
+
+    instance = recipe.instance
+    planned = instance.get_latest_planned_materialization_info(key)
+    if planned is None:
+        return None
+    record = instance.get_run_record_by_id(planned.run_id)
+    if record is None or record.dagster_run.status != DagsterRunStatus.FAILURE:
+        return None
+    latest = instance.get_latest_materialization_event(key)
+    if latest is not None and latest.run_id == planned.run_id:
+        return None
+    when = dt.datetime.fromtimestamp(record.end_time or record.create_timestamp.timestamp()).strftime("%Y-%m-%d %H:%M:%S")
+    return f"the last run to update it ({planned.run_id[:8]}, {when}) failed{_failure_detail(recipe, planned.run_id, DagsterEventType)}"
+
+
+def _failure_detail(recipe: "Recipe", run_id: str, event_types) -> str:
+    from recipe_assets.runner import failure_message
+
+    for entry in recipe.instance.all_logs(run_id, of_type=event_types.STEP_FAILURE):
+        event = entry.dagster_event
+        step = _step_name(recipe, event.step_key or "")
+        return f" at {step}: {failure_message(event.step_failure_data.error)}"
+    for entry in recipe.instance.all_logs(run_id, of_type=event_types.RUN_FAILURE):
+        return f": {entry.dagster_event.message or entry.user_message}"
+    return ""
+
+
+def _step_name(recipe: "Recipe", step_key: str) -> str:
+    from recipe_assets.keys import STEP_OUTPUTS, step_of
+
+    name = step_key.removeprefix(f"{recipe.loaded.name}__")
+    if name in STEP_OUTPUTS:
+        return name
+    return step_of(name) if name in _output_names() else name
+
+
+# --- is an artifact the next run would replace? ----------------------------------------------------
+
+
+def artifact_staleness(recipe: "Recipe", name: str) -> str | None:
+    """Why the stored `name` is out of date (it, or an output it was made from, is STALE or MISSING),
+    or None when it is what the next run would produce."""
+    from dagster import AssetSelection
+
+    from recipe_assets.dagster_internal import FRESH, STALE, stale_statuses
+    from recipe_assets.keys import BATCH_SCORING_STEPS, MODEL_DEVELOPMENT_STEPS, step_of
+
+    step = step_of(name)
+    sequence = BATCH_SCORING_STEPS if step in BATCH_SCORING_STEPS else MODEL_DEVELOPMENT_STEPS
+    observe_available_sources(recipe.loaded, recipe.instance, sequence)
+    graph = recipe.definitions.resolve_asset_graph()
+    outputs = _asset_names(recipe)
+    key = recipe.key(name)
+    upstream = [k for k in outputs if k in AssetSelection.assets(key).upstream().resolve(graph) and outputs[k] in _output_names()]
+    statuses = stale_statuses(recipe.instance, graph, upstream)
+    dirty = [k for k in upstream if statuses[k] != FRESH]
+    if not dirty:
+        return None
+    reasons = stale_reasons(recipe, [k for k in dirty if statuses[k] == STALE])
+    parts = []
+    for dirty_step in dict.fromkeys(step_of(outputs[k]) for k in dirty):
+        in_step = [k for k in dirty if step_of(outputs[k]) == dirty_step]
+        subject = "it" if in_step == [key] else f"{', '.join(outputs[k] for k in in_step)} ({dirty_step}), which it is made from,"
+        state = "/".join(dict.fromkeys(statuses[k] for k in in_step))
+        because = list(dict.fromkeys(reason for k in in_step for reason in reasons.get(k, [])))
+        parts.append(f"{subject} {'are' if len(in_step) > 1 else 'is'} {state}" + (": " + "; ".join(because) if because else ""))
+    failure = last_failure(recipe, key)
+    if failure:
+        parts.append(failure)
+    return f"{name} is out of date: " + "; ".join(part.rstrip(".") for part in parts) + f". Running the {step} step updates it."
+
+
+def warn_if_stale(recipe: "Recipe", name: str) -> None:
+    message = artifact_staleness(recipe, name)
+    if message:
+        warnings.warn(message, StaleArtifactWarning, stacklevel=3)
+
+
+def why_text(recipe: "Recipe", key: "AssetKey", status: str) -> str:
+    """One line for `inspect`: why `key` is STALE, and how the last run that was to update it failed."""
+    from recipe_assets.dagster_internal import FRESH, STALE
+
+    lines = stale_reasons(recipe, [key]).get(key, []) if status == STALE else []
+    failure = last_failure(recipe, key) if status != FRESH else None
+    if failure:
+        lines.append(failure)
+    return "; ".join(lines)
