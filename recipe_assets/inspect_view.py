@@ -1,4 +1,5 @@
-"""What `inspect` shows in the terminal: the graph with each output's state, or one step's card.
+"""What `inspect` shows: the graph with each output's state, or one step's card, as text for the
+terminal and as HTML (an SVG of the graph, the step's HTML card) for a notebook.
 
 The state is Dagster's own (FRESH / STALE / MISSING, as the UI shows it) after the raw files are
 observed, so it matches what the `dagster` CLI and the UI see. Nothing is materialized here.
@@ -9,6 +10,8 @@ import datetime as dt
 from typing import TYPE_CHECKING, Any
 
 from recipe_assets import cards
+from recipe_assets.cards.notebook import DisplayText, OutputState, StepCard, card_fragment, graph_html
+from recipe_assets.cards.session import card_file
 from recipe_assets.keys import MODEL_DEVELOPMENT_STEPS, STEP_OUTPUTS
 
 if TYPE_CHECKING:
@@ -17,26 +20,41 @@ if TYPE_CHECKING:
 NEVER = "-"
 
 
-def graph_view(recipe: "Recipe") -> str:
+def graph_view(recipe: "Recipe") -> DisplayText:
     from recipe_assets import runner
     from recipe_assets.dagster_internal import stale_statuses
-    from recipe_assets.steps.ingest import observe_sources
+    from recipe_assets.staleness import observe_available_sources
 
-    observe_sources(recipe.loaded, recipe.instance, recipe.steps)
+    unreadable = observe_available_sources(recipe.loaded, recipe.instance, recipe.steps)
+    header = _header(recipe) + [f"  raw data unavailable: {problem} (states as of its last observation)" for problem in unreadable]
     keys = {name: recipe.key(name) for step in recipe.steps for name in STEP_OUTPUTS[step]}
     graph = recipe.definitions.resolve_asset_graph()
     statuses = stale_statuses(recipe.instance, graph, keys.values())
     development = [key for name, key in keys.items() if name in _outputs_of(MODEL_DEVELOPMENT_STEPS)]
-    next_run = runner.keys_to_run(recipe.definitions, recipe.instance, development)
-    lines = _header(recipe)
+    next_run = _next_run_line(runner.keys_to_run(recipe.definitions, recipe.instance, development))
+    states = {step: [_output_state(recipe, step, name, keys[name], statuses[keys[name]]) for name in STEP_OUTPUTS[step]] for step in recipe.steps}
+    lines = list(header)
     lines += ["", "  " + " -> ".join(recipe.steps), ""]
     lines.append(f"  {'step':<15} {'output':<29} {'state':<8} {'last materialized':<20} run id")
     for step in recipe.steps:
-        for name in STEP_OUTPUTS[step]:
-            when, run_id = _last_materialization(recipe, keys[name])
-            lines.append(f"  {step:<15} {name:<29} {statuses[keys[name]]:<8} {when:<20} {run_id}")
-    lines += ["", _next_run_line(next_run)]
-    return "\n".join(lines) + "\n"
+        for item in states[step]:
+            lines.append(f"  {step:<15} {item.output:<29} {item.state:<8} {item.when:<20} {item.run_id}")
+            if item.why:
+                lines.append(f"  {'':<15} {'':<29} why: {item.why}")
+    lines += ["", next_run]
+    return DisplayText("\n".join(lines) + "\n", graph_html(header, recipe.steps, states, next_run))
+
+
+def _output_state(recipe: "Recipe", step: str, name: str, key, status: str) -> OutputState:
+    when, run_id = _last_materialization(recipe, key)
+    return OutputState(step=step, output=name, state=status, when=when, run_id=run_id, why=_why(recipe, key, status))
+
+
+def _why(recipe: "Recipe", key, status: str) -> str:
+    """Why an output is not FRESH, in a few words ("" when FRESH or unknown)."""
+    from recipe_assets.staleness import why_text
+
+    return why_text(recipe, key, status)
 
 
 def _outputs_of(steps: tuple[str, ...]) -> set[str]:
@@ -68,21 +86,34 @@ def _local_time(timestamp: float) -> str:
     return dt.datetime.fromtimestamp(timestamp).strftime("%Y-%m-%d %H:%M:%S")
 
 
-def step_card(recipe: "Recipe", step: str) -> str:
-    """The card of `step`: the metadata of the latest materialization of each of its outputs."""
+def step_card(recipe: "Recipe", step: str) -> StepCard:
+    """The card of `step`: the metadata of the latest materialization of each of its outputs, as text,
+    and the HTML card the step stored when it ran."""
     recipe.check_step(step)
     shown: dict[str, Any] = {}
     parts = []
+    stored = card_file(recipe.loaded, step)
     for name in STEP_OUTPUTS[step]:
         event = recipe.instance.get_latest_materialization_event(recipe.key(name))
         if event is None:
             continue
         metadata = _not_yet_shown(event.asset_materialization.metadata, shown)
         title = f"{step}: {name} (materialized {_local_time(event.timestamp)}, Dagster run {event.run_id[:8]})"
-        parts.append(cards.render_text(title, metadata))
+        parts.append(cards.render_text(title, metadata, step=step, card_path=str(stored) if stored.is_file() else None))
     if not parts:
-        return f"{step}: not materialized yet; run `recipe-assets run --step {step}`\n"
-    return "\n".join(parts)
+        return StepCard(f"{step}: not materialized yet; run `recipe-assets run --step {step}`\n")
+    page = stored.read_text(encoding="utf-8") if stored.is_file() else cards.render_html(step, shown_metadata(recipe, step))
+    return StepCard("\n".join(parts), card_fragment(page))
+
+
+def shown_metadata(recipe: "Recipe", step: str) -> dict[str, Any]:
+    """A card stored before cards were written to files: rebuilt from the materializations' metadata."""
+    per_output = []
+    for name in STEP_OUTPUTS[step]:
+        event = recipe.instance.get_latest_materialization_event(recipe.key(name))
+        if event is not None:
+            per_output.append((name, event.asset_materialization.metadata))
+    return cards.merge_outputs(per_output)
 
 
 def _not_yet_shown(metadata: dict[str, Any], shown: dict[str, Any]) -> dict[str, Any]:

@@ -25,6 +25,7 @@ from recipe_assets.progress import Printer
 if TYPE_CHECKING:
     from dagster import AssetKey
 
+    from recipe_assets.cards.notebook import DisplayText
     from recipe_assets.runner import RunSummary
 
 log = logging.getLogger(__name__)
@@ -93,26 +94,38 @@ class Recipe:
     def key(self, name: str) -> "AssetKey":
         return asset_key(self.loaded.name, name)
 
-    def run(self, step: str | None = None, printer: Printer | None = None, raise_on_error: bool = True) -> "RunSummary":
-        """Materialize what is missing or stale, up to and including `step` (default: register).
+    def run(self, step: str | None = None, printer: Printer | None = None, raise_on_error: bool = True, quiet: bool = False) -> "RunSummary":
+        """Materialize what is missing or stale, up to and including `step` (default: register), printing
+        one line per step as it goes (`quiet=True`: nothing).
 
+        Returns the run's summary, which a notebook shows as the card of `step` (or of the last step run).
         Raises RecipeRunError (a RecipeError) with the failing step's message, as MLflow Recipes raised;
         `raise_on_error=False` returns the failed summary instead.
         """
         from recipe_assets import runner
 
+        if printer is None and not quiet:
+            printer = _print_line
         summary = runner.run(self.loaded, self.definitions, step=step, instance=self.instance, printer=printer)
         if raise_on_error and not summary.success:
             raise RecipeRunError(summary)
-        return summary
+        return self._with_card(summary, step)
 
-    def inspect(self, step: str | None = None) -> str:
-        """Print and return the graph with each output's state, or the card of `step`."""
+    def _with_card(self, summary: "RunSummary", step: str | None) -> "RunSummary":
+        from recipe_assets import inspect_view
+        from recipe_assets.cards.notebook import run_result
+
+        shown = step or next((each for each in reversed(self.steps) if each in runner_steps(step)), None)
+        card = inspect_view.step_card(self, shown) if shown and summary.success else None
+        return run_result(summary, shown, card)
+
+    def inspect(self, step: str | None = None) -> "DisplayText":
+        """The graph with each output's state, or the card of `step`: text that prints readably (its repr
+        is the text) and that a notebook shows as HTML (the graph as SVG, the step's HTML card).
+        Returned, not printed, so a notebook cell shows it once."""
         from recipe_assets import inspect_view
 
-        text = inspect_view.step_card(self, step) if step else inspect_view.graph_view(self)
-        print(text, end="" if text.endswith("\n") else "\n")
-        return text
+        return inspect_view.step_card(self, step) if step else inspect_view.graph_view(self)
 
     def clean(self, step: str | None = None) -> list[str]:
         """Forget the outputs of `step` and of the steps after it (all steps without one), so the next run
@@ -182,6 +195,16 @@ class Recipe:
         if name in TABLE_ARTIFACTS and not is_dataframe(value):
             return read_tables(stored_files(value))
         return value
+
+
+def _print_line(line: str) -> None:
+    print(line, flush=True)
+
+
+def runner_steps(step: str | None) -> tuple[str, ...]:
+    from recipe_assets.runner import steps_up_to
+
+    return steps_up_to(step)
 
 
 def check_artifact_name(name: str) -> None:

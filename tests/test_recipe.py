@@ -79,17 +79,18 @@ def test_get_artifact_returns_what_mlflow_recipes_returned(materialized: Path, m
     assert (materialized / "metadata" / "mlflow" / "mlruns.db").is_file()
 
 
-def test_inspect_prints_and_returns_the_graph_and_cards(materialized: Path, capsys):
+def test_inspect_returns_the_graph_and_cards_without_printing_them(materialized: Path, capsys):
     recipe = Recipe(recipe_root=materialized)
     graph = recipe.inspect()
-    assert capsys.readouterr().out == graph
+    assert capsys.readouterr().out == ""  # returned, not printed: a notebook cell shows it once
+    assert repr(graph) == str(graph)  # a Python prompt shows the text, not a quoted string
     assert output_states(graph) == dict.fromkeys(ALL_OUTPUTS, "FRESH")
     assert "has nothing to do" in graph
     card = recipe.inspect("evaluate")
     assert "model validation status: VALIDATED" in card
     assert re.search(r"^root_mean_squared_error +PASS +[0-9.]+ +≤ +2$", card, re.MULTILINE), card
     split_card = recipe.inspect("split")
-    assert split_card.count("## split sizes") == 1  # shared by the three outputs, printed once
+    assert split_card.count("split sizes:") == 1  # shared by the three outputs, printed once
     assert "training_data" in split_card and "test_data" in split_card
 
 

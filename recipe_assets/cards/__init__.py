@@ -1,212 +1,56 @@
-"""Step cards: the metadata a person reads on each materialization, also as HTML and terminal text.
+"""Step cards: what a person reads about each step execution, in every place they look.
 
-Dagster renders asset metadata (tables, markdown, schemas) in the UI, so the card *is* metadata; the
-HTML rendering is what gets logged to the MLflow run, the text rendering is what `inspect` prints.
-Tables are Dagster table metadata, which the UI draws inline (long markdown it folds behind a link).
+    tables.py    the content: Dagster table metadata from rows and frames, profiles, previews
+    plots.py     matplotlib figures (Agg, PNG) from a fixed sample of the rows
+    session.py   a step's card while it runs (plots, warnings, log records) and its publishing:
+                 Dagster metadata, `<metadata>/outputs/cards/<step>.html`, `cards/<step>.html` in MLflow
+    layout.py    which tab each entry belongs to, as MLflow Recipes' cards had them
+    html.py      the HTML card (templates/card.html.j2), self-contained with inline plots
+    terminal.py  the card in a terminal, with `rich`
+    notebook.py  what `Recipe.run` / `Recipe.inspect` return: readable text, HTML in Jupyter
+
+Dagster renders asset metadata (tables, markdown with inline images) on the asset's page, so the card
+*is* the metadata; the other renderings are built from it.
 """
-from __future__ import annotations
-
-import html
-import math
-from collections.abc import Iterable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any
-
-from dagster import MetadataValue, TableColumn, TableMetadataValue, TableRecord, TableSchema
-
-if TYPE_CHECKING:
-    import pandas as pd
-
-PREVIEW_ROWS = 10
-PROFILE_ROWS = 100_000
-
-
-def fmt(value: Any) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, float):
-        if math.isnan(value):
-            return "NaN"
-        return f"{value:.6g}"
-    return str(value)
+from recipe_assets.cards import plots
+from recipe_assets.cards.html import render_html as _render_page
+from recipe_assets.cards.session import add_plot, card_step
+from recipe_assets.cards.tables import (
+    PREVIEW_ROWS,
+    PROFILE_ROWS,
+    column_schema,
+    fmt,
+    frame_card,
+    markdown_table,
+    merge_outputs,
+    plain,
+    preview,
+    profile,
+    table,
+)
+from recipe_assets.cards.terminal import render_text
 
 
-def markdown_table(headers: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:
-    def cell(value: Any) -> str:
-        return fmt(value).replace("|", "\\|").replace("\n", " ")
-
-    lines = ["| " + " | ".join(cell(h) for h in headers) + " |", "|" + "---|" * len(headers)]
-    lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in rows]
-    return "\n".join(lines)
+def render_html(title: str, metadata, subtitle: str = "") -> str:
+    """The HTML card of step `title` from its metadata."""
+    return _render_page(title, metadata, subtitle)
 
 
-def column_schema(df: "pd.DataFrame") -> TableSchema:
-    return TableSchema(columns=[TableColumn(name=str(c), type=str(t)) for c, t in df.dtypes.items()])
-
-
-def _cell(value: Any) -> str | int | float | bool | None:
-    """A value Dagster table metadata can hold: numbers rounded for reading, everything else as text."""
-    if value is None or isinstance(value, (bool, str)):
-        return value
-    if hasattr(value, "item") and not hasattr(value, "__len__"):  # numpy scalars
-        value = value.item()
-    if isinstance(value, int):
-        return value
-    if isinstance(value, float):
-        return None if math.isnan(value) else float(f"{value:.6g}")
-    return str(value)
-
-
-def table(headers: Sequence[str], rows: Iterable[Sequence[Any]]) -> TableMetadataValue:
-    headers = [str(h) for h in headers]
-    records = [TableRecord({h: _cell(v) for h, v in zip(headers, row)}) for row in rows]
-    types = {h: _column_type([r.data[h] for r in records]) for h in headers}
-    return MetadataValue.table(records, schema=TableSchema(columns=[TableColumn(name=h, type=types[h]) for h in headers]))
-
-
-def _column_type(values: list[Any]) -> str:
-    present = [v for v in values if v is not None]
-    if present and all(isinstance(v, bool) for v in present):
-        return "bool"
-    if present and all(isinstance(v, int) and not isinstance(v, bool) for v in present):
-        return "int"
-    if present and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in present):
-        return "float"
-    return "string"
-
-
-def profile(df: "pd.DataFrame") -> dict[str, Any]:
-    """Per column: type, missing share, distinct values, and numeric summary or most common value.
-
-    Missing shares are exact; the other statistics come from a fixed sample of PROFILE_ROWS rows on
-    larger data, so a card costs the same at a million rows as at a hundred thousand."""
-    import pandas as pd
-
-    missing_share = df.isna().mean() if len(df) else pd.Series(0.0, index=df.columns)
-    sample = df.sample(n=PROFILE_ROWS, random_state=0) if len(df) > PROFILE_ROWS else df
-    rows = []
-    for name in df.columns:
-        column = sample[name]
-        distinct = int(column.nunique(dropna=True))
-        if pd.api.types.is_numeric_dtype(column) and not pd.api.types.is_bool_dtype(column):
-            values = column.dropna()
-            summary = (values.mean(), values.std(), values.min(), values.median(), values.max()) if len(values) else (None,) * 5
-            top = None
-        elif pd.api.types.is_datetime64_any_dtype(column):
-            summary, top = (None, None, column.min(), None, column.max()), None
-        else:
-            counts = column.value_counts(dropna=True)
-            summary, top = (None,) * 5, (counts.index[0] if len(counts) else None)
-        rows.append((name, str(column.dtype), f"{float(missing_share[name]):.1%}", distinct, top, *summary))
-    headers = ("column", "type", "missing", "distinct", "most common", "mean", "std", "min", "median", "max")
-    card: dict[str, Any] = {"profile": table(headers, rows)}
-    if sample is not df:
-        card["profile sample"] = f"statistics other than missing share from a fixed sample of {PROFILE_ROWS:,} of {len(df):,} rows"
-    return card
-
-
-def preview(df: "pd.DataFrame", rows: int = PREVIEW_ROWS) -> TableMetadataValue:
-    head = df.head(rows)
-    return table([str(c) for c in head.columns], head.itertuples(index=False))
-
-
-def frame_card(df: "pd.DataFrame", with_profile: bool = True) -> dict[str, Any]:
-    card: dict[str, Any] = {
-        "dagster/row_count": MetadataValue.int(len(df)),
-        "dagster/column_schema": column_schema(df),
-    }
-    if with_profile:
-        card.update(profile(df))
-    card["preview"] = preview(df)
-    return card
-
-
-def plain(value: Any) -> Any:
-    """The readable content of a metadata value; tables as markdown."""
-    if isinstance(value, TableMetadataValue):
-        headers = [c.name for c in value.schema.columns]
-        return markdown_table(headers, [[record.data.get(h) for h in headers] for record in value.records])
-    if isinstance(value, TableSchema):
-        return markdown_table(("column", "type"), [(c.name, c.type) for c in value.columns])
-    inner = getattr(value, "value", value)
-    if isinstance(inner, TableSchema):
-        return plain(inner)
-    if hasattr(inner, "text"):
-        return inner.text
-    if hasattr(inner, "md_str"):
-        return inner.md_str
-    if hasattr(inner, "path"):
-        return inner.path
-    if hasattr(inner, "url"):
-        return inner.url
-    if hasattr(inner, "data"):
-        return inner.data
-    return inner
-
-
-def merge_outputs(per_output: Sequence[tuple[str, Mapping[str, Any]]]) -> dict[str, Any]:
-    """One card for a step with several outputs: entries all outputs share (the split sizes) once,
-    the others under `<output>: <entry>`."""
-    if len(per_output) == 1:
-        return dict(per_output[0][1])
-    merged: dict[str, Any] = {}
-    for name, metadata in per_output:
-        for label, value in metadata.items():
-            shared = all(label in other and plain(other[label]) == plain(value) for _, other in per_output)
-            merged[label if shared else f"{name}: {label.removeprefix('dagster/')}"] = value
-    return merged
-
-
-def text_table(value: TableMetadataValue) -> str:
-    """A table for the terminal: columns aligned, numbers to the right."""
-    headers = [c.name for c in value.schema.columns]
-    rows = [[fmt(record.data.get(h)) for h in headers] for record in value.records]
-    widths = [max([len(h), *(len(r[i]) for r in rows)]) for i, h in enumerate(headers)]
-    numeric = [c.type in ("int", "float") for c in value.schema.columns]
-
-    def line(cells: list[str]) -> str:
-        return "  ".join(cell.rjust(w) if right else cell.ljust(w) for cell, w, right in zip(cells, widths, numeric)).rstrip()
-
-    return "\n".join([line(headers), line(["-" * w for w in widths]), *(line(r) for r in rows)])
-
-
-def render_text(title: str, metadata: Mapping[str, Any]) -> str:
-    parts = [title, "=" * len(title)]
-    for key, value in metadata.items():
-        shown = text_table(value) if isinstance(value, TableMetadataValue) else plain(value)
-        label = key.removeprefix("dagster/")
-        if isinstance(shown, str) and "\n" in shown:
-            parts += ["", f"## {label}", shown]
-        else:
-            parts.append(f"{label}: {fmt(shown)}")
-    return "\n".join(parts) + "\n"
-
-
-def _markdown_to_html(text: str) -> str:
-    lines = text.strip().splitlines()
-    if len(lines) >= 2 and lines[0].startswith("|") and set(lines[1]) <= set("|-: "):
-        def cells(line: str) -> list[str]:
-            return [html.escape(c.strip().replace("\\|", "|")) for c in line.strip().strip("|").split(" | ")]
-
-        head = "".join(f"<th>{c}</th>" for c in cells(lines[0]))
-        body = "".join("<tr>" + "".join(f"<td>{c}</td>" for c in cells(line)) + "</tr>" for line in lines[2:])
-        return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
-    return "<pre>" + html.escape(text) + "</pre>"
-
-
-def render_html(title: str, metadata: Mapping[str, Any]) -> str:
-    sections = []
-    for key, value in metadata.items():
-        shown = plain(value)
-        label = html.escape(key.removeprefix("dagster/"))
-        if isinstance(shown, str) and "\n" in shown:
-            sections.append(f"<h2>{label}</h2>{_markdown_to_html(shown)}")
-        else:
-            sections.append(f"<p><b>{label}</b>: {html.escape(fmt(shown))}</p>")
-    style = (
-        "body{font-family:system-ui,sans-serif;margin:2em;color:#222}table{border-collapse:collapse;margin:.5em 0}"
-        "td,th{border:1px solid #ccc;padding:3px 8px;text-align:right}th{background:#f3f3f3}h2{margin-top:1.5em}"
-    )
-    return (
-        f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
-        f"<style>{style}</style></head><body><h1>{html.escape(title)}</h1>{''.join(sections)}</body></html>"
-    )
+__all__ = [
+    "PREVIEW_ROWS",
+    "PROFILE_ROWS",
+    "add_plot",
+    "card_step",
+    "column_schema",
+    "fmt",
+    "frame_card",
+    "markdown_table",
+    "merge_outputs",
+    "plain",
+    "plots",
+    "preview",
+    "profile",
+    "render_html",
+    "render_text",
+    "table",
+]

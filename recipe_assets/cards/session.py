@@ -1,0 +1,234 @@
+"""The card of one step execution: what the step adds while it runs (plots), what it raised on the way
+(warnings and log records, the user's code's included), and how it is finished and published.
+
+`card_step(loaded, step)` wraps a step's asset function. The step returns or yields its Outputs as
+before, with its tables as metadata and its plots handed to `add_plot`; the wrapper then adds the
+warning logs, the plots and the run summary to each output's metadata, renders the step's HTML card
+(`<metadata>/outputs/cards/<step>.html`, what `inspect` and notebooks show) and, when the step has an
+MLflow run, logs it there as `cards/<step>.html`.
+"""
+from __future__ import annotations
+
+import base64
+import contextvars
+import functools
+import inspect
+import logging
+import os
+import time
+import warnings
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from dagster import AssetCheckResult, MetadataValue, Output
+
+from recipe_assets.cards import tables
+from recipe_assets.cards.plots import Plot
+
+if TYPE_CHECKING:
+    from dagster import AssetExecutionContext
+
+    from recipe_assets.config import LoadedConfig
+
+log = logging.getLogger(__name__)
+
+PLOT_PREFIX = "plot: "
+RUN_SUMMARY = "run summary"
+WARNING_LOGS = "warning logs"
+CARD_FILE = "card"
+MAX_WARNINGS = 50
+# warnings about how this package uses its libraries (Dagster's beta markers, MLflow's store internals):
+# nothing the recipe's author can act on
+IGNORED_WARNING_SOURCES = ("dagster", "sqlalchemy")
+# the steps before train have no MLflow run of their own: train's run carries their cards too
+UPSTREAM_OF_TRAIN = ("ingest", "split", "transform")
+
+
+@dataclass
+class StepSession:
+    step: str
+    started: float = field(default_factory=time.perf_counter)
+    plots: list[Plot] = field(default_factory=list)
+    logs: list[tuple[str, str, str]] = field(default_factory=list)  # (level or category, where, message)
+
+    def add_warning(self, message: warnings.WarningMessage) -> None:
+        if message.category.__module__.startswith(IGNORED_WARNING_SOURCES):
+            return
+        where = f"{Path(message.filename).name}:{message.lineno}"
+        self.logs.append((message.category.__name__, where, str(message.message)))
+
+
+_CURRENT: contextvars.ContextVar[StepSession | None] = contextvars.ContextVar("recipe_assets_card", default=None)
+
+
+def current() -> StepSession | None:
+    return _CURRENT.get()
+
+
+def add_plot(draw: Callable[..., Plot], *args: Any, **kwargs: Any) -> None:
+    """Draw a plot for the running step's card. Outside a step (a unit test calling a card helper)
+    nothing is drawn; a plot that fails to draw is a warning on the card, never a failed step."""
+    session = current()
+    if session is None:
+        return
+    try:
+        session.plots.append(draw(*args, **kwargs))
+    except Exception as exc:  # a card must not fail the model it describes
+        session.logs.append(("card", draw.__name__, f"plot not drawn: {type(exc).__name__}: {exc}"))
+
+
+class _RecordCollector(logging.Handler):
+    def __init__(self, session: StepSession):
+        super().__init__(level=logging.WARNING)
+        self.session = session
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if record.name.startswith(("dagster", "recipe_assets.progress")):
+            return
+        self.session.logs.append((record.levelname, record.name, record.getMessage()))
+
+
+@contextmanager
+def capturing(session: StepSession) -> Iterator[StepSession]:
+    token = _CURRENT.set(session)
+    collector = _RecordCollector(session)
+    root = logging.getLogger()
+    root.addHandler(collector)
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("default")
+            try:
+                yield session
+            finally:
+                for message in caught:
+                    session.add_warning(message)
+    finally:
+        root.removeHandler(collector)
+        _CURRENT.reset(token)
+
+
+def card_step(loaded: "LoadedConfig", step: str) -> Callable:
+    """Decorate a step's asset function (under `@asset` / `@multi_asset`) to give it a full card."""
+
+    def decorate(fn: Callable) -> Callable:
+        @functools.wraps(fn)
+        def wrapper(context: "AssetExecutionContext", *args: Any, **kwargs: Any):
+            session = StepSession(step)
+            with capturing(session):
+                produced = fn(context, *args, **kwargs)
+                items = list(produced) if inspect.isgenerator(produced) else [produced]
+            finished = finish(context, loaded, session, items)
+            return iter(finished) if generator else finished[0]
+
+        generator = inspect.isgeneratorfunction(fn)
+        if generator:
+            # Dagster tells generator steps from returning ones by the function, so keep its kind
+            @functools.wraps(fn)
+            def generator_wrapper(context: "AssetExecutionContext", *args: Any, **kwargs: Any):
+                yield from wrapper(context, *args, **kwargs)
+
+            return generator_wrapper
+        return wrapper
+
+    return decorate
+
+
+def finish(context: "AssetExecutionContext", loaded: "LoadedConfig", session: StepSession, items: list[Any]) -> list[Any]:
+    outputs = [item for item in items if isinstance(item, Output)]
+    checks = [item for item in items if isinstance(item, AssetCheckResult)]
+    extra: dict[str, Any] = {}
+    if session.step == "train" and outputs:
+        from recipe_assets.cards.models import parameter_sections
+
+        token = _CURRENT.set(session)
+        try:
+            extra.update(parameter_sections(dict(outputs[0].metadata), outputs[0].value))
+        finally:
+            _CURRENT.reset(token)
+    for plot in session.plots:
+        extra[PLOT_PREFIX + plot.title] = MetadataValue.md(image_markdown(plot))
+    if session.logs:
+        extra[WARNING_LOGS] = tables.table(("level", "where", "message"), session.logs[:MAX_WARNINGS])
+    run_id = next((o.value["run_id"] for o in outputs if isinstance(o.value, dict) and o.value.get("run_id")), None)
+    card_path = card_file(loaded, session.step)
+    extra[RUN_SUMMARY] = run_summary(context, session, run_id, checks)
+    extra[CARD_FILE] = MetadataValue.path(str(card_path))
+    finished = [item.with_metadata({**item.metadata, **extra}) if isinstance(item, Output) else item for item in items]
+    per_output = [(output_name(context, o), o.metadata) for o in finished if isinstance(o, Output)]
+    publish(context, loaded, session.step, tables.merge_outputs(per_output), card_path, run_id)
+    return finished
+
+
+def output_name(context: "AssetExecutionContext", output: Output) -> str:
+    key = context.assets_def.keys_by_output_name.get(output.output_name)
+    return key.path[-1] if key is not None else output.output_name
+
+
+def image_markdown(plot: Plot) -> str:
+    encoded = base64.b64encode(plot.data).decode("ascii")
+    return f"![{plot.title}](data:{plot.mime};base64,{encoded})"
+
+
+def run_summary(context: "AssetExecutionContext", session: StepSession, mlflow_run_id: str | None, checks: list) -> Any:
+    code_versions = {str(v) for v in context.assets_def.code_versions_by_key.values() if v}
+    rows: list[tuple[str, Any]] = [
+        ("step", session.step),
+        ("duration s", round(time.perf_counter() - session.started, 2)),
+        ("finished", time.strftime("%Y-%m-%d %H:%M:%S")),
+        ("code version", ", ".join(sorted(code_versions)) or "-"),
+        ("Dagster run id", context.run.run_id),
+        ("MLflow run id", mlflow_run_id or "-"),
+    ]
+    rows += [(f"input {key.path[-1]}", version) for key, version in input_versions(context)]
+    rows += [(f"check {c.check_name}", "passed" if c.passed else "FAILED") for c in checks]
+    return tables.table(("item", "value"), rows)
+
+
+def input_versions(context: "AssetExecutionContext") -> list[tuple[Any, str]]:
+    """The data version of each input as the instance recorded it (a materialization, or the
+    observation of a raw file)."""
+    found = []
+    for key in sorted(context.assets_def.dependency_keys - set(context.assets_def.keys), key=lambda k: k.to_user_string()):
+        record = context.instance.get_latest_data_version_record(key)
+        entry = record.event_log_entry if record is not None else None
+        event = entry.asset_materialization or entry.asset_observation if entry is not None and entry.dagster_event else None
+        tags = getattr(event, "tags", None) or {}
+        found.append((key, str(tags.get("dagster/data_version", "-"))[:16]))
+    return found
+
+
+def card_file(loaded: "LoadedConfig", step: str) -> Path:
+    from recipe_assets.graph import outputs_dir
+
+    return outputs_dir(loaded) / "cards" / f"{step}.html"
+
+
+def publish(context: "AssetExecutionContext", loaded: "LoadedConfig", step: str, metadata: dict[str, Any], path: Path, run_id: str | None) -> None:
+    from recipe_assets.cards.html import render_html
+
+    page = render_html(step, metadata, subtitle=f"recipe {loaded.name}, Dagster run {context.run.run_id[:8]}")
+    write_atomically(path, page)
+    if run_id is None:
+        return
+    from recipe_assets.keys import mlflow_of
+
+    try:
+        client = mlflow_of(context, loaded.name).client()
+    except Exception:  # a step without the MLflow resource
+        return
+    client.log_text(run_id, page, f"cards/{step}.html")
+    if step == "train":
+        for upstream in UPSTREAM_OF_TRAIN:
+            stored = card_file(loaded, upstream)
+            if stored.is_file():
+                client.log_text(run_id, stored.read_text(), f"cards/{upstream}.html")
+
+
+def write_atomically(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    temporary.write_text(text, encoding="utf-8")
+    temporary.replace(path)
