@@ -138,7 +138,8 @@ def report_success(recipe, summary) -> None:
 
 
 def cmd_inspect(args: argparse.Namespace) -> int:
-    open_recipe(args).inspect(args.step)
+    shown = open_recipe(args).inspect(args.step)
+    print(shown, end="" if shown.endswith("\n") else "\n")
     return 0
 
 

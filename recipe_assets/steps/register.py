@@ -55,6 +55,7 @@ def build(loaded: "LoadedConfig") -> list:
         kinds={"mlflow"},
         description=f"The model version registered as `{registry.model_name}`" + (f", alias `{config.alias}`" if config.alias else ""),
     )
+    @cards.card_step(loaded, "register")
     def _register(context: AssetExecutionContext, run) -> Output:
         status = run["model_validation_status"]
         if status != VALIDATED and not config.allow_non_validated_model:
@@ -83,10 +84,7 @@ def build(loaded: "LoadedConfig") -> list:
         }
         label, entry = registry_entry(mlflow_resource.tracking_uri, model_version.name, value["version"])
         metadata[label] = entry
-        with mlflow_resource.resume_run(run["run_id"]):
-            import mlflow
-
-            mlflow.log_text(cards.render_html("register", metadata), "cards/register.html")
+        metadata["mlflow run"] = MetadataValue.text(run["run_id"])  # cards.card_step logs the card to it
         return Output(value, data_version=DataVersion(f"{model_version.name}/{model_version.version}"), metadata=metadata)
 
     return [_register]
