@@ -76,12 +76,11 @@ def executors(loaded: LoadedConfig):
     return in_process_executor, in_process_executor
 
 
-def _celery_executor(loaded: LoadedConfig):
-    """Steps as Celery tasks on Redis. A broker that stops answering must fail the run, not hang it."""
-    from dagster_celery import celery_executor
-
+def celery_config(loaded: LoadedConfig) -> dict:
+    """The Celery executor's config; workers start with the same (`dagster-celery worker start -y` reads it
+    under execution.config). A broker that stops answering must fail the run, not hang it."""
     celery = loaded.config.execution.celery
-    config = {
+    return {
         "broker": celery.broker,
         "backend": celery.backend or celery.broker,
         "config_source": {
@@ -92,7 +91,12 @@ def _celery_executor(loaded: LoadedConfig):
             "worker_prefetch_multiplier": 1,
         },
     }
-    return celery_executor.configured(config, name="celery")
+
+
+def _celery_executor(loaded: LoadedConfig):
+    from dagster_celery import celery_executor
+
+    return celery_executor.configured(celery_config(loaded), name="celery")
 
 
 def _kubernetes_executor(loaded: LoadedConfig):

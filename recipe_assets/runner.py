@@ -145,6 +145,8 @@ def run(
             summary.materialized.append(event.asset_key.path[-1])
         elif event.event_type == DagsterEventType.STEP_FAILURE and summary.error is None:
             summary.error = failure_message(event.step_failure_data.error)
+    if not summary.success and summary.error is None:
+        summary.error = executor_failure(result.all_events)
     if summary.success:
         summary.outputs = stored_values(loaded, summary.materialized)
     return summary
@@ -198,6 +200,18 @@ def _silent_logger(_init_context) -> logging.Logger:
     silent.addHandler(logging.NullHandler())
     silent.propagate = False
     return silent
+
+
+def executor_failure(events) -> str | None:
+    """A run that failed outside any step's code (a Celery worker lost mid-step, a broker gone): the
+    executor's own error, with the step it was running."""
+    for event in events:
+        data = event.event_specific_data
+        error = getattr(data, "error", None)
+        if error is not None and event.event_type in (DagsterEventType.ENGINE_EVENT, DagsterEventType.RUN_FAILURE):
+            step = f"step {event.step_key}: " if event.step_key else ""
+            return f"{step}{failure_message(error)}"
+    return None
 
 
 def failure_message(error) -> str:

@@ -117,3 +117,74 @@ def dagster_dev(repo: Path, env: dict[str, str], workdir: Path, cwd: Path | None
     url = f"http://127.0.0.1:{port}"
     with running(command, workdir / "dagster-webserver.log", f"{url}/server_info", env=env, cwd=cwd or repo):
         yield url
+
+
+def wait_for_port(port: int, process: subprocess.Popen, log: Path, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"server exited with {process.returncode}:\n{log.read_text()[-3000:]}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1):
+                return
+        except OSError:
+            time.sleep(0.2)
+    raise TimeoutError(f"nothing listens on 127.0.0.1:{port} after {timeout}s:\n{log.read_text()[-3000:]}")
+
+
+@contextmanager
+def redis_server(workdir: Path) -> Iterator[str]:
+    """Debian's redis-server, in memory only; yields the broker URL."""
+    binary = shutil.which("redis-server")
+    if binary is None:
+        raise RuntimeError("Redis is not installed: apt-get install redis-server (.ci/system-packages does)")
+    port = free_port()
+    log = workdir / "redis.log"
+    command = [binary, "--bind", "127.0.0.1", "--port", str(port), "--save", "", "--appendonly", "no", "--dir", str(workdir)]
+    with log.open("w") as out:
+        process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        wait_for_port(port, process, log)
+        yield f"redis://127.0.0.1:{port}/0"
+    finally:
+        _stop(process)
+
+
+@contextmanager
+def celery_workers(count: int, worker_config: Path, env: dict[str, str], workdir: Path) -> Iterator[list[subprocess.Popen]]:
+    """`dagster-celery worker start` x count, one task at a time each (prefork: a step runs in the worker's child)."""
+    processes = []
+    env = {**env, "PATH": f"{VENV_BIN}{os.pathsep}{env.get('PATH', '')}"}  # it starts `celery` by name
+    try:
+        for number in range(count):
+            log = workdir / f"celery-worker-{number}.log"
+            command = [
+                str(VENV_BIN / "dagster-celery"), "worker", "start", "-A", "dagster_celery.app", "-y", str(worker_config),
+                "-n", f"worker{number}", "--", "--concurrency", "1",
+            ]
+            with log.open("w") as out:
+                processes.append(subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, env=env, cwd=workdir, start_new_session=True))
+        for number, process in enumerate(processes):
+            _wait_for_log(workdir / f"celery-worker-{number}.log", "ready.", process)
+        yield processes
+    finally:
+        for process in processes:
+            _stop(process)
+
+
+def _wait_for_log(log: Path, text: str, process: subprocess.Popen, timeout: float = 90) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"process exited with {process.returncode}:\n{log.read_text()[-3000:]}")
+        if text in log.read_text():
+            return
+        time.sleep(0.3)
+    raise TimeoutError(f"{text!r} not in {log} after {timeout}s:\n{log.read_text()[-3000:]}")
+
+
+def process_tree_pids(process: subprocess.Popen) -> set[int]:
+    import psutil
+
+    parent = psutil.Process(process.pid)
+    return {parent.pid, *(child.pid for child in parent.children(recursive=True))}
