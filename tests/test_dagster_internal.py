@@ -60,3 +60,23 @@ def test_runless_observation_with_a_new_data_version_makes_the_direct_child_stal
         observe(instance, "2")
         # only the direct cause: runner.keys_to_run adds the downstream closure because of this
         assert statuses(instance) == {"first": STALE, "second": FRESH}
+
+
+def test_stale_causes_name_the_changed_input_and_a_new_code_version():
+    from dagster import Definitions
+
+    from recipe_assets.dagster_internal import stale_causes
+
+    @asset(deps=["files"], code_version="b")
+    def first():  # the same asset with a new code version
+        return Output(1, data_version=DataVersion("first"))
+
+    with DagsterInstance.ephemeral() as instance:
+        observe(instance, "1")
+        assert materialize(ASSETS, instance=instance, selection=["first", "second"]).success
+        observe(instance, "2")
+        causes = stale_causes(instance, materialize_graph(), [AssetKey("first"), AssetKey("second")])
+        assert [(c.category, c.dependency) for c in causes[AssetKey("first")]] == [("DATA", AssetKey("files"))]
+        assert causes[AssetKey("second")] == []
+        changed = Definitions(assets=[files, first, second]).resolve_asset_graph()
+        assert ("CODE", "has a new code version") in [(c.category, c.reason) for c in stale_causes(instance, changed, [AssetKey("first")])[AssetKey("first")]]
