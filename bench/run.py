@@ -35,6 +35,7 @@ VENV_BIN = Path(sys.prefix) / "bin"
 PRODUCT, PLAIN, PEER = "a: recipe-assets", "b: plain script", "c: MLflow Recipes 2.22.2"
 PACKAGES = ["dagster", "mlflow", "scikit-learn", "pandas", "pyarrow", "numpy"]
 SECTIONS = ["import", "cases", "scale", "batch-scoring"]
+OPTIONAL_SECTIONS = ["tuning"]  # run only when named: --only tuning (bench/tuning.py)
 SCORING_STEPS = ["ingest_scoring", "predict"]
 
 
@@ -43,6 +44,7 @@ class Results:
         self.samples: dict[tuple[str, str, str], list[CaseResult]] = {}
         self.plain_phases: dict[str, dict[str, float]] = {}
         self.scoring: dict[str, dict] = {}  # case -> {"rows": n, "outputs match": "yes" or what differs}
+        self.tuning: tuple[str, bool] | None = None  # the tuning section's table, and whether both runs succeeded
 
     def failures(self, ways=(PRODUCT, PLAIN)) -> list[tuple[str, str, str, CaseResult]]:
         return [(s, c, w, r) for (s, c, w), rs in self.samples.items() if w in ways for r in rs if not r.ok]
@@ -281,6 +283,8 @@ def write_report(results: Results, path: Path, args: argparse.Namespace, started
         lines += ["", "## Definitions load", "", *TABLE_HEAD, summary_row(results, "import", "import recipe_assets.definitions", PRODUCT)[1]]
     if "scoring" in sections:
         lines += scoring_lines(results, args)
+    if results.tuning:
+        lines += ["", "## Tuning", "", results.tuning[0]]
     path.write_text("\n".join(lines) + "\n")
 
 
@@ -402,7 +406,7 @@ def main() -> None:
     parser.add_argument("--smoke", action="store_true", help="tiny sizes, 1 repeat, no peer (for CI)")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--skip-peer", action="store_true")
-    parser.add_argument("--only", action="append", choices=SECTIONS, default=None, help="run only this section (repeatable)")
+    parser.add_argument("--only", action="append", choices=SECTIONS + OPTIONAL_SECTIONS, default=None, help="run only this section (repeatable)")
     parser.add_argument("--output", type=Path, default=None, help="default: bench/RESULTS.md (smoke: bench/out/RESULTS-smoke.md, --only: bench/out/RESULTS-partial.md)")
     parser.add_argument("--keep", action="store_true", help="keep the work dir (logs, recipe copies); kept anyway when a run failed")
     args = parser.parse_args()
@@ -432,9 +436,14 @@ def main() -> None:
         bench_scale(results, sizes, work, args.repeats)
     if "batch-scoring" in only:
         bench_batch_scoring(results, base, work, args.repeats, scoring_sizes)
+    if "tuning" in only:
+        from tuning import tuning_section
+
+        results.tuning = tuning_section(work / "tuning", trials=4 if args.smoke else 20, parallelism=2)
     write_report(results, output, args, started)
     print(f"wrote {output} in {time.perf_counter() - started:.0f} s", flush=True)
     failed = results.failures() + [case for case, v in results.scoring.items() if v["outputs match"] != "yes"]
+    failed += ["tuning"] if results.tuning and not results.tuning[1] else []
     if failed:
         print(f"FAILED: {len(failed)} run(s) of ours or the plain scripts failed or disagreed; see {output}; logs kept in {work}", file=sys.stderr)
         sys.exit(1)

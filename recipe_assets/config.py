@@ -284,7 +284,6 @@ def load_config(root: Path | str, profile: str = "local") -> LoadedConfig:
 # Keys of MLflow Recipes' templates whose feature we do not implement yet: they must fail loudly, never
 # be accepted and ignored. Remote URLs are refused here too, before anything is downloaded or read.
 SPARK_INGEST = {"spark_sql", "table"}
-AUTOML_KEYS = ("time_budget_secs", "flaml_params")
 REMOTE_URL = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]+://|dbfs:)")
 
 
@@ -297,7 +296,6 @@ def _refuse_unsupported(merged: dict[str, Any], recipe_path: Path) -> None:
     steps = _section(merged, "steps")
     for step in ("ingest", "ingest_scoring"):
         _refuse_unsupported_ingest(_section(steps, step), f"steps.{step}", str(recipe_path))
-    _refuse_unsupported_train(_section(steps, "train"), str(recipe_path))
 
 
 def _refuse_unsupported_ingest(ingest: dict[str, Any], key_path: str, file: str) -> None:
@@ -312,18 +310,6 @@ def _refuse_unsupported_ingest(ingest: dict[str, Any], key_path: str, file: str)
     for location in locations if isinstance(locations, list) else [locations]:
         if isinstance(location, str) and REMOTE_URL.match(location) and not location.startswith("file:"):
             raise NotSupportedYet(file, f"{key_path}.location", f"remote URL {location!r}; download it and point location at the local copy")
-
-
-def _refuse_unsupported_train(train: dict[str, Any], file: str) -> None:
-    using = str(train.get("using", "custom"))
-    if using.startswith("automl"):
-        raise NotSupportedYet(file, "steps.train.using", f"{using!r} (AutoML); use 'custom' with estimator_method")
-    for key in AUTOML_KEYS:
-        if key in train:
-            raise NotSupportedYet(file, f"steps.train.{key}", "AutoML settings")
-    tuning = train.get("tuning")
-    if isinstance(tuning, dict) and tuning.get("enabled"):
-        raise NotSupportedYet(file, "steps.train.tuning.enabled", "hyperparameter tuning; set enabled: false")
 
 
 class RecipeConfigErrors(RecipeConfigError):

@@ -240,11 +240,18 @@ def test_step_module_without_the_function(recipe: Path, edit):
 
 # --- keys of MLflow Recipes' templates we do not implement yet -------------------------------------------
 
-NOT_SUPPORTED = {
-    "steps.train.tuning.enabled": ("    estimator_method: estimator_fn", "    estimator_method: estimator_fn\n    tuning:\n      enabled: true\n      max_trials: 5"),
+# tuning and AutoML keys load now (tests/test_tuning.py and tests/test_automl.py run them)
+TRAIN_KEYS_SUPPORTED = {
+    "steps.train.tuning.enabled": ("    estimator_method: estimator_fn", "    estimator_method: estimator_fn\n    tuning:\n      enabled: true\n      max_trials: 5\n      parameters:\n        alpha: {distribution: uniform, low: 0, high: 1}"),
     "steps.train.using": ('    using: "custom"\n    estimator_method', '    using: "automl/flaml"\n    estimator_method'),
     "steps.train.time_budget_secs": ("    estimator_method: estimator_fn", "    estimator_method: estimator_fn\n    time_budget_secs: 60"),
-    "steps.train.flaml_params": ("    estimator_method: estimator_fn", "    estimator_method: estimator_fn\n    flaml_params: {}"),
+    "steps.train.flaml_params": ("    estimator_method: estimator_fn", "    estimator_method: estimator_fn\n    flaml_params: {estimator_list: [lgbm]}"),
+}
+LOADED_AS = {
+    "steps.train.tuning.enabled": lambda train: train.tuning.enabled and train.tuning.max_trials == 5,
+    "steps.train.using": lambda train: train.using == "automl/flaml",
+    "steps.train.time_budget_secs": lambda train: train.time_budget_secs == 60,
+    "steps.train.flaml_params": lambda train: train.flaml_params == {"estimator_list": ["lgbm"]},
 }
 NOT_SUPPORTED_INGEST = {
     "spark_sql": ("steps.ingest.using", "  using: spark_sql\n  sql: SELECT * FROM trips\n"),
@@ -256,10 +263,10 @@ NOT_SUPPORTED_INGEST = {
 }
 
 
-@pytest.mark.parametrize("key_path", NOT_SUPPORTED)
-def test_train_keys_not_supported_yet(recipe: Path, edit, key_path: str):
-    edit(recipe / "recipe.yaml", *NOT_SUPPORTED[key_path])
-    assert f"not supported yet: {key_path}" in load_error(recipe)
+@pytest.mark.parametrize("key_path", TRAIN_KEYS_SUPPORTED)
+def test_tuning_and_automl_keys_load(recipe: Path, edit, key_path: str):
+    edit(recipe / "recipe.yaml", *TRAIN_KEYS_SUPPORTED[key_path])
+    assert LOADED_AS[key_path](load_config(recipe, "local").config.steps.train)
 
 
 @pytest.mark.parametrize("case", NOT_SUPPORTED_INGEST)
@@ -272,11 +279,13 @@ def test_ingest_keys_not_supported_yet(recipe: Path, case: str):
     assert f"not supported yet: {key_path}" in message and "recipe.yaml" in message
 
 
-def test_not_supported_error_is_a_config_error_carrying_the_key_path(recipe: Path, edit):
-    edit(recipe / "recipe.yaml", *NOT_SUPPORTED["steps.train.tuning.enabled"])
+def test_not_supported_error_is_a_config_error_carrying_the_key_path(recipe: Path):
+    profile = recipe / "profiles" / "local.yaml"
+    head = profile.read_text().split("INGEST_CONFIG:")[0]
+    profile.write_text(head + "INGEST_CONFIG:\n  using: parquet\n  location: dbfs:/mnt/trips\n")
     with pytest.raises(RecipeConfigError) as caught:
         load_config(recipe, "local")
-    assert caught.value.key_path == "steps.train.tuning.enabled"
+    assert caught.value.key_path == "steps.ingest.location"
 
 
 def test_disabled_tuning_section_is_accepted(recipe: Path, edit):

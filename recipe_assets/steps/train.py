@@ -18,7 +18,9 @@ from recipe_assets.configmodel import ConfigModel
 from recipe_assets.errors import RecipeDataError, UserCodeError
 from recipe_assets.keys import MODEL_DEVELOPMENT, asset_key, io_manager_key, mlflow_key, mlflow_of, step_code_version
 from recipe_assets.metrics import plain_value
+from recipe_assets.steps.automl import DEFAULT_TIME_BUDGET_SECS
 from recipe_assets.steps.transform import structure
+from recipe_assets.steps.tuning import EstimatorChoice, TuningConfig, implementation_digest
 from recipe_assets.user_code import check_function_defined, load_function
 from recipe_assets.versioning import bytes_version
 
@@ -34,21 +36,13 @@ RESAMPLING_SEED = 42
 MAX_CALIBRATION_FOLDS = 5
 
 
-class TuningConfig(ConfigModel):
-    enabled: bool = False
-    algorithm: str = "hyperopt.rand.suggest"
-    max_trials: int | None = None
-    parallelism: int = 1
-    sample_fraction: float | None = None
-    early_stop_fn: str | None = None
-    parameters: dict[str, Any] | None = None
-
-
 class TrainConfig(ConfigModel):
-    using: Literal["custom"] = "custom"
+    using: Literal["custom", "automl/flaml"] = "custom"
     estimator_method: str | None = None
     estimator_params: dict[str, Any] | None = None
     tuning: TuningConfig = Field(default_factory=TuningConfig)
+    time_budget_secs: float = Field(default=DEFAULT_TIME_BUDGET_SECS, gt=0)  # automl/flaml
+    flaml_params: dict[str, Any] = Field(default_factory=dict)  # automl/flaml, passed through to FLAML
     rebalance_training_data: bool = True
     resampling_minority_percentage: float = Field(default=0.3, gt=0, lt=1)
     calibrate_proba: Literal["isotonic", "sigmoid"] | None = None
@@ -64,6 +58,19 @@ def make_estimator(root, config: TrainConfig) -> Any:
             f"steps/train.py:{config.estimator_method} returned {type(estimator).__name__}; expected an unfitted estimator with fit()"
         )
     return estimator
+
+
+def choose_estimator(root, recipe: "RecipeConfig", config: TrainConfig, transformer: Any, transformed: "pd.DataFrame", validation: "pd.DataFrame") -> EstimatorChoice:
+    """The unfitted estimator to train: FLAML's best (automl/flaml), the best tuning trial's, or the recipe's own."""
+    if config.using == "automl/flaml":
+        from recipe_assets.steps.automl import automl_estimator
+
+        return automl_estimator(root, recipe, config, transformed)
+    if config.tuning.enabled:
+        from recipe_assets.steps.tuning import tuned_estimator
+
+        return tuned_estimator(root, recipe, config, transformer, transformed, validation)
+    return EstimatorChoice(make_estimator(root, config))
 
 
 def build_pipeline(transformer: Any, estimator: Any) -> Any:
@@ -410,15 +417,24 @@ def build(loaded: "LoadedConfig") -> list:
     root = loaded.root
     recipe = loaded.config
     target_col = recipe.target_col
-    if not config.estimator_method:
+    if config.using == "automl/flaml":
+        from recipe_assets.steps.automl import check_automl
+
+        check_automl(root, recipe, config, str(root / "recipe.yaml"))
+    elif not config.estimator_method:
         from recipe_assets.errors import RecipeConfigError
 
         raise RecipeConfigError(str(root / "recipe.yaml"), "steps.train.estimator_method", "required key is missing (a function in steps/train.py)")
-    check_function_defined(root, "train", config.estimator_method, "steps.train.estimator_method")
+    else:
+        check_function_defined(root, "train", config.estimator_method, "steps.train.estimator_method")
+    if config.using == "custom" and config.tuning.enabled:
+        from recipe_assets.steps.tuning import check_tuning
+
+        check_tuning(root, config, str(root / "recipe.yaml"))
     experiment = recipe.experiment.slice_for_version() if recipe.experiment else ""
     version = step_code_version(
         __file__,
-        [config.slice_for_version(), target_col, recipe.task, str(recipe.positive_class), str(recipe.primary_metric), experiment],
+        [config.slice_for_version(), target_col, recipe.task, str(recipe.positive_class), str(recipe.primary_metric), experiment, implementation_digest(config)],
         root,
         ["train"],
     )
@@ -442,7 +458,8 @@ def build(loaded: "LoadedConfig") -> list:
         import cloudpickle
 
         mlflow_resource = mlflow_of(context, loaded.name)
-        estimator = make_estimator(root, config)
+        choice = choose_estimator(root, recipe, config, transformer, transformed_training_data, validation_data)
+        estimator = choice.estimator
         splits = {"training": training_data, "validation": validation_data}
         if recipe.task == "classification":
             fitted = fit_classifier(estimator, transformer, transformed_training_data, splits, target_col, config, recipe.positive_class)
@@ -457,6 +474,7 @@ def build(loaded: "LoadedConfig") -> list:
             "model output": f"prediction of {target_col!r}"
             + (f" (one of {', '.join(repr(plain_value(c)) for c in pipeline.classes_)})" if recipe.task == "classification" else ""),
             **fitted.card,
+            **choice.card,
         }
         importance = feature_importance(fitted.estimator, [c for c in transformed_training_data.columns if c != target_col])
         if importance:
@@ -467,6 +485,7 @@ def build(loaded: "LoadedConfig") -> list:
             mlflow.log_params(_flat_params({**fitted.estimator.get_params(deep=False), **fitted.params}))
             mlflow.log_metrics({f"training_{k}": v for k, v in fitted.metrics["training"].items()})
             mlflow.log_metrics({f"val_{k}": v for k, v in fitted.metrics["validation"].items()})
+            choice.log_to_mlflow(run, f"{loaded.name}-train")
             info = mlflow_resource.log_sklearn_model(
                 pipeline,
                 code_paths=[str(loaded.steps_dir)],
