@@ -12,7 +12,7 @@ import pytest
 from recipe_assets.cli import main
 from recipe_assets.recipe import Recipe
 from recipe_assets.staleness import StaleArtifactWarning
-from tests.conftest import ALL_OUTPUTS
+from conftest import ALL_OUTPUTS
 
 DROPIN = Path(__file__).parent / "fixtures" / "dropin_recipe"
 BATCH_SCORING = """  ingest_scoring:
