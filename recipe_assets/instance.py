@@ -82,6 +82,7 @@ def instance_settings(postgres: PostgresInstanceConfig | None) -> str:
             f"      db_name: {postgres.db}",
             f"      username: {postgres.user}",
             *([f"      password: {{env: {postgres.password_env}}}"] if postgres.password_env else []),
+            "      scheme: postgresql+psycopg2  # SQLAlchemy 2.1 defaults to psycopg 3; dagster-postgres brings psycopg2",
             "      params:",
             f"        connect_timeout: {postgres.connect_timeout}",
         ]
@@ -107,9 +108,28 @@ def recipe_instance(loaded: LoadedConfig) -> DagsterInstance:
     postgres = postgres_of(loaded)
     if postgres is not None:
         check_postgres_reachable(postgres)
-    instance = DagsterInstance.from_config(str(prepare_instance_dir(loaded)))
+    home = prepare_instance_dir(loaded)
+    if postgres is None:
+        instance = DagsterInstance.from_config(str(home))
+    else:
+        instance = _open_postgres_instance(home, postgres)
     check_instance(loaded, instance)
     return instance
+
+
+def _open_postgres_instance(home: Path, postgres: PostgresInstanceConfig) -> DagsterInstance:
+    from dagster import DagsterInstance
+
+    try:
+        return DagsterInstance.from_config(str(home))
+    except Exception as exc:  # dagster-postgres wraps psycopg2's error after its own retries
+        cause = exc
+        while cause.__cause__ is not None or getattr(cause, "orig", None) is not None:
+            cause = getattr(cause, "orig", None) or cause.__cause__
+        reason = str(cause).strip().splitlines()[-1] if str(cause).strip() else type(cause).__name__
+        if "password authentication failed" in reason:
+            reason = f"the server refused the credentials for user {postgres.user} (password from ${postgres.password_env})"
+        raise RecipeError(f"the Dagster instance's PostgreSQL at {postgres.address()} could not be opened: {reason}") from None
 
 
 def check_postgres_reachable(postgres: PostgresInstanceConfig) -> None:

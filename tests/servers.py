@@ -84,8 +84,9 @@ def postgres_bin() -> Path | None:
 
 
 @contextmanager
-def postgres_server() -> Iterator[str]:
-    """A throwaway PostgreSQL cluster; yields a SQLAlchemy URL of database `mlflow`."""
+def postgres_server(databases: tuple[str, ...] = ("mlflow",), password: str | None = None) -> Iterator[str]:
+    """A throwaway PostgreSQL cluster with `databases`; yields a SQLAlchemy URL of the first. With a
+    password, TCP logins need it (scram-sha-256) and the URL carries it."""
     bin_dir = postgres_bin()
     if bin_dir is None:
         raise RuntimeError("PostgreSQL is not installed: apt-get install postgresql (.ci/system-packages does)")
@@ -93,16 +94,23 @@ def postgres_server() -> Iterator[str]:
     base = Path(tempfile.mkdtemp(prefix="recipe-assets-pg-"))
     data = base / "data"
     data.mkdir()
+    auth = ["--auth=trust"]
+    if password:
+        (base / "pwfile").write_text(password)
+        auth = ["--auth-local=trust", "--auth-host=scram-sha-256", f"--pwfile={base / 'pwfile'}"]
     if as_postgres:
-        shutil.chown(base, "postgres")
-        shutil.chown(data, "postgres")
+        for path in (base, data, *([base / "pwfile"] if password else [])):
+            shutil.chown(path, "postgres")
     port = free_port()
-    run = lambda *args: subprocess.run([*as_postgres, *map(str, args)], check=True, capture_output=True, text=True)  # noqa: E731
+    env = {**os.environ, **({"PGPASSWORD": password} if password else {})}
+    run = lambda *args: subprocess.run([*as_postgres, *map(str, args)], check=True, capture_output=True, text=True, env=env)  # noqa: E731
     try:
-        run(bin_dir / "initdb", "-D", data, "-U", "postgres", "--auth=trust", "-E", "UTF8")
+        run(bin_dir / "initdb", "-D", data, "-U", "postgres", *auth, "-E", "UTF8")
         run(bin_dir / "pg_ctl", "-D", data, "-l", base / "log", "-w", "-o", f"-p {port} -k {data} -c listen_addresses=127.0.0.1", "start")
-        run(bin_dir / "createdb", "-h", "127.0.0.1", "-p", port, "-U", "postgres", "mlflow")
-        yield f"postgresql+psycopg2://postgres@127.0.0.1:{port}/mlflow"
+        for database in databases:
+            run(bin_dir / "createdb", "-h", "127.0.0.1", "-p", port, "-U", "postgres", database)
+        user = f"postgres:{password}" if password else "postgres"
+        yield f"postgresql+psycopg2://{user}@127.0.0.1:{port}/{databases[0]}"
     finally:
         subprocess.run([*as_postgres, str(bin_dir / "pg_ctl"), "-D", str(data), "-m", "fast", "stop"], capture_output=True)
         shutil.rmtree(base, ignore_errors=True)
