@@ -100,6 +100,14 @@ class KubernetesConfig(ConfigModel):
     service_account_name: str | None = None
 
 
+class ScoringSensorConfig(ConfigModel):
+    """(ours) `execution.scoring_sensor`: the batch-scoring sensor on from the start (a deployment's daemon
+    then scores by itself) and how often the daemon evaluates it."""
+
+    running: bool = False
+    interval_seconds: int = Field(default=30, ge=1)
+
+
 class ExecutionConfig(ConfigModel):
     """(ours) How Dagster runs the graph, and where its state and the step outputs live."""
 
@@ -109,6 +117,7 @@ class ExecutionConfig(ConfigModel):
     kubernetes: KubernetesConfig | None = None
     instance: InstanceConfig = Field(default_factory=InstanceConfig)
     outputs_location: str | None = None  # default: <recipe root>/metadata/outputs; or s3://bucket/prefix
+    scoring_sensor: ScoringSensorConfig = Field(default_factory=ScoringSensorConfig)
 
     @model_validator(mode="after")
     def _executor_has_its_settings(self) -> "ExecutionConfig":

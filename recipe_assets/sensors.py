@@ -17,7 +17,7 @@ from recipe_assets.steps.ingest import DATA_VERSION_TAG
 from recipe_assets.keys import SOURCES, asset_key
 
 
-def build_scoring_sensor(loaded, job_name: str, minimum_interval_seconds: int = 30):
+def build_scoring_sensor(loaded, job_name: str):
     from recipe_assets.steps.ingest import fingerprint_files
 
     config = loaded.config.steps.ingest_scoring
@@ -28,8 +28,8 @@ def build_scoring_sensor(loaded, job_name: str, minimum_interval_seconds: int = 
     @sensor(
         name=f"{loaded.name}__batch_scoring_sensor",
         job_name=job_name,
-        minimum_interval_seconds=minimum_interval_seconds,
-        default_status=DefaultSensorStatus.STOPPED,
+        minimum_interval_seconds=loaded.config.execution.scoring_sensor.interval_seconds,
+        default_status=DefaultSensorStatus.RUNNING if loaded.config.execution.scoring_sensor.running else DefaultSensorStatus.STOPPED,
         description="Runs batch scoring when a new model version is registered or the scoring files change.",
     )
     def _scoring_sensor(context: SensorEvaluationContext):

@@ -196,3 +196,27 @@ def process_tree_pids(process: subprocess.Popen) -> set[int]:
 
     parent = psutil.Process(process.pid)
     return {parent.pid, *(child.pid for child in parent.children(recursive=True))}
+
+
+@contextmanager
+def dagster_webserver(workspace: Path, env: dict[str, str], workdir: Path) -> Iterator[str]:
+    """`dagster-webserver` alone (a deployment starts the daemon as its own process)."""
+    port = free_port()
+    command = [str(VENV_BIN / "dagster-webserver"), "-w", str(workspace), "-h", "127.0.0.1", "-p", str(port)]
+    url = f"http://127.0.0.1:{port}"
+    with running(command, workdir / "dagster-webserver.log", f"{url}/server_info", env=env, cwd=workdir):
+        yield url
+
+
+@contextmanager
+def dagster_daemon(workspace: Path, env: dict[str, str], workdir: Path, log_name: str = "dagster-daemon.log") -> Iterator[subprocess.Popen]:
+    """`dagster-daemon run`: sensors, schedules and the run queue."""
+    log = workdir / log_name
+    command = [str(VENV_BIN / "dagster-daemon"), "run", "-w", str(workspace)]
+    with log.open("w") as out:
+        process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, env=env, cwd=workdir, start_new_session=True)
+    try:
+        _wait_for_log(log, "Instance is configured with the following daemons", process)
+        yield process
+    finally:
+        _stop(process)
