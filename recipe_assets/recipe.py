@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import os
 import shutil
+import warnings
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -106,7 +107,11 @@ class Recipe:
 
         if printer is None and not quiet:
             printer = _print_line
-        summary = runner.run(self.loaded, self.definitions, step=step, instance=self.instance, printer=printer)
+        with warnings.catch_warnings():
+            # Dagster's in-process execution closes an event loop it made; inside a notebook kernel (which
+            # runs its own loop) that warns on every run, about nothing the user did
+            warnings.filterwarnings("ignore", message="coroutine 'BaseEventLoop.shutdown_asyncgens' was never awaited")
+            summary = runner.run(self.loaded, self.definitions, step=step, instance=self.instance, printer=printer)
         if raise_on_error and not summary.success:
             raise RecipeRunError(summary)
         return self._with_card(summary, step)

@@ -39,7 +39,7 @@ LAYOUT: dict[str, list[tuple[str, list[str]]]] = {
         ("Data Preview", [r"preview$"]),
     ],
     "train": [
-        ("Model Performance", [r"model performance", r"plot: predicted vs actual", r"plot: residuals", r"plot: confusion",
+        ("Model Performance", [r"model performance", r"^validation (?!criteria)", r"plot: predicted vs actual", r"plot: residuals", r"plot: confusion",
                                r"plot: roc", r"plot: precision-recall", r"confusion matrix", r"per-class metrics"]),
         ("Data Profile (Predictions)", [r"predictions profile", r"plot: predictions"]),
         ("Model Architecture", [r"model architecture", r"feature importance", r"plot: feature importance", r"calibration$"]),
@@ -53,7 +53,7 @@ LAYOUT: dict[str, list[tuple[str, list[str]]]] = {
         ("Class Balance", [r"class balance", r"rebalancing"]),
     ],
     "evaluate": [
-        ("Model Performance (Test)", [r"^metrics$", r"primary metric", r"plot: predicted vs actual", r"plot: residuals"]),
+        ("Model Performance (Test)", [r"^metrics$", r"primary metric", r"^(validation|test) (?!criteria)", r"plot: predicted vs actual", r"plot: residuals"]),
         ("Model Validation", [r"model validation status", r"validation criteria"]),
         ("Model Performance Plots", [r"plot: confusion", r"plot: roc", r"plot: precision-recall", r"confusion matrix"]),
     ],

@@ -272,3 +272,18 @@ def class_frames(frame: "pd.DataFrame", target_col: str, positive: Any = None) -
         return {f"{target_col} = {positive}": features[hits.to_numpy()], "other classes": features[~hits.to_numpy()]}
     top = target.value_counts().index[:MAX_CLASS_FRAMES]
     return {f"{target_col} = {label}": features[(target == label).to_numpy()] for label in top}
+
+
+def metric_entries(by_split: dict[str, dict[str, float]], names: Sequence[str]) -> dict[str, Any]:
+    """`<split> <metric>` float metadata for the metrics a reader follows (primary, criteria)."""
+    import math
+
+    from dagster import MetadataValue
+
+    entries = {}
+    for split, metrics in by_split.items():
+        for name in dict.fromkeys(names):
+            value = metrics.get(name)
+            if isinstance(value, (int, float)) and math.isfinite(value):
+                entries[f"{split} {name}"] = MetadataValue.float(float(value))
+    return entries

@@ -19,7 +19,10 @@ def render_text(title: str, metadata: Mapping[str, Any], step: str | None = None
     from rich.table import Table
 
     buffer = io.StringIO()
-    console = Console(file=buffer, width=TERMINAL_WIDTH, color_system=None, emoji=False, highlight=False, soft_wrap=False)
+    # force_jupyter=False: inside a notebook kernel rich would display each print as its own output
+    console = Console(
+        file=buffer, width=TERMINAL_WIDTH, color_system=None, emoji=False, highlight=False, soft_wrap=False, force_jupyter=False, force_terminal=False
+    )
     console.print(title, style="bold")
     console.print("=" * len(title))
     plots: list[str] = []
