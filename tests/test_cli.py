@@ -169,3 +169,85 @@ def test_dagster_cli_and_recipe_cli_share_one_instance(tmp_path: Path, edit):
     assert rerun.returncode == 0, rerun.stderr
     assert "materialized: model, run, registered_model_version" in rerun.stdout
     assert "registered model: models:/dropin_regressor/2" in rerun.stdout
+
+
+@pytest.mark.slow
+def test_the_readme_dg_commands_share_the_recipe_instance(tmp_path: Path):
+    """`dg check defs` and `dg launch --assets ...` from the repository (a dg project), as the README shows them
+    beside the `dagster` commands, without Dagster's SupersessionWarning."""
+    root = copy_dropin(tmp_path)
+    env = {**os.environ, "RECIPE_ROOT": str(root), "DAGSTER_HOME": str(root / "metadata" / "dagster"), "VIRTUAL_ENV": str(Path(sys.executable).parents[1])}
+    dg = str(Path(sys.executable).parent / "dg")
+    repo = Path(__file__).resolve().parents[1]
+
+    checked = subprocess.run([dg, "check", "defs"], cwd=repo, env=env, capture_output=True, text=True, timeout=300)
+    assert checked.returncode == 0, checked.stdout[-2000:] + checked.stderr[-3000:]
+    assert "All definitions loaded successfully" in checked.stdout + checked.stderr
+    launched = subprocess.run([dg, "launch", "--assets", "group:model_development"], cwd=repo, env=env, capture_output=True, text=True, timeout=600)
+    assert launched.returncode == 0, launched.stderr[-3000:]
+    for shown in (checked, launched):
+        assert "SupersessionWarning" not in shown.stdout + shown.stderr
+    graph = cli("inspect", cwd=root / "steps", env={"DAGSTER_HOME": env["DAGSTER_HOME"]})
+    assert output_states(graph.stdout) == dict.fromkeys(OUTPUTS, "FRESH"), graph.stdout + graph.stderr
+
+
+# --- hints that work where the user stands (issue 13) ------------------------------------------------
+
+VENV_BIN = Path(sys.executable).parent
+
+
+def test_hints_name_this_very_executable(monkeypatch):
+    from recipe_assets import cli as cli_module
+
+    monkeypatch.delenv("UV_RUN_RECURSION_DEPTH", raising=False)
+    monkeypatch.setattr(sys, "argv", [str(VENV_BIN / "recipe-assets"), "run"])
+    monkeypatch.setenv("PATH", "/usr/bin:/bin")
+    assert cli_module.this_command() == str(VENV_BIN / "recipe-assets")  # not on PATH: the full path
+    monkeypatch.setenv("PATH", f"{VENV_BIN}:/usr/bin:/bin")
+    assert cli_module.this_command() == "recipe-assets"  # an activated venv: the bare name
+    monkeypatch.setenv("UV_RUN_RECURSION_DEPTH", "1")
+    assert cli_module.this_command() == str(VENV_BIN / "recipe-assets")  # uv run's PATH ends with it
+    monkeypatch.setattr(sys, "argv", [str(Path(cli_module.__file__).with_name("__main__.py"))])
+    assert cli_module.this_command() == f"{sys.executable} -m recipe_assets"
+
+
+def test_mlflow_hint_is_the_interpreters_mlflow_ui_or_the_server_itself(monkeypatch):
+    from recipe_assets.cli import mlflow_ui_hint
+
+    monkeypatch.setenv("PATH", "/usr/bin:/bin")
+    assert mlflow_ui_hint("sqlite:////tmp/r/metadata/mlflow/mlruns.db") == f"{sys.executable} -m mlflow ui --backend-store-uri sqlite:////tmp/r/metadata/mlflow/mlruns.db"
+    assert mlflow_ui_hint("http://mlflow.internal:5000") == "http://mlflow.internal:5000"
+
+
+def test_python_m_recipe_assets_is_the_command():
+    shown = subprocess.run([sys.executable, "-m", "recipe_assets", "--help"], capture_output=True, text=True, timeout=60)
+    assert shown.returncode == 0 and "{run,inspect,clean,get-artifact,init}" in shown.stdout
+
+
+def test_init_prints_a_next_command_that_exists(tmp_path: Path, monkeypatch, capsys):
+    monkeypatch.setattr(sys, "argv", [str(VENV_BIN / "recipe-assets")])
+    monkeypatch.setenv("PATH", "/usr/bin:/bin")
+    assert main(["init", str(tmp_path / "fresh")]) == 0
+    next_line = [line for line in capsys.readouterr().out.splitlines() if line.startswith("next: ")][0]
+    assert next_line.startswith(f"next: {VENV_BIN / 'recipe-assets'} run --recipe-root {tmp_path / 'fresh'}")
+    assert "uv run" not in next_line
+
+
+def test_commands_in_a_sub_folder_find_the_recipe(tmp_path: Path, monkeypatch, capsys):
+    root = copy_dropin(tmp_path)
+    monkeypatch.chdir(root / "steps")
+    assert main(["inspect"]) == 0
+    assert f"root: {root}" in capsys.readouterr().out
+    monkeypatch.chdir(tmp_path)
+    assert main(["inspect"]) == 2
+    err = capsys.readouterr().err
+    assert "no recipe.yaml here or in any folder above" in err and "--recipe-root" in err and "RECIPE_ROOT" in err
+
+
+def test_the_readme_says_how_many_lines_a_run_prints_per_step(tmp_path: Path, capsys):
+    root = copy_dropin(tmp_path)
+    assert main(["run", "--recipe-root", str(root), "--step", "split"]) == 0
+    progress = [line.split()[0] for line in capsys.readouterr().out.splitlines() if line.startswith("  ")]
+    assert progress == ["ingest", "ingest", "split", "split"]
+    readme = " ".join((Path(__file__).resolve().parents[1] / "README.md").read_text().split())
+    assert "The first prints two lines per step" in readme

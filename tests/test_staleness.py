@@ -129,3 +129,16 @@ def test_a_version_materialized_before_the_ledger_still_gets_a_reason(recipe_cop
         handle.write("\n# edited\n")
     why = why_lines(Recipe(recipe_root=recipe_copy).inspect())
     assert why["model"].startswith("the train step's code or config changed")
+
+
+def test_the_register_card_links_only_to_a_server_and_otherwise_shows_the_ui_command(materialized: Path):
+    from recipe_assets.steps.register import registry_entry
+
+    recipe = Recipe(recipe_root=materialized)
+    card = recipe.instance.get_latest_materialization_event(recipe.key("registered_model_version")).asset_materialization.metadata
+    assert "registry link" not in card
+    command = card["browse the registry"].value
+    assert f"-m mlflow ui --backend-store-uri sqlite:///{materialized}/metadata/mlflow/mlruns.db" in command
+    assert "127.0.0.1:5000" not in command and "Models > dropin_regressor > Version 1" in command
+    label, link = registry_entry("http://mlflow.internal:5000/", "dropin_regressor", "3")
+    assert (label, link.value) == ("registry link", "http://mlflow.internal:5000/#/models/dropin_regressor/versions/3")
