@@ -27,6 +27,7 @@ from recipe_assets.steps.register import RegisterConfig
 from recipe_assets.steps.split import SplitConfig
 from recipe_assets.steps.train import TrainConfig
 from recipe_assets.steps.transform import TransformConfig
+from recipe_assets.tables import TableMapping, with_tables_in_steps
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 
@@ -136,6 +137,12 @@ class RecipeConfig(ConfigModel):
     experiment: ExperimentConfig | None = None
     model_registry: ModelRegistryConfig | None = None
     execution: ExecutionConfig = Field(default_factory=ExecutionConfig)
+    tables: TableMapping = Field(default_factory=dict)  # (ours) table name -> path, for spark_sql / table ingest and output
+
+    @model_validator(mode="before")
+    @classmethod
+    def _tables_reach_the_ingest_steps(cls, data: Any) -> Any:
+        return with_tables_in_steps(data)
 
     @field_validator("primary_metric")
     @classmethod
@@ -291,9 +298,8 @@ def load_config(root: Path | str, profile: str = "local") -> LoadedConfig:
 
 
 # Keys of MLflow Recipes' templates whose feature we do not implement yet: they must fail loudly, never
-# be accepted and ignored. Remote URLs are refused here too, before anything is downloaded or read.
+# be accepted and ignored. URLs this machine cannot read are refused here too, before anything is read.
 SPARK_INGEST = {"spark_sql", "table"}
-REMOTE_URL = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]+://|dbfs:)")
 
 
 def _section(mapping: Any, key: str) -> dict[str, Any]:
@@ -308,17 +314,19 @@ def _refuse_unsupported(merged: dict[str, Any], recipe_path: Path) -> None:
 
 
 def _refuse_unsupported_ingest(ingest: dict[str, Any], key_path: str, file: str) -> None:
-    using = ingest.get("using")
-    if using in SPARK_INGEST:
-        raise NotSupportedYet(
-            file, f"{key_path}.using", f"{using!r} needs Spark; export the data to parquet, csv or a Delta table and ingest that"
-        )
-    if "sql" in ingest:
-        raise NotSupportedYet(file, f"{key_path}.sql", "Spark SQL ingest")
+    """URLs are read through fsspec; refused here, before anything is read, only when this machine
+    cannot read them (dbfs:, or the filesystem package is not installed)."""
+    from recipe_assets import remote
+
+    if ingest.get("using") in SPARK_INGEST:
+        return  # `location` is a table name there
     locations = ingest.get("location")
     for location in locations if isinstance(locations, list) else [locations]:
-        if isinstance(location, str) and REMOTE_URL.match(location) and not location.startswith("file:"):
-            raise NotSupportedYet(file, f"{key_path}.location", f"remote URL {location!r}; download it and point location at the local copy")
+        problem = remote.location_problem(location) if isinstance(location, str) and remote.is_remote(location) else None
+        if problem and location.startswith("dbfs:"):
+            raise NotSupportedYet(file, f"{key_path}.location", problem)
+        if problem:
+            raise RecipeConfigError(file, f"{key_path}.location", problem)
 
 
 class RecipeConfigErrors(RecipeConfigError):
