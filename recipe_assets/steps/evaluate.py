@@ -20,6 +20,7 @@ from dagster import (
 from pydantic import Field, field_validator
 
 from recipe_assets import cards
+from recipe_assets.cards import models as card_models
 from recipe_assets.configmodel import ConfigModel
 from recipe_assets.errors import UserCodeError
 from recipe_assets.keys import MODEL_DEVELOPMENT, asset_key, io_manager_key, mlflow_key, mlflow_of, step_code_version
@@ -174,6 +175,7 @@ def build(loaded: "LoadedConfig") -> list:
         kinds={"mlflow"},
         description="The MLflow run of the model, with validation and test metrics and the validation verdict.",
     )
+    @cards.card_step(loaded, "evaluate")
     def _evaluate(context: AssetExecutionContext, model, validation_data, test_data):
         import json
 
@@ -195,16 +197,18 @@ def build(loaded: "LoadedConfig") -> list:
         if primary in by_split["test"]:
             card["primary metric"] = primary
             card["primary metric (test)"] = by_split["test"][primary]
+        # floats of their own, so the asset's Plots tab draws them over materializations
+        card.update(card_models.metric_entries(by_split, [primary, *(c.metric for c in config.validation_criteria)]))
         warnings = missing_metric_warnings(recipe, by_split["test"])
         if warnings:
             card["warnings"] = MetadataValue.md(warnings)
+        card_models.evaluation_plots(pipeline, test_data, target_col, recipe.task, recipe.positive_class, by_split["test"])
         with mlflow_resource.resume_run(model["run_id"]):
             import mlflow
 
             mlflow.log_metrics({f"val_{k}": v for k, v in by_split["validation"].items()})
             mlflow.log_metrics({f"test_{k}": v for k, v in by_split["test"].items()})
             mlflow.set_tag("model_validation_status", status)
-            mlflow.log_text(cards.render_html("evaluate", card), "cards/evaluate.html")
         value = {**_without_pipeline(model), "model_validation_status": status, "metrics": by_split, "validation": outcomes}
         yield Output(value, data_version=DataVersion(bytes_version(json.dumps(value, sort_keys=True, default=str).encode())), metadata=card)
         for outcome in outcomes:

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any, Literal
 
 from dagster import AssetExecutionContext, AssetIn, DataVersion, MetadataValue, Output, asset
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, field_validator
 
 from recipe_assets import cards
 from recipe_assets.configmodel import ConfigModel
@@ -40,15 +40,12 @@ class PredictOutput(ConfigModel):
     using: Literal["parquet", "delta", "table"] = "parquet"
     location: str
 
-    @model_validator(mode="after")
-    def _on_this_machine(self) -> "PredictOutput":
-        from recipe_assets import remote, tables
-
-        if self.using == "table" and not tables.TABLE_NAME.match(self.location):
-            raise ValueError(f"using: 'table' takes a table name (`table` or `database.table`) as location; got {self.location!r}")
-        if remote.is_remote(self.location):
-            raise ValueError(f"predictions are written on this machine; {self.location!r} is a URL (write locally, then copy it)")
-        return self
+    @field_validator("using")
+    @classmethod
+    def _no_spark_tables(cls, value: str) -> str:
+        if value == "table":
+            raise ValueError("using: 'table' writes a Spark table, which recipe-assets does not use; not supported yet. Use parquet or delta")
+        return value
 
 
 class PredictConfig(ConfigModel):
@@ -74,10 +71,6 @@ class PredictConfig(ConfigModel):
 
 
 def output_location(loaded: "LoadedConfig", config: PredictConfig) -> Path:
-    if config.output.using == "table":  # a table name: a Delta table where Spark's saveAsTable would have put it
-        from recipe_assets.tables import output_table_path
-
-        return output_table_path(loaded.root, loaded.config.tables, config.output.location)
     path = Path(config.output.location).expanduser()
     return path if path.is_absolute() else loaded.root / path
 
@@ -212,7 +205,7 @@ class _PredictionSummary:
 def write_output(loaded: "LoadedConfig", config: PredictConfig, produce) -> tuple[Path, dict[str, Any]]:
     """Write through a temporary file next to the output, then rename: a failed run keeps the old output."""
     location = output_location(loaded, config)
-    if config.output.using in ("delta", "table"):
+    if config.output.using == "delta":
         return location, _write_delta(location, config, produce)
     mode = config.save_mode
     if location.exists() and mode in ("error", "errorifexists"):
@@ -303,12 +296,14 @@ def build(loaded: "LoadedConfig") -> list:
     if config.model_uri:
 
         @asset(**spec)
+        @cards.card_step(loaded, "predict")
         def _predict_with_model_uri(context: AssetExecutionContext, ingested_scoring_data) -> Output:
             return score(context, ingested_scoring_data, None)
 
         return [_predict_with_model_uri]
 
     @asset(**spec)
+    @cards.card_step(loaded, "predict")
     def _predict(context: AssetExecutionContext, ingested_scoring_data, registered_model_version) -> Output:
         return score(context, ingested_scoring_data, registered_model_version)
 

@@ -12,6 +12,7 @@ from dagster import AssetExecutionContext, AssetOut, DataVersion, MetadataValue,
 from pydantic import Field, field_validator, model_validator
 
 from recipe_assets import cards
+from recipe_assets.cards import models as card_models
 from recipe_assets.configmodel import ConfigModel
 from recipe_assets.errors import RecipeConfigError, RecipeDataError, UserCodeError
 from recipe_assets.keys import MODEL_DEVELOPMENT, asset_key, io_manager_key, step_code_version
@@ -256,6 +257,7 @@ def build(loaded: "LoadedConfig") -> list:
         group_name=MODEL_DEVELOPMENT,
         description="Deterministic hash split of the ingested data into training, validation and test sets.",
     )
+    @cards.card_step(loaded, "split")
     def _split(context: AssetExecutionContext, ingested_data):
         if task == "classification":
             check_classes(ingested_data, target_col, positive_class, recipe_file)
@@ -267,8 +269,10 @@ def build(loaded: "LoadedConfig") -> list:
                 f"{config.split_ratios}); add data or change split_ratios / post_split_filter_method"
             )
         shared = split_card(ingested_data, frames, target_col)
+        cards.add_plot(cards.plots.distributions, {OUTPUTS[s]: frames[s] for s in SPLITS}, "training vs validation vs test")
         if task == "classification":
             shared["class balance"] = class_balance_card(frames, target_col)
+            cards.add_plot(cards.plots.distributions, card_models.class_frames(frames["TRAINING"], target_col, positive_class), "training data by class")
         for split in SPLITS:
             frame = frames[split]
             metadata: dict[str, Any] = {**shared, **cards.frame_card(frame)}

@@ -14,6 +14,7 @@ from dagster import AssetExecutionContext, AssetIn, DataVersion, MetadataValue, 
 from pydantic import Field
 
 from recipe_assets import cards
+from recipe_assets.cards import models as card_models
 from recipe_assets.configmodel import ConfigModel
 from recipe_assets.errors import RecipeDataError, UserCodeError
 from recipe_assets.keys import MODEL_DEVELOPMENT, asset_key, io_manager_key, mlflow_key, mlflow_of, step_code_version
@@ -271,6 +272,13 @@ def feature_importance(estimator: Any, names: list[str]):
     return cards.table(("feature", label), [(names[i], float(weights[i])) for i in order])
 
 
+def train_leaderboard(client: Any, run_info: Any, recipe: "RecipeConfig"):
+    champion = None
+    if recipe.model_registry is not None:
+        champion = card_models.champion_run_id(client, recipe.model_registry.model_name, recipe.steps.register.alias)
+    return card_models.leaderboard(client, run_info.experiment_id, run_info.run_id, recipe, leading_metrics(recipe)[0], champion)
+
+
 def metrics_table(by_split: dict[str, dict[str, float]], first: tuple[str, ...] = ()):
     """Metrics by split; the `first` ones (primary, then custom metrics) lead, as a reader looks for them first."""
     names = list(next(iter(by_split.values())))
@@ -333,7 +341,12 @@ def fit_regressor(estimator: Any, transformer: Any, transformed: "pd.DataFrame",
     metrics = {split: regression_metrics(frame[target_col], predictions[split]) for split, frame in splits.items()}
     validation = splits["validation"]
     worst = worst_predictions(validation.drop(columns=[target_col]), validation[target_col], predictions["validation"])
-    card = {"worst predictions (validation)": cards.preview(worst, WORST_PREDICTIONS)}
+    card = {
+        "worst predictions (validation)": cards.preview(worst, WORST_PREDICTIONS),
+        "predictions profile (validation)": card_models.predictions_profile(validation[target_col], predictions["validation"], "validation"),
+        "worst vs train": card_models.worst_vs_training(worst, splits["training"].drop(columns=[target_col])),
+    }
+    card_models.regression_plots(validation[target_col], predictions["validation"], "validation")
     return Fitted(pipeline, estimator, metrics, predictions["training"], card)
 
 
@@ -355,13 +368,14 @@ def fit_classifier(
         split: classification_metrics(frame[target_col], predicted[split][0], predicted[split][1], classes, positive)
         for split, frame in splits.items()
     }
-    card = classification_card(splits["validation"], target_col, predicted["validation"], classes, balance, config)
+    card = classification_card(splits["validation"], target_col, predicted["validation"], classes, balance, config, splits["training"], positive)
     params = classification_params(balance, config, classifier, positive)
     return Fitted(pipeline, estimator, metrics, predicted["training"][0], card, params)
 
 
 def classification_card(
-    validation: "pd.DataFrame", target_col: str, predicted: tuple, classes: list, balance: Rebalancing, config: TrainConfig
+    validation: "pd.DataFrame", target_col: str, predicted: tuple, classes: list, balance: Rebalancing, config: TrainConfig,
+    training: "pd.DataFrame | None" = None, positive: Any = None,
 ) -> dict[str, Any]:
     from recipe_assets.metrics import PROBABILITY_METRICS, confusion_table, per_class_table
 
@@ -376,6 +390,10 @@ def classification_card(
         card["probability calibration"] = f"CalibratedClassifierCV(method={config.calibrate_proba!r})"
     worst = worst_classified(validation.drop(columns=[target_col]), truth, labels, probabilities, classes)
     card["worst predictions (validation)"] = cards.preview(worst, WORST_PREDICTIONS)
+    card["predictions profile (validation)"] = card_models.predictions_profile(truth, labels, "validation")
+    if training is not None:
+        card["worst vs train"] = card_models.worst_vs_training(worst, training.drop(columns=[target_col]))
+    card_models.classification_plots(truth, labels, probabilities, classes, "validation", positive=positive, calibrate=config.calibrate_proba)
     if probabilities is None:
         card["warnings"] = MetadataValue.md(
             f"- the estimator has no `predict_proba`: {', '.join(PROBABILITY_METRICS)} are left out and no score columns are written"
@@ -454,6 +472,7 @@ def build(loaded: "LoadedConfig") -> list:
         kinds={"scikit-learn", "mlflow"},
         description="The transformer plus the recipe's estimator as one Pipeline, logged to MLflow.",
     )
+    @cards.card_step(loaded, "train")
     def _train(context: AssetExecutionContext, transformer, transformed_training_data, training_data, validation_data) -> Output:
         import cloudpickle
 
@@ -476,7 +495,10 @@ def build(loaded: "LoadedConfig") -> list:
             **fitted.card,
             **choice.card,
         }
-        importance = feature_importance(fitted.estimator, [c for c in transformed_training_data.columns if c != target_col])
+        transformed_features = transformed_training_data.drop(columns=[target_col])
+        importance = card_models.feature_importance(
+            fitted.estimator, list(transformed_features.columns), transformed_features, transformed_training_data[target_col], pipeline.steps[-1][1]
+        )
         if importance:
             card["feature importance"] = importance
         with mlflow_resource.start_run(run_name=f"{loaded.name}-train", tags=run_tags(context, loaded, version)) as run:
@@ -494,11 +516,9 @@ def build(loaded: "LoadedConfig") -> list:
             )
             card["mlflow run"] = MetadataValue.text(run.info.run_id)
             card["model uri"] = MetadataValue.text(info.model_uri)
-            for step in ("ingest", "split", "transform"):
-                upstream = upstream_card(context, loaded.name, step)
-                if upstream:
-                    mlflow.log_text(cards.render_html(step, upstream), f"cards/{step}.html")
-            mlflow.log_text(cards.render_html("train", card), "cards/train.html")
+            # the cards themselves (train's and the earlier steps') are logged by cards.card_step
+            card["leaderboard"] = train_leaderboard(mlflow_resource.client(), run.info, recipe)
+            card.update(card_models.metric_entries({"validation": fitted.metrics["validation"]}, leading_metrics(recipe)))
         # the fitted pipeline travels with the URIs: evaluate unpickles it (the same cloudpickle bytes MLflow
         # stored) instead of paying ~3 s for MLflow's model loading; scoring and get_artifact load it via MLflow
         value = {"run_id": run.info.run_id, "model_uri": info.model_uri, "model_id": getattr(info, "model_id", None), "pipeline": pipeline}

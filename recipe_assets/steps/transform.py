@@ -136,6 +136,7 @@ def build(loaded: "LoadedConfig") -> list:
         group_name=MODEL_DEVELOPMENT,
         description="Fits the recipe's transformer on the training data and applies it to training and validation data.",
     )
+    @cards.card_step(loaded, "transform")
     def _transform(context: AssetExecutionContext, training_data, validation_data):
         import cloudpickle
 
@@ -150,6 +151,7 @@ def build(loaded: "LoadedConfig") -> list:
             apply_transformer(transformer, validation_data.drop(columns=[target_col])), validation_data[target_col]
         )
         structure_md = structure(transformer)
+        cards.add_plot(cards.plots.distributions, {"transformed training": transformed_train}, "transformed training data")
         input_schema = cards.table(("column", "type"), [(c, str(t)) for c, t in train_features.dtypes.items()])
         yield Output(
             transformer,
