@@ -19,11 +19,12 @@ from dagster import (
 )
 from pydantic import model_validator
 
-from recipe_assets import cards
+from recipe_assets import cards, remote, tables
 from recipe_assets.configmodel import ConfigModel
 from recipe_assets.errors import RecipeDataError
 from recipe_assets.keys import MODEL_DEVELOPMENT, SOURCES, asset_key, io_manager_key, raw_files_key, step_code_version
 from recipe_assets.user_code import check_function_defined, load_function
+from recipe_assets.tables import TableMapping
 from recipe_assets.versioning import dataframe_version, files_fingerprint
 
 if TYPE_CHECKING:
@@ -44,9 +45,14 @@ class IngestConfig(ConfigModel):
     version: int | None = None
     timestamp: str | None = None
     sql: str | None = None
+    tables: TableMapping = {}  # (ours) table name -> path; filled from the recipe's top-level `tables:`
 
     @model_validator(mode="after")
     def _has_what_the_format_needs(self) -> "IngestConfig":
+        if self.using in tables.TABLE_INGEST:
+            return self._has_a_query()
+        if self.sql is not None:
+            raise ValueError(f"`sql` applies to `using: spark_sql` only; this step uses {self.using!r}")
         if not self.location:
             raise ValueError(f"using: {self.using!r} needs `location` (a file, directory, glob or list of them)")
         if self.using not in NATIVE_FORMATS and not self.loader_method:
@@ -58,6 +64,19 @@ class IngestConfig(ConfigModel):
             raise ValueError("`version` and `timestamp` apply to `using: delta` only")
         return self
 
+    def _has_a_query(self) -> "IngestConfig":
+        if not self.sql and not self.location:
+            raise ValueError(f"using: {self.using!r} needs `sql` (a query) or `location` (a table name)")
+        if self.sql is None and not isinstance(self.location, str):
+            raise ValueError(f"using: {self.using!r} takes one table name as `location`, not a list")
+        if self.loader_method or self.version is not None or self.timestamp is not None:
+            raise ValueError(f"using: {self.using!r} reads tables; `loader_method`, `version` and `timestamp` do not apply")
+        return self
+
+    @property
+    def is_remote(self) -> bool:
+        return self.using not in tables.TABLE_INGEST and any(remote.is_remote(location) for location in self.locations)
+
     @property
     def locations(self) -> list[str]:
         return [self.location] if isinstance(self.location, str) else list(self.location or [])
@@ -67,10 +86,16 @@ class IngestConfig(ConfigModel):
         return "custom" if self.using == "custom" else self.using
 
 
-def resolve_files(root: Path, config: IngestConfig, key_path: str) -> list[Path]:
-    """The files a location names, relative to the recipe root; directories give their files, sorted."""
-    files: list[Path] = []
+def resolve_files(root: Path, config: IngestConfig, key_path: str) -> "list[Path | remote.RemoteFile]":
+    """The files a location names, relative to the recipe root; directories give their files, sorted.
+    URLs give remote objects (listed, not read); SQL and table ingest give the files of the tables read."""
+    if config.using in tables.TABLE_INGEST:
+        return tables.source_files(root, config, key_path)
+    files: list = []
     for location in config.locations:
+        if remote.is_remote(location):
+            files += remote.list_files(location, config.using, f"{key_path}.location", config.version)
+            continue
         path = Path(location).expanduser()
         path = path if path.is_absolute() else root / path
         if config.using == "delta":
@@ -102,9 +127,16 @@ def delta_commits(table: Path, version: int | None, key_path: str) -> list[Path]
 def read_data(root: Path, config: IngestConfig, key_path: str, files: list[Path] | None = None) -> "pd.DataFrame":
     import pandas as pd
 
-    files = files if files is not None else resolve_files(root, config, key_path)
+    if config.using in tables.TABLE_INGEST:
+        return tables.read_query(root, config, key_path)
     if config.using == "delta":
         return _read_delta(root, config, key_path)
+    files = files if files is not None else resolve_files(root, config, key_path)
+    if any(isinstance(file, remote.RemoteFile) for file in files):
+        import tempfile
+
+        with tempfile.TemporaryDirectory(prefix="recipe-ingest-") as scratch:
+            return read_data(root, config, key_path, local_copies(files, Path(scratch), key_path))
     if config.loader_method:
         loader = load_function(root, "ingest", config.loader_method)
         frames = [_checked_frame(loader(str(path), config.file_format), path, config.loader_method) for path in files]
@@ -126,8 +158,11 @@ def _checked_frame(frame: Any, path: Path, loader: str) -> "pd.DataFrame":
 def _read_delta(root: Path, config: IngestConfig, key_path: str) -> "pd.DataFrame":
     from deltalake import DeltaTable
 
-    path = Path(config.locations[0])
-    table = DeltaTable(str(path if path.is_absolute() else root / path), version=config.version)
+    location = config.locations[0]
+    if not remote.is_remote(location):
+        path = Path(location).expanduser()
+        location = str(path if path.is_absolute() else root / path)
+    table = DeltaTable(location, version=config.version, storage_options=remote.delta_storage_options(location))
     if config.timestamp is not None:
         table.load_as_version(config.timestamp)
     return table.to_pandas()
@@ -143,13 +178,35 @@ def require_columns(df: "pd.DataFrame", columns: list[str], where: str) -> None:
 
 def ingest_card(df: "pd.DataFrame", files: list[Path], config: IngestConfig) -> dict[str, Any]:
     card: dict[str, Any] = {
-        "source": cards.table(("file", "bytes"), [(str(p), p.stat().st_size) for p in files]),
+        "source": cards.table(("file", "bytes"), [(str(p), file_size(p)) for p in files]),
         "format": config.using,
     }
+    if config.using in tables.TABLE_INGEST:
+        card["query"] = tables.query_text(config.sql, config.location)
     card.update(cards.frame_card(df, with_profile=not config.skip_data_profiling))
     if not config.skip_data_profiling:
         cards.add_plot(cards.plots.distributions, {"ingested": df}, "data profile")
     return card
+
+
+def local_copies(files: list, directory: Path, key_path: str) -> list[Path]:
+    """Remote files downloaded into `directory` (local ones as they are), so readers and loader_method
+    get local paths, as MLflow Recipes gave them."""
+    fetched = iter(remote.download([f for f in files if isinstance(f, remote.RemoteFile)], directory, f"{key_path}.location"))
+    return [next(fetched) if isinstance(f, remote.RemoteFile) else f for f in files]
+
+
+def file_size(file: "Path | remote.RemoteFile") -> int:
+    return file.size if isinstance(file, remote.RemoteFile) else file.stat().st_size
+
+
+def source_fingerprint(files: list, root: Path) -> str:
+    """Local files by content (versioning.files_fingerprint); remote objects by URL, size and ETag/mtime."""
+    local = [f for f in files if not isinstance(f, remote.RemoteFile)]
+    remote_files = [f for f in files if isinstance(f, remote.RemoteFile)]
+    if not remote_files:
+        return files_fingerprint(local, root)
+    return remote.fingerprint(remote_files) if not local else remote.fingerprint(remote_files) + files_fingerprint(local, root)
 
 
 def build_source(loaded: "LoadedConfig", step: str, config: IngestConfig, group: str):
@@ -162,13 +219,13 @@ def build_source(loaded: "LoadedConfig", step: str, config: IngestConfig, group:
         description=f"The files `{key_path}.location` names; their data version is a fingerprint of paths, sizes and contents.",
     )
     def _observe_files() -> DataVersion:
-        return DataVersion(files_fingerprint(resolve_files(root, config, key_path), root))
+        return DataVersion(source_fingerprint(resolve_files(root, config, key_path), root))
 
     return _observe_files
 
 
 def fingerprint_files(loaded: "LoadedConfig", step: str, config: IngestConfig) -> str:
-    return files_fingerprint(resolve_files(loaded.root, config, f"steps.{step}"), loaded.root)
+    return source_fingerprint(resolve_files(loaded.root, config, f"steps.{step}"), loaded.root)
 
 
 DATA_VERSION_TAG = "dagster/data_version"
@@ -206,7 +263,7 @@ class RawFileObserver(ConfigurableResource):
                 files = resolve_files(root, config, key)
             except RecipeDataError:
                 continue  # the step that reads these files reports it, naming the key
-            observe_source(context.instance, AssetKey.from_user_string(key), files_fingerprint(files, root))
+            observe_source(context.instance, AssetKey.from_user_string(key), source_fingerprint(files, root))
 
 
 def raw_file_observer(loaded: "LoadedConfig") -> RawFileObserver:
@@ -270,7 +327,7 @@ def scoring_parts_dir(loaded: "LoadedConfig") -> Path:
 def stage_scoring_files(loaded: "LoadedConfig", config: IngestConfig, files: list[Path]) -> tuple[list[Path], str]:
     """Files predict can stream with pyarrow: the inputs themselves for parquet and csv; for custom
     loaders and Delta tables, one Parquet part per input file, written by the loader (bounded by one file)."""
-    if config.using in STREAMABLE and not config.loader_method:
+    if config.using in STREAMABLE and not config.loader_method and not config.is_remote:
         return files, config.using
     import shutil
     import tempfile
@@ -278,17 +335,26 @@ def stage_scoring_files(loaded: "LoadedConfig", config: IngestConfig, files: lis
     target = scoring_parts_dir(loaded)
     target.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=".ingested_scoring_data.", dir=target.parent))
-    if config.using == "delta":
+    if config.using in tables.TABLE_INGEST:
+        tables.write_query_parts(loaded.root, config, "steps.ingest_scoring", staging / "part-00000.parquet")
+    elif config.using == "delta":
         _read_delta(loaded.root, config, "steps.ingest_scoring").to_parquet(staging / "part-00000.parquet", index=False)
+    elif config.using in STREAMABLE and not config.loader_method:
+        for number, path in enumerate(local_copies(files, staging / "downloads", "steps.ingest_scoring")):
+            path.replace(staging / f"part-{number:05d}.{config.using}")
+        shutil.rmtree(staging / "downloads")
     else:
+        files = local_copies(files, staging / "downloads", "steps.ingest_scoring")
         loader = load_function(loaded.root, "ingest", config.loader_method)
         for number, path in enumerate(files):
             frame = _checked_frame(loader(str(path), config.file_format), path, config.loader_method)
             frame.to_parquet(staging / f"part-{number:05d}.parquet", index=False)
+        shutil.rmtree(staging / "downloads", ignore_errors=True)
     if target.exists():
         shutil.rmtree(target)
     staging.replace(target)
-    return sorted(target.glob("part-*.parquet")), "parquet"
+    file_format = config.using if config.using in STREAMABLE and not config.loader_method else "parquet"
+    return sorted(target.glob(f"part-*.{file_format}")), file_format
 
 
 def scoring_schema(files: list[Path], file_format: str) -> "tuple[Any, int]":
@@ -322,14 +388,14 @@ def build_ingest_scoring(loaded: "LoadedConfig") -> list:
     @cards.card_step(loaded, "ingest_scoring")
     def _ingest_scoring(context: AssetExecutionContext) -> Output:
         files = resolve_files(root, config, "steps.ingest_scoring")
-        fingerprint = files_fingerprint(files, root)
+        fingerprint = source_fingerprint(files, root)
         staged, file_format = stage_scoring_files(loaded, config, files)
         schema, rows = scoring_schema(staged, file_format)
         value = {"files": [str(p) for p in staged], "format": file_format, "rows": rows, "fingerprint": fingerprint}
         metadata = {
             "dagster/row_count": MetadataValue.int(rows),
             "dagster/column_schema": _arrow_schema(schema),
-            "source": cards.table(("file", "bytes"), [(str(p), p.stat().st_size) for p in files]),
+            "source": cards.table(("file", "bytes"), [(str(p), file_size(p)) for p in files]),
             "format": config.using,
         }
         context.log.info("scoring data: %d rows in %d file(s)", rows, len(staged))

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any, Literal
 
 from dagster import AssetExecutionContext, AssetIn, DataVersion, MetadataValue, Output, asset
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
 from recipe_assets import cards
 from recipe_assets.configmodel import ConfigModel
@@ -40,12 +40,15 @@ class PredictOutput(ConfigModel):
     using: Literal["parquet", "delta", "table"] = "parquet"
     location: str
 
-    @field_validator("using")
-    @classmethod
-    def _no_spark_tables(cls, value: str) -> str:
-        if value == "table":
-            raise ValueError("using: 'table' writes a Spark table, which recipe-assets does not use; not supported yet. Use parquet or delta")
-        return value
+    @model_validator(mode="after")
+    def _on_this_machine(self) -> "PredictOutput":
+        from recipe_assets import remote, tables
+
+        if self.using == "table" and not tables.TABLE_NAME.match(self.location):
+            raise ValueError(f"using: 'table' takes a table name (`table` or `database.table`) as location; got {self.location!r}")
+        if remote.is_remote(self.location):
+            raise ValueError(f"predictions are written on this machine; {self.location!r} is a URL (write locally, then copy it)")
+        return self
 
 
 class PredictConfig(ConfigModel):
@@ -71,6 +74,10 @@ class PredictConfig(ConfigModel):
 
 
 def output_location(loaded: "LoadedConfig", config: PredictConfig) -> Path:
+    if config.output.using == "table":  # a table name: a Delta table where Spark's saveAsTable would have put it
+        from recipe_assets.tables import output_table_path
+
+        return output_table_path(loaded.root, loaded.config.tables, config.output.location)
     path = Path(config.output.location).expanduser()
     return path if path.is_absolute() else loaded.root / path
 
@@ -205,7 +212,7 @@ class _PredictionSummary:
 def write_output(loaded: "LoadedConfig", config: PredictConfig, produce) -> tuple[Path, dict[str, Any]]:
     """Write through a temporary file next to the output, then rename: a failed run keeps the old output."""
     location = output_location(loaded, config)
-    if config.output.using == "delta":
+    if config.output.using in ("delta", "table"):
         return location, _write_delta(location, config, produce)
     mode = config.save_mode
     if location.exists() and mode in ("error", "errorifexists"):
