@@ -46,6 +46,43 @@ def check_services(loaded: LoadedConfig, tracking_uri: str) -> None:
         check_url_reachable("the Celery broker (Redis)", execution.celery.broker)
     if tracking_uri.startswith(("http://", "https://")):
         check_url_reachable("the MLflow tracking server", tracking_uri)
+        check_tracking_credentials(tracking_uri)
     endpoint = s3_endpoint()
     if endpoint and (execution.outputs_location or "").startswith("s3://"):
         check_url_reachable("the S3 endpoint", endpoint)
+
+
+def check_tracking_credentials(tracking_uri: str, timeout: float = 10) -> None:
+    """A server with authentication (`mlflow server --app-name basic-auth`) must accept the credentials
+    MLflow's client sends (MLFLOW_TRACKING_USERNAME / MLFLOW_TRACKING_PASSWORD) before anything is logged."""
+    import base64
+    import urllib.error
+    import urllib.request
+
+    request = urllib.request.Request(f"{tracking_uri.rstrip('/')}/api/2.0/mlflow/experiments/search?max_results=1")
+    user, password = os.environ.get("MLFLOW_TRACKING_USERNAME"), os.environ.get("MLFLOW_TRACKING_PASSWORD")
+    if user and password:
+        request.add_header("Authorization", "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode())
+    try:
+        with urllib.request.urlopen(request, timeout=timeout):
+            return
+    except urllib.error.HTTPError as exc:
+        if exc.code in (401, 403):
+            raise RecipeError(_refused(tracking_uri, user if password else None)) from None
+        if exc.code >= 500:
+            raise RecipeError(f"the MLflow tracking server at {tracking_uri} answered HTTP {exc.code}; check its log") from None
+    except (urllib.error.URLError, TimeoutError) as exc:
+        reason = getattr(exc, "reason", exc)
+        raise RecipeError(f"the MLflow tracking server at {tracking_uri} did not answer within {timeout:.0f}s ({reason})") from None
+
+
+def _refused(tracking_uri: str, user: str | None) -> str:
+    if user is None:
+        return (
+            f"the MLflow tracking server at {tracking_uri} requires credentials: set MLFLOW_TRACKING_USERNAME "
+            "and MLFLOW_TRACKING_PASSWORD; nothing was run"
+        )
+    return (
+        f"the MLflow tracking server at {tracking_uri} refused the credentials of user {user!r} "
+        "(MLFLOW_TRACKING_USERNAME / MLFLOW_TRACKING_PASSWORD); nothing was run or registered"
+    )

@@ -186,5 +186,14 @@ class MlflowTracking(ConfigurableResource):
             sys.modules.update(saved_steps)
 
 
+    def run_link(self, run_id: str) -> dict[str, Any]:
+        """Asset metadata linking to the run in the MLflow UI; nothing for a local store, where no UI listens."""
+        if not self.tracking_uri.startswith(("http://", "https://")):
+            return {}
+        from dagster import MetadataValue
+
+        experiment_id = self.get_run(run_id).info.experiment_id
+        return {"mlflow run link": MetadataValue.url(f"{self.tracking_uri.rstrip('/')}/#/experiments/{experiment_id}/runs/{run_id}")}
+
 def _is_steps_module(name: str) -> bool:
     return name == "steps" or name.startswith("steps.")

@@ -63,18 +63,46 @@ def _stop(process: subprocess.Popen) -> None:
 
 
 @contextmanager
-def mlflow_server(workdir: Path, backend_store_uri: str | None = None) -> Iterator[str]:
+def mlflow_server(
+    workdir: Path,
+    backend_store_uri: str | None = None,
+    artifacts_destination: str | None = None,
+    admin_password: str | None = None,
+    env: dict[str, str] | None = None,
+) -> Iterator[str]:
+    """`mlflow server`; with `admin_password`, MLflow's basic-auth app (user `admin`); `env` reaches the
+    server only (e.g. the S3 endpoint and keys behind `--artifacts-destination s3://...`)."""
     port = free_port()
     backend = backend_store_uri or f"sqlite:///{workdir / 'server.db'}"
     command = [
         str(VENV_BIN / "mlflow"), "server",
         "--host", "127.0.0.1", "--port", str(port),
         "--backend-store-uri", backend,
-        "--artifacts-destination", (workdir / "server-artifacts").as_uri(),
+        "--artifacts-destination", artifacts_destination or (workdir / "server-artifacts").as_uri(),
         "--workers", "1",
     ]
+    server_env = {**os.environ, **(env or {})}
+    if admin_password:
+        config = workdir / "basic_auth.ini"
+        config.write_text(
+            "[mlflow]\ndefault_permission = READ\n"
+            f"database_uri = sqlite:///{workdir / 'basic_auth.db'}\n"
+            "admin_username = admin\n"
+            "authorization_function = mlflow.server.auth:authenticate_request_basic_auth\n"
+        )
+        command += ["--app-name", "basic-auth"]
+        server_env.update(MLFLOW_AUTH_CONFIG_PATH=str(config), MLFLOW_AUTH_ADMIN_PASSWORD=admin_password, MLFLOW_FLASK_SERVER_SECRET_KEY="tests-only")
     url = f"http://127.0.0.1:{port}"
-    with running(command, workdir / "mlflow-server.log", f"{url}/health"):
+    with running(command, workdir / "mlflow-server.log", f"{url}/health", env=server_env):
+        yield url
+
+
+@contextmanager
+def moto_s3_server(workdir: Path) -> Iterator[str]:
+    """moto's S3-compatible server on 127.0.0.1; yields its endpoint URL."""
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    with running([str(VENV_BIN / "moto_server"), "-H", "127.0.0.1", "-p", str(port)], workdir / "moto.log", f"{url}/moto-api/"):
         yield url
 
 

@@ -192,6 +192,7 @@ def build(loaded: "LoadedConfig") -> list:
             "validation criteria": table if outcomes else "none configured",
             "metrics": metrics_table(by_split, leading_metrics(recipe)),
             "mlflow run": MetadataValue.text(model["run_id"]),
+            **mlflow_resource.run_link(model["run_id"]),
         }
         primary = recipe.primary_metric or default_primary_metric(recipe.task, recipe.positive_class)
         if primary in by_split["test"]:

@@ -85,6 +85,7 @@ def build(loaded: "LoadedConfig") -> list:
         label, entry = registry_entry(mlflow_resource.tracking_uri, model_version.name, value["version"])
         metadata[label] = entry
         metadata["mlflow run"] = MetadataValue.text(run["run_id"])  # cards.card_step logs the card to it
+        metadata.update(mlflow_resource.run_link(run["run_id"]))
         return Output(value, data_version=DataVersion(f"{model_version.name}/{model_version.version}"), metadata=metadata)
 
     return [_register]

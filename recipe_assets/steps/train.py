@@ -542,3 +542,4 @@ def upstream_card(context: AssetExecutionContext, recipe_name: str, step: str) -
 
 def _flat_params(params: dict[str, Any]) -> dict[str, str]:
     return {key: str(value)[:500] for key, value in params.items()}
+            card.update(mlflow_resource.run_link(run.info.run_id))
