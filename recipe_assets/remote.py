@@ -183,7 +183,7 @@ def _table_data_files(fs: Any, path: str, file_format: str) -> list[dict[str, An
     return [
         info
         for name, info in sorted(found.items())
-        if name.endswith(f".{file_format}") and not any(part.startswith((".", "_")) for part in name.removeprefix(prefix).split("/"))
+        if name.endswith(f".{file_format}") and all("=" in part for part in name.removeprefix(prefix).split("/")[:-1])
     ]
 
 
@@ -196,13 +196,20 @@ def table_objects(location: str, file_format: str, where: str) -> list[RemoteFil
     return [_remote_file(fs, info) for info in _table_data_files(fs, path, file_format)]
 
 
-def arrow_filesystem_and_paths(location: str, file_format: str, where: str) -> tuple[Any, list[str]]:
-    """pyarrow's view of a remote table's data files (read lazily, as DataFusion scans them)."""
-    from pyarrow.fs import FSSpecHandler, PyFileSystem
-
+def download_table(location: str, file_format: str, target: Path, where: str) -> Path:
+    """A local copy of a remote table's data files, partition folders kept: the file itself for a file URL."""
     fs, path = filesystem(location, where)
-    paths = [path] if path.endswith(f".{file_format}") else [info["name"] for info in _table_data_files(fs, path, file_format)]
-    return PyFileSystem(FSSpecHandler(fs)), paths
+    if path.endswith(f".{file_format}"):
+        return download(list_files(location, file_format, where), target, where)[0]
+    prefix = path.rstrip("/") + "/"
+    for info in _table_data_files(fs, path, file_format):
+        copy = target / info["name"].removeprefix(prefix)
+        copy.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            fs.get_file(info["name"], str(copy))
+        except Exception as exc:
+            raise RecipeDataError(f"{where}: cannot download {fs.unstrip_protocol(info['name'])}: {_describe(exc)}") from None
+    return target
 
 
 def delta_storage_options(location: str) -> dict[str, str] | None:

@@ -9,6 +9,9 @@ local warehouse layout under the recipe root, `spark-warehouse/<table>` for the 
 from __future__ import annotations
 
 import re
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -153,11 +156,11 @@ def table_files(root: Path, table: TableData, version: int | None = None) -> lis
     return [path] if path.is_file() else _data_files(path, table.format)
 
 
-def table_provider(context: Any, root: Path, table: TableData) -> Any:
-    """A DataFusion table over the data, read lazily as the query scans it. Local files use DataFusion's
-    own readers, which keep the files' row order (sorted by path) on one partition; Delta tables use
-    deltalake's provider (the order `using: delta` reads); remote Parquet/CSV go through pyarrow + fsspec."""
-    import pyarrow.dataset as ds
+def table_provider(context: Any, root: Path, table: TableData, scratch: Path) -> Any:
+    """A DataFusion table over the data, read as the query scans it. Parquet and CSV use DataFusion's own
+    readers, which keep the files' row order (sorted by path) on one partition; remote ones are downloaded
+    into `scratch` first (through fsspec, with the same credentials as every other URL). Delta tables use
+    deltalake's provider, local or remote (the order `using: delta` reads them in)."""
     from datafusion.catalog import Table
 
     if table.format == "delta":
@@ -166,9 +169,9 @@ def table_provider(context: Any, root: Path, table: TableData) -> Any:
         location = table.location if table.is_remote else str(_local(root, table.location))
         return Table(DeltaTable(location, storage_options=remote.delta_storage_options(location)))
     if table.is_remote:
-        filesystem, paths = remote.arrow_filesystem_and_paths(table.location, table.format, f"tables.{table.name}")
-        return Table(ds.dataset(paths, filesystem=filesystem, format=table.format))
-    path = _local(root, table.location)
+        path = remote.download_table(table.location, table.format, scratch / table.name, f"tables.{table.name}")
+    else:
+        path = _local(root, table.location)
     partitions = [] if path.is_file() else _partition_columns(path)
     if table.format == "parquet":
         return Table(context.read_parquet(str(path), table_partition_cols=partitions))
@@ -199,7 +202,6 @@ class _Lookup:
     mapping: dict[str, str]
     wanted: list[tuple[str, str, str]] = field(default_factory=list)
     providers: dict[tuple[str, str, str], Any] = field(default_factory=dict)
-    found: dict[str, TableData] = field(default_factory=dict)
 
     def table(self, catalog: str, schema: str, name: str) -> Any:
         key = (catalog.lower(), schema.lower(), name.lower())
@@ -207,12 +209,8 @@ class _Lookup:
             self.wanted.append(key)
         return self.providers.get(key)
 
-    def provide(self, context: Any) -> None:
-        for key in self.wanted:
-            data = find_table(self.root, self.mapping, *key)
-            self.providers[key] = None if data is None else table_provider(context, self.root, data)
-            if data is not None:
-                self.found[data.name] = data
+    def tables(self) -> dict[tuple[str, str, str], TableData | None]:
+        return {key: find_table(self.root, self.mapping, *key) for key in self.wanted}
 
 
 def _catalog(lookup: _Lookup, catalog_name: str) -> Any:
@@ -267,34 +265,62 @@ class Query:
     sql: str
     key_path: str  # e.g. steps.ingest.sql
 
-    def plan(self, root: Path, mapping: dict[str, str]) -> tuple[Any, list[TableData]]:
+    def tables_read(self, root: Path, mapping: dict[str, str]) -> list[TableData]:
+        """The tables the query names, found without reading any data (a run decides staleness with this)."""
         lookup = _Lookup(root, mapping)
-        context = session(lookup)
+        self._first_pass(session(lookup), lookup)
+        found = self._found(lookup)
+        return [found[name] for name in sorted(found)]
+
+    @contextmanager
+    def planned(self, root: Path, mapping: dict[str, str]) -> Iterator[Any]:
+        """The query as a DataFusion DataFrame, valid inside the `with` (remote tables' copies live there)."""
+        with tempfile.TemporaryDirectory(prefix="recipe-tables-") as scratch:
+            lookup = _Lookup(root, mapping)
+            context = session(lookup)
+            self._first_pass(context, lookup)
+            self._found(lookup)
+            try:
+                for key, data in lookup.tables().items():
+                    lookup.providers[key] = None if data is None else table_provider(context, root, data, Path(scratch))
+            except RecipeDataError:
+                raise
+            except Exception as exc:
+                raise RecipeDataError(f"{self.key_path}: {exc}") from None
+            try:
+                frame = context.sql(self.sql)
+            except Exception as exc:
+                raise self._explained(exc, lookup, root) from None
+            yield frame
+
+    def _first_pass(self, context: Any, lookup: _Lookup) -> None:
         try:
-            context.sql(self.sql)  # records the table names
+            context.sql(self.sql)  # records the table names; nothing is found yet
         except Exception as exc:
             if not lookup.wanted:
-                raise self._explained(exc, lookup, root) from None
-        try:
-            lookup.provide(context)
-        except RecipeDataError:
-            raise
-        except Exception as exc:
-            raise RecipeDataError(f"{self.key_path}: {exc}") from None
-        try:
-            frame = context.sql(self.sql)
-        except Exception as exc:
-            raise self._explained(exc, lookup, root) from None
-        return frame, [lookup.found[name] for name in sorted(lookup.found)]
+                raise self._explained(exc, lookup, root=lookup.root) from None
+
+    def _found(self, lookup: _Lookup) -> dict[str, TableData]:
+        found = {}
+        for (catalog, schema, name), data in lookup.tables().items():
+            if data is None:
+                missing = ".".join(part for part in (catalog, schema) if part not in ("datafusion", "public")) + "." + name
+                raise self._not_found(missing.lstrip("."), lookup)
+            found[data.name] = data
+        return found
+
+    def _not_found(self, name: str, lookup: _Lookup) -> RecipeDataError:
+        root = lookup.root
+        return RecipeDataError(
+            f"{self.key_path}: no table {name!r}; looked in `tables:` ({', '.join(sorted(lookup.mapping)) or 'empty'}) "
+            f"and {root / WAREHOUSE} ({', '.join(warehouse_tables(root)) or 'no tables'})"
+        )
 
     def _explained(self, exc: Exception, lookup: _Lookup, root: Path) -> RecipeDataError:
         message = str(exc).removeprefix("DataFusion error: ")
         missing = re.search(r"table '([^']+)' not found", message)
         if missing:
-            return RecipeDataError(
-                f"{self.key_path}: no table {re.sub(r'^datafusion[.](public[.])?', '', missing.group(1))!r}; looked in `tables:` "
-                f"({', '.join(sorted(lookup.mapping)) or 'empty'}) and {root / WAREHOUSE} ({', '.join(warehouse_tables(root)) or 'no tables'})"
-            )
+            return self._not_found(re.sub(r"^datafusion[.](public[.])?", "", missing.group(1)), lookup)
         return RecipeDataError(f"{self.key_path}: DataFusion SQL could not run this query: {message}")
 
 
@@ -318,7 +344,7 @@ def query_of(config: Any, key_path: str) -> Query:
 
 def source_files(root: Path, config: Any, key_path: str) -> list:
     """The files behind every table the query reads: what the raw-files observer fingerprints."""
-    _, found = query_of(config, key_path).plan(root, config.tables)
+    found = query_of(config, key_path).tables_read(root, config.tables)
     files: list = []
     for table in found:
         files += table_files(root, table)
@@ -331,11 +357,12 @@ def read_query(root: Path, config: Any, key_path: str) -> "pd.DataFrame":
     import pandas as pd
     import pyarrow as pa
 
-    frame, _ = query_of(config, key_path).plan(root, config.tables)
-    try:
-        result = frame.to_arrow_table()
-    except Exception as exc:
-        raise RecipeDataError(f"{query_of(config, key_path).key_path}: the query failed while running: {exc}") from None
+    query = query_of(config, key_path)
+    with query.planned(root, config.tables) as frame:
+        try:
+            result = frame.to_arrow_table()
+        except Exception as exc:
+            raise RecipeDataError(f"{query.key_path}: the query failed while running: {exc}") from None
     df = result.to_pandas()
     for column in result.schema:
         if pa.types.is_date(column.type):  # MLflow Recipes turned Spark's DateType into pandas datetimes
@@ -347,11 +374,13 @@ def write_query_parts(root: Path, config: Any, key_path: str, target: Path) -> N
     """The query's result as Parquet, one record batch at a time (scoring data can exceed memory)."""
     import pyarrow.parquet as pq
 
-    frame, _ = query_of(config, key_path).plan(root, config.tables)
-    schema: "pa.Schema" = frame.schema()
-    with pq.ParquetWriter(str(target), schema) as writer:
-        for batch in frame.execute_stream():
-            writer.write_batch(batch.to_pyarrow())
+    query = query_of(config, key_path)
+    with query.planned(root, config.tables) as frame, pq.ParquetWriter(str(target), frame.schema()) as writer:
+        try:
+            for batch in frame.execute_stream():
+                writer.write_batch(batch.to_pyarrow())
+        except Exception as exc:
+            raise RecipeDataError(f"{query.key_path}: the query failed while running: {exc}") from None
 
 
 def with_tables_in_steps(recipe: Any) -> Any:

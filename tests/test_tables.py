@@ -124,7 +124,7 @@ def test_an_unknown_table_says_where_it_was_looked_for(warehouse: Path):
 
 def test_sql_that_datafusion_cannot_run_names_the_key_and_the_reason(warehouse: Path):
     with pytest.raises(RecipeDataError, match=r"steps\.ingest_scoring\.sql: DataFusion SQL could not run this query: .*No field named fare"):
-        resolve_files(warehouse, IngestConfig(using="spark_sql", sql="SELECT fare FROM trips"), "steps.ingest_scoring")
+        read_data(warehouse, IngestConfig(using="spark_sql", sql="SELECT fare FROM trips"), "steps.ingest_scoring")
 
 
 def test_a_mapped_path_that_holds_no_table_names_the_mapping_key(warehouse: Path):
