@@ -1,11 +1,12 @@
 """Built-in metrics of each template, named as MLflow's default evaluator names them.
 
 Classification averaging: binary metrics score the `positive_class` (sklearn `pos_label`). Multiclass
-`recall_score` and `precision_score` are support-weighted averages over classes and `roc_auc` is the
-support-weighted one-vs-rest AUC, as MLflow's default evaluator computed them; `f1_score_macro` and
-`f1_score_micro` are the macro and micro averages their names say (MLflow Recipes reported its weighted F1
-under `f1_score_macro`; ours is the true macro average). `roc_auc` and `log_loss` need class
-probabilities; for an estimator without `predict_proba` they are left out.
+`recall_score`, `precision_score` and `f1_score` are support-weighted averages over classes and `roc_auc` is
+the support-weighted one-vs-rest AUC, as MLflow's default evaluator computed them; `f1_score_macro` and
+`f1_score_micro` are the macro and micro averages their names say (MLflow Recipes showed its weighted F1
+under `f1_score_macro`; ours is the true macro average). Binary `precision_recall_auc` is the positive
+class's average precision, as MLflow's evaluator logged it. `roc_auc`, `precision_recall_auc` and
+`log_loss` need class probabilities; for an estimator without `predict_proba` they are left out.
 """
 from __future__ import annotations
 
@@ -37,12 +38,14 @@ BINARY_METRICS = (
     "f1_score",
     "accuracy_score",
     "roc_auc",
+    "precision_recall_auc",
     "log_loss",
 )
 MULTICLASS_METRICS = (
     "example_count",
     "recall_score",
     "precision_score",
+    "f1_score",
     "f1_score_macro",
     "f1_score_micro",
     "accuracy_score",
@@ -62,7 +65,7 @@ _LOWER_IS_BETTER = {
 
 
 DEFAULT_PRIMARY_METRICS = {"regression": "root_mean_squared_error", "binary": "f1_score", "multiclass": "f1_score_macro"}
-PROBABILITY_METRICS = ("roc_auc", "log_loss")
+PROBABILITY_METRICS = ("roc_auc", "precision_recall_auc", "log_loss")
 
 
 def task_variant(task: str, positive_class: object = None) -> str:
@@ -196,6 +199,7 @@ def _multiclass_metrics(y_true: "np.ndarray", y_pred: "np.ndarray") -> dict[str,
         "example_count": float(len(y_true)),
         "recall_score": float(metrics.recall_score(y_true, y_pred, average="weighted", zero_division=0)),
         "precision_score": float(metrics.precision_score(y_true, y_pred, average="weighted", zero_division=0)),
+        "f1_score": float(metrics.f1_score(y_true, y_pred, average="weighted", zero_division=0)),
         "f1_score_macro": float(metrics.f1_score(y_true, y_pred, average="macro", zero_division=0)),
         "f1_score_micro": float(metrics.f1_score(y_true, y_pred, average="micro", zero_division=0)),
         "accuracy_score": float(metrics.accuracy_score(y_true, y_pred)),
@@ -210,8 +214,11 @@ def _probability_metrics(y_true: "np.ndarray", probabilities: "np.ndarray", labe
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UndefinedMetricWarning)  # the NaN it warns about is our answer
-        return {"roc_auc": _nan_if_undefined(_roc_auc, y_true, probabilities, labels, positive_class),
-                "log_loss": _nan_if_undefined(_log_loss, y_true, probabilities, labels)}
+        results = {"roc_auc": _nan_if_undefined(_roc_auc, y_true, probabilities, labels, positive_class)}
+        if positive_class is not None:
+            results["precision_recall_auc"] = _nan_if_undefined(_precision_recall_auc, y_true, probabilities, labels, positive_class)
+        results["log_loss"] = _nan_if_undefined(_log_loss, y_true, probabilities, labels)
+        return results
 
 
 def _nan_if_undefined(metric: Any, *args: Any) -> float:
@@ -227,6 +234,14 @@ def _roc_auc(y_true: "np.ndarray", probabilities: "np.ndarray", labels: list, po
     if positive_class is not None:
         return metrics.roc_auc_score(y_true == positive_class, probabilities[:, labels.index(positive_class)])
     return metrics.roc_auc_score(_encoded(y_true, labels), probabilities, multi_class="ovr", average="weighted", labels=range(len(labels)))
+
+
+def _precision_recall_auc(y_true: "np.ndarray", probabilities: "np.ndarray", labels: list, positive_class: Any) -> float:
+    """The area under the positive class's precision-recall curve, as MLflow's evaluator summarised it:
+    average precision."""
+    from sklearn import metrics
+
+    return metrics.average_precision_score(y_true == positive_class, probabilities[:, labels.index(positive_class)])
 
 
 def _log_loss(y_true: "np.ndarray", probabilities: "np.ndarray", labels: list) -> float:

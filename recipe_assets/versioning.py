@@ -26,14 +26,16 @@ def code_version(implementation_file: str, config_text: str, user_digest: str = 
 
 
 def dataframe_version(df: "pd.DataFrame") -> str:
-    """Content hash of a DataFrame that does not depend on row order or index."""
+    """Content hash of a DataFrame's rows with their index labels, not of their order in the file: a row
+    that keeps its index and values keeps the version (the index is part of the row, as the split's hash
+    sees it)."""
     import numpy as np
     import pandas as pd
 
     digest = hashlib.sha256()
     digest.update(repr([(str(c), str(t)) for c, t in df.dtypes.items()]).encode())
     if len(df.columns):
-        rows = pd.util.hash_pandas_object(df, index=False).to_numpy()
+        rows = pd.util.hash_pandas_object(df, index=True).to_numpy()
         digest.update(np.sort(rows).tobytes())
     digest.update(str(len(df)).encode())
     return digest.hexdigest()[:16]

@@ -34,7 +34,19 @@ def test_a_directory_glob_or_list_of_parquet_files_is_read_in_order(regression_r
     for location in ("./data/parts", "./data/parts/*.parquet", ["./data/parts/part-0.parquet", "./data/parts/part-1.parquet"]):
         config = IngestConfig(using="parquet", location=location)
         assert [p.name for p in resolve_files(regression_recipe, config, "steps.ingest")] == ["part-0.parquet", "part-1.parquet"]
-        pd.testing.assert_frame_equal(read_data(regression_recipe, config, "steps.ingest"), trips)
+        ingested = read_data(regression_recipe, config, "steps.ingest")
+        pd.testing.assert_frame_equal(ingested.reset_index(drop=True), trips)
+        # each file keeps its own index, as MLflow Recipes concatenated them (the split's row hash covers it)
+        assert list(ingested.index) == [*range(2000), *range(len(trips) - 2000)]
+
+
+def test_files_of_several_locations_are_read_sorted_by_name_as_mlflow_recipes_did(regression_recipe: Path, trips: pd.DataFrame):
+    data = regression_recipe / "data"
+    trips.iloc[:100].to_parquet(data / "b-first-listed.parquet")
+    trips.iloc[100:250].to_parquet(data / "a-second-listed.parquet")
+    config = IngestConfig(using="parquet", location=["./data/b-first-listed.parquet", "./data/a-second-listed.parquet"])
+    ingested = read_data(regression_recipe, config, "steps.ingest")
+    pd.testing.assert_frame_equal(ingested, pd.concat([trips.iloc[100:250], trips.iloc[:100]]))
 
 
 def test_a_missing_location_names_the_key_and_the_path(regression_recipe: Path):

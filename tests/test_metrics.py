@@ -51,6 +51,8 @@ def test_binary_metrics_score_the_positive_class(binary_predictions):
         "f1_score": sk.f1_score(truth, predicted, pos_label="good"),
         "accuracy_score": sk.accuracy_score(truth, predicted),
         "roc_auc": sk.roc_auc_score(truth == "good", probabilities[:, 1]),
+        # MLflow's evaluator logged the PR curve's area as average precision
+        "precision_recall_auc": sk.average_precision_score(truth == "good", probabilities[:, 1]),
         "log_loss": sk.log_loss(truth, probabilities, labels=["bad", "good"]),
     }
     assert set(got) == set(BINARY_METRICS)
@@ -77,6 +79,7 @@ def test_multiclass_metrics_use_weighted_recall_precision_and_auc():
         "example_count": 400,
         "recall_score": sk.recall_score(truth, predicted, average="weighted"),
         "precision_score": sk.precision_score(truth, predicted, average="weighted"),
+        "f1_score": sk.f1_score(truth, predicted, average="weighted"),  # MLflow 2.x's multiclass f1_score
         "f1_score_macro": sk.f1_score(truth, predicted, average="macro"),
         "f1_score_micro": sk.f1_score(truth, predicted, average="micro"),
         "accuracy_score": sk.accuracy_score(truth, predicted),

@@ -84,12 +84,15 @@ def builtin_metrics(recipe: "RecipeConfig", target: "pd.Series", predicted: Any,
 
 
 def compute_metrics(
-    root, recipe: "RecipeConfig", target: "pd.Series", predicted: Any, probabilities: Any = None, classes: Any = None
+    root, recipe: "RecipeConfig", target: "pd.Series", predicted: Any, probabilities: Any = None, classes: Any = None, score: float | None = None
 ) -> dict[str, float]:
-    """Built-in metrics of the template, then each custom metric fn(eval_df, builtin_metrics)."""
+    """Built-in metrics of the template (with the estimator's `score` when given), then each custom metric
+    fn(eval_df, builtin_metrics), each call with its own copies as MLflow's evaluator gave them."""
     import pandas as pd
 
     builtin = builtin_metrics(recipe, target, predicted, probabilities, classes)
+    if score is not None:
+        builtin["score"] = score
     eval_df = pd.DataFrame({"prediction": predicted, "target": target.to_numpy()})
     results = dict(builtin)
     for metric in recipe.custom_metrics:
@@ -141,14 +144,29 @@ def build(loaded: "LoadedConfig") -> list:
     )
 
     def score(pipeline: Any, frame: "pd.DataFrame") -> dict[str, float]:
-        features = frame.drop(columns=[target_col])
-        if recipe.task != "classification":
-            return compute_metrics(root, recipe, frame[target_col], pipeline.predict(features))
-        from recipe_assets.steps.train import predict_with_probabilities
+        """The metrics MLflow Recipes logged for a split: built-in, the estimator's `score`, custom."""
+        from recipe_assets.steps.train import estimator_score, predict_with_probabilities
 
-        labels, probabilities = predict_with_probabilities(pipeline, features)
+        target = frame[target_col]
+        own_score = lambda: pipeline.score(frame.drop(columns=[target_col]), target)  # noqa: E731 (only for estimators with their own score)
+        if recipe.task != "classification":
+            predicted = pipeline.predict(frame.drop(columns=[target_col]))
+            return compute_metrics(root, recipe, target, predicted, score=estimator_score(pipeline[-1], target, predicted, own_score))
+        labels, probabilities = predict_with_probabilities(pipeline, frame.drop(columns=[target_col]))
         classes = [plain_value(c) for c in pipeline.classes_]
-        return compute_metrics(root, recipe, frame[target_col], labels, probabilities, classes)
+        return compute_metrics(
+            root, recipe, target, labels, probabilities, classes, score=estimator_score(pipeline[-1], target, labels, own_score)
+        )
+
+    def training_custom_metrics(model: dict[str, Any]) -> dict[str, float]:
+        """Custom metrics on the data training metrics were computed on (MLflow Recipes logged them at train)."""
+        if not recipe.custom_metrics or "training_eval" not in model:
+            return {}
+        data = model["training_eval"]
+        import pandas as pd
+
+        every = compute_metrics(root, recipe, pd.Series(data["target"]), data["predicted"], data.get("probabilities"), data.get("classes"))
+        return {m.name: every[m.name] for m in recipe.custom_metrics}
 
     run_key = asset_key(loaded.name, "run")
     checks = [
@@ -209,6 +227,7 @@ def build(loaded: "LoadedConfig") -> list:
 
             mlflow.log_metrics({f"val_{k}": v for k, v in by_split["validation"].items()})
             mlflow.log_metrics({f"test_{k}": v for k, v in by_split["test"].items()})
+            mlflow.log_metrics({f"training_{k}": v for k, v in training_custom_metrics(model).items()})
             mlflow.set_tag("model_validation_status", status)
         value = {**_without_pipeline(model), "model_validation_status": status, "metrics": by_split, "validation": outcomes}
         yield Output(value, data_version=DataVersion(bytes_version(json.dumps(value, sort_keys=True, default=str).encode())), metadata=card)
@@ -226,4 +245,4 @@ def build(loaded: "LoadedConfig") -> list:
 
 def _without_pipeline(model: dict[str, Any]) -> dict[str, Any]:
     """The run's record names the model by URI; the fitted object stays with the model output."""
-    return {key: value for key, value in model.items() if key != "pipeline"}
+    return {key: value for key, value in model.items() if key not in ("pipeline", "training_eval")}

@@ -1,9 +1,11 @@
 """split: `ingested_data` → `training_data`, `validation_data`, `test_data`.
 
 Deterministic, as MLflow Recipes did it: each row (with its position in the ingested data) is hashed
-into one of 1000 buckets and the bucket picks the split, so a row always lands in the same split.
-Classification recipes split each class on its own (see `assign_stratified_splits`). Rows without a
-target value are dropped first, as MLflow Recipes did.
+into one of 1000 buckets and the bucket picks the split, so a row always lands in the same split and
+never moves when rows are added. Classification recipes split class by class as MLflow Recipes did,
+which puts every row where the hash puts it and orders each split by class; `stratify: exact` (ours)
+instead cuts each class at exactly the ratios (see `assign_stratified_splits`). Rows without a target
+value are dropped first, as MLflow Recipes did.
 """
 
 from typing import TYPE_CHECKING, Any, Literal
@@ -36,6 +38,9 @@ class SplitConfig(ConfigModel):
     post_split_filter_method: str | None = None
     post_split_method: str | None = None
     split_method: str | None = None
+    # (ours) classification only: `hash` puts rows where MLflow Recipes did; `exact` gives every class the
+    # ratios to within one row, for small or very imbalanced data, at the cost of rows near a cut moving
+    stratify: Literal["hash", "exact"] = "hash"
 
     @field_validator("split_ratios")
     @classmethod
@@ -128,24 +133,51 @@ def assign_stratified_splits(df: "pd.DataFrame", target_col: str, ratios: tuple[
 def split_frames(
     df: "pd.DataFrame", config: SplitConfig, root, target_col: str, task: str = "regression"
 ) -> dict[str, "pd.DataFrame"]:
+    """The three splits. As in MLflow Recipes, rows keep their ingested index (which the row hash covers),
+    except after a custom `split_method`, whose splits are numbered 0..n-1.
+
+    User functions get what MLflow Recipes gave them: `split_method(df)` the ingested rows with a target,
+    `post_split_filter_method(split)` each split with its rows' ingested index, `post_split_method(train,
+    validation, test)` the three splits at once. Each gets a frame of its own, so a function that changes
+    its argument in place cannot change what we keep.
+    """
+    import numpy as np
+
     df = df[df[target_col].notna()]
     labels = _labels(df, config, root, target_col, task)
+    order = _class_order(df, target_col) if task == "classification" and config.using != "custom" else None
     frames = {}
     for split in SPLITS:
-        part = df[labels == split]
-        part = _post_process(part, config, root, split)
-        frames[split] = part.reset_index(drop=True)
+        positions = np.flatnonzero(labels == split)
+        if order is not None:
+            positions = positions[np.argsort(order[positions], kind="stable")]
+        if config.post_split_filter_method and not config.post_split_method:
+            positions = _filtered(df, positions, config, root)
+        frames[split] = df.take(positions)
+    if config.post_split_method:
+        frames = _post_split(frames, config, root)
+    if config.using == "custom":
+        return {split: frame.reset_index(drop=True) for split, frame in frames.items()}
     return frames
+
+
+def _class_order(df: "pd.DataFrame", target_col: str) -> "np.ndarray":
+    """Each row's class rank in sorted class order: MLflow Recipes concatenated the classes' splits in
+    that order, which fixes the row order estimators are fitted in."""
+    import numpy as np
+
+    _, ranks = np.unique(df[target_col].to_numpy(), return_inverse=True)
+    return ranks
 
 
 def _labels(df: "pd.DataFrame", config: SplitConfig, root, target_col: str, task: str) -> "np.ndarray":
     import numpy as np
 
-    if config.using != "custom" and task == "classification":
+    if config.using != "custom" and task == "classification" and config.stratify == "exact":
         return assign_stratified_splits(df, target_col, config.normalized_ratios)
     if config.using != "custom":
         return assign_splits(df, config.normalized_ratios)
-    labels = load_function(root, "split", config.split_method)(df)
+    labels = load_function(root, "split", config.split_method)(df.copy())
     values = np.asarray(labels)
     unknown = set(values.tolist()) - set(SPLITS)
     if len(values) != len(df) or unknown:
@@ -156,22 +188,35 @@ def _labels(df: "pd.DataFrame", config: SplitConfig, root, target_col: str, task
     return values
 
 
-def _post_process(part: "pd.DataFrame", config: SplitConfig, root, split: str) -> "pd.DataFrame":
+def _filtered(df: "pd.DataFrame", positions: "np.ndarray", config: SplitConfig, root) -> "np.ndarray":
+    """The positions of the split's rows that `post_split_filter_method` keeps."""
     import pandas as pd
 
-    if config.post_split_filter_method:
-        keep = load_function(root, "split", config.post_split_filter_method)(part)
-        if not isinstance(keep, pd.Series) or len(keep) != len(part):
+    part = df.take(positions)  # a copy of its own: the function may change it, we select from `df` again
+    keep = load_function(root, "split", config.post_split_filter_method)(part)
+    if not isinstance(keep, pd.Series) or len(keep) != len(positions):
+        raise UserCodeError(
+            f"steps/split.py:{config.post_split_filter_method} must return a boolean Series with one value per row "
+            f"(got {type(keep).__name__}{f' of {len(keep)} values for {len(positions)} rows' if hasattr(keep, '__len__') else ''})"
+        )
+    return positions[keep.fillna(False).astype(bool).to_numpy()]
+
+
+def _post_split(frames: dict[str, "pd.DataFrame"], config: SplitConfig, root) -> dict[str, "pd.DataFrame"]:
+    """`post_split_method(train, validation, test) -> (train, validation, test)`, as MLflow Recipes called it."""
+    import pandas as pd
+
+    function = config.post_split_method
+    result = load_function(root, "split", function)(*(frames[s] for s in SPLITS))
+    if not (isinstance(result, (tuple, list)) and len(result) == 3 and all(isinstance(f, pd.DataFrame) for f in result)):
+        raise UserCodeError(f"steps/split.py:{function} must return a tuple of three DataFrames (train, validation, test); got {type(result).__name__}")
+    for split, frame in zip(SPLITS, result):
+        if list(frame.columns) != list(frames[split].columns):
             raise UserCodeError(
-                f"steps/split.py:{config.post_split_filter_method} must return a boolean Series with one value per row "
-                f"(got {type(keep).__name__})"
+                f"steps/split.py:{function} changed the columns of the {OUTPUTS[split]} split "
+                f"({list(frames[split].columns)} -> {list(frame.columns)}); it should filter rows, columns belong in the transform step"
             )
-        part = part[keep.astype(bool).to_numpy()]
-    if config.post_split_method:
-        part = load_function(root, "split", config.post_split_method)(part)
-        if not isinstance(part, pd.DataFrame):
-            raise UserCodeError(f"steps/split.py:{config.post_split_method} must return a DataFrame for the {split} split")
-    return part
+    return dict(zip(SPLITS, result))
 
 
 def check_classes(df: "pd.DataFrame", target_col: str, positive_class: Any, recipe_file: str) -> None:

@@ -33,8 +33,10 @@ def make_transformer(root, config: TransformConfig) -> Any:
     transformer = None
     if config.transformer_method:
         transformer = load_function(root, "transform", config.transformer_method)()
-    if transformer is None:
-        return FunctionTransformer(feature_names_out="one-to-one")
+    if transformer is None:  # MLflow Recipes' identity: a one-step Pipeline
+        from sklearn.pipeline import Pipeline
+
+        return Pipeline([("identity", FunctionTransformer(feature_names_out="one-to-one"))])
     if not (hasattr(transformer, "fit") and hasattr(transformer, "transform")):
         raise UserCodeError(
             f"steps/transform.py:{config.transformer_method} returned {type(transformer).__name__}; "
@@ -43,21 +45,26 @@ def make_transformer(root, config: TransformConfig) -> Any:
     return transformer
 
 
-def feature_names(transformer: Any, width: int) -> list[str]:
+def feature_names(transformer: Any, width: int, input_columns: Any = None) -> list[str]:
+    """The transformer's own output names (asked with the input columns, as MLflow Recipes asked), else
+    MLflow Recipes' generated names `f_0`.. zero-padded to the width of the count (`f_00`..`f_11`)."""
     for candidate in (transformer, getattr(transformer, "steps", [[None, None]])[-1][1]):
         try:
-            names = [str(n) for n in candidate.get_feature_names_out()]
+            names = [str(n) for n in candidate.get_feature_names_out(input_columns)]
         except Exception:  # transformers without feature names (e.g. plain FunctionTransformer)
             continue
         if len(names) == width:
             return names
-    return [f"feature_{i}" for i in range(width)]
+    digits = len(str(width))
+    return [f"f_{str(i).zfill(digits)}" for i in range(width)]
 
 
 def apply_transformer(transformer: Any, features: "pd.DataFrame") -> "pd.DataFrame":
+    """The transformed features as a DataFrame. `features` goes to user code and is not used after."""
     import numpy as np
     import pandas as pd
 
+    input_columns = np.asarray(features.columns, dtype=object)  # read before the transformer may change them
     transformed = transformer.transform(features)
     if isinstance(transformed, pd.DataFrame):
         return transformed.reset_index(drop=True)
@@ -66,10 +73,20 @@ def apply_transformer(transformer: Any, features: "pd.DataFrame") -> "pd.DataFra
     transformed = np.asarray(transformed)
     if transformed.ndim == 1:
         transformed = transformed.reshape(-1, 1)
-    return pd.DataFrame(transformed, columns=feature_names(transformer, transformed.shape[1]))
+    return pd.DataFrame(transformed, columns=feature_names(transformer, transformed.shape[1], input_columns))
+
+
+def features_of(frame: "pd.DataFrame", target_col: str) -> "pd.DataFrame":
+    """A new frame of the feature columns, for one call into user code (pandas' drop copies the data)."""
+    return frame.drop(columns=[target_col])
 
 
 def with_target(features: "pd.DataFrame", target: "pd.Series") -> "pd.DataFrame":
+    if len(features) != len(target):
+        raise UserCodeError(
+            f"steps/transform.py: the transformer returned {len(features)} rows for {len(target)} input rows; "
+            "it must return one row per input row (drop rows in the split's filter instead)"
+        )
     out = features.copy()
     out[target.name] = target.reset_index(drop=True).to_numpy()
     return out
@@ -141,18 +158,18 @@ def build(loaded: "LoadedConfig") -> list:
         import cloudpickle
 
         transformer = make_transformer(root, config)
-        train_features = training_data.drop(columns=[target_col])
+        # read before any user code runs: the transformer may change the frames it is given
+        input_schema = cards.table(("column", "type"), [(c, str(t)) for c, t in training_data.dtypes.items() if c != target_col])
+        # each call gets its own features frame (drop copies), as MLflow Recipes did: a transformer that
+        # changes its input in place (MLflow's own example drops columns) must not see its own changes
         try:
-            transformer.fit(train_features, training_data[target_col])
+            transformer.fit(features_of(training_data, target_col), training_data[target_col])
         except Exception as exc:
             raise UserCodeError(f"steps/transform.py:{config.transformer_method}: fitting the transformer failed: {exc}") from exc
-        transformed_train = with_target(apply_transformer(transformer, train_features), training_data[target_col])
-        transformed_val = with_target(
-            apply_transformer(transformer, validation_data.drop(columns=[target_col])), validation_data[target_col]
-        )
+        transformed_train = with_target(apply_transformer(transformer, features_of(training_data, target_col)), training_data[target_col])
+        transformed_val = with_target(apply_transformer(transformer, features_of(validation_data, target_col)), validation_data[target_col])
         structure_md = structure(transformer)
         cards.add_plot(cards.plots.distributions, {"transformed training": transformed_train}, "transformed training data")
-        input_schema = cards.table(("column", "type"), [(c, str(t)) for c, t in train_features.dtypes.items()])
         yield Output(
             transformer,
             output_name="transformer",
