@@ -6,6 +6,7 @@ estimator is fitted on label codes 0..k-1 inside a wrapper that answers in the o
 `calibrate_proba` wraps the estimator in scikit-learn's CalibratedClassifierCV.
 """
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any, Literal
@@ -89,6 +90,9 @@ class Rebalancing:
     counts_before: dict[Any, int]
     counts_after: dict[Any, int]
     class_weights: dict[Any, float] = field(default_factory=dict)
+    # the estimator gets the original class weights as `class_weight` (MLflow Recipes did so for every
+    # binary training set above the size cutoff, whether or not the majority class was sampled down)
+    weighted: bool = False
 
 
 def rebalance_training_data(frame: "pd.DataFrame", target_col: str, minority_share: float) -> tuple["pd.DataFrame", Rebalancing]:
@@ -116,7 +120,8 @@ def rebalance_training_data(frame: "pd.DataFrame", target_col: str, minority_sha
     minority, majority = counts.idxmin(), counts.idxmax()
     share = counts[minority] / len(frame)
     if share >= minority_share:
-        return unchanged(f"minority class {plain_value(minority)!r} has a share of {share:.1%}, not below {minority_share:.0%}")
+        reason = f"minority class {plain_value(minority)!r} has a share of {share:.1%}, not below {minority_share:.0%}"
+        return frame, Rebalancing(False, reason, before, before, weights, weighted=True)
     keep_majority = int(counts[minority] * (1 - minority_share) / minority_share)
     majority_rows = frame[frame[target_col] == majority].sample(n=keep_majority, random_state=RESAMPLING_SEED)
     rebalanced = pd.concat([frame[frame[target_col] != majority], majority_rows]).sort_index()
@@ -125,7 +130,25 @@ def rebalance_training_data(frame: "pd.DataFrame", target_col: str, minority_sha
         f"minority class {plain_value(minority)!r} had a share of {share:.1%} (below {minority_share:.0%}); "
         f"majority class {plain_value(majority)!r} sampled down from {counts[majority]} to {keep_majority} rows"
     )
-    return rebalanced, Rebalancing(True, reason, before, after, weights)
+    return rebalanced, Rebalancing(True, reason, before, after, weights, weighted=True)
+
+
+def rebalanced_for_training(frame: "pd.DataFrame", target_col: str, config: "TrainConfig") -> tuple["pd.DataFrame", Rebalancing, "TrainConfig"]:
+    """The training data the estimator is chosen and fitted on, and the train config it is made with.
+
+    As MLflow Recipes did, a weighted binary training set passes its original class weights to the
+    estimator function as `class_weight` (beside `estimator_params`, so tuning trials get them too), keyed
+    by the label codes 0..k-1 the estimator is fitted on (for 0/1 labels, the labels themselves).
+    """
+    if not config.rebalance_training_data:
+        return frame, Rebalancing(False, "rebalance_training_data is false", {}, {}), config
+    frame, balance = rebalance_training_data(frame, target_col, config.resampling_minority_percentage)
+    if not balance.weighted:
+        return frame, balance, config
+    codes = {label: code for code, label in enumerate(sorted(balance.class_weights))}
+    class_weight = {codes[label]: weight for label, weight in balance.class_weights.items()}
+    params = {**(config.estimator_params or {}), "class_weight": class_weight}
+    return frame, balance, config.model_copy(update={"estimator_params": params})
 
 
 @lru_cache(maxsize=1)
@@ -187,12 +210,32 @@ def make_classifier(estimator: Any, config: "TrainConfig", labels: "pd.Series") 
 
 
 def predict_with_probabilities(model: Any, features: "pd.DataFrame") -> tuple["np.ndarray", "np.ndarray | None"]:
-    """Predicted labels, and class probabilities (columns in `model.classes_` order) when the model has predict_proba."""
+    """Predicted labels, and class probabilities (columns in `model.classes_` order) when the model has predict_proba.
+
+    The model's transformer is user code that may change its input in place, and `features` goes to it
+    twice: the first call gets a copy. The caller must not use `features` afterwards.
+    """
     import numpy as np
 
-    labels = np.asarray(model.predict(features))
-    probabilities = np.asarray(model.predict_proba(features), dtype=float) if hasattr(model, "predict_proba") else None
-    return labels, probabilities
+    if not hasattr(model, "predict_proba"):
+        return np.asarray(model.predict(features)), None
+    labels = np.asarray(model.predict(features.copy()))
+    return labels, np.asarray(model.predict_proba(features), dtype=float)
+
+
+def estimator_score(estimator: Any, target: Any, predicted: Any, own_score: "Callable[[], float]") -> float:
+    """`score` as MLflow's evaluator logged it, the estimator's own `score(X, y)`: for scikit-learn's default
+    (R² for regressors, accuracy for classifiers) from the predictions already made, else `own_score()`."""
+    from sklearn.base import ClassifierMixin, RegressorMixin
+    from sklearn.metrics import accuracy_score, r2_score
+
+    inner = getattr(estimator, "estimator_", estimator)  # our label-encoding wrapper scores as its estimator would
+    method = getattr(type(inner), "score", None)
+    if method is RegressorMixin.score:
+        return float(r2_score(target, predicted))
+    if method is ClassifierMixin.score:
+        return float(accuracy_score(target, predicted))
+    return float(own_score())
 
 
 def score_frame(model: Any, features: "pd.DataFrame", train_config: "TrainConfig", task: str, classes: Any = None) -> "pd.DataFrame":
@@ -209,10 +252,11 @@ def score_frame(model: Any, features: "pd.DataFrame", train_config: "TrainConfig
     import numpy as np
     import pandas as pd
 
+    index = features.index  # `features` goes to the model's user code, which may change it
     if task != "classification":
-        return pd.DataFrame({"prediction": np.asarray(model.predict(features))}, index=features.index)
+        return pd.DataFrame({"prediction": np.asarray(model.predict(features))}, index=index)
     labels, probabilities = predict_with_probabilities(model, features)
-    scored = pd.DataFrame({"prediction": labels}, index=features.index)
+    scored = pd.DataFrame({"prediction": labels}, index=index)
     if probabilities is None:
         return scored
     model_classes = [plain_value(c) for c in getattr(model, "classes_", classes)]
@@ -315,7 +359,8 @@ class Fitted:
     pipeline: Any
     estimator: Any
     metrics: dict[str, dict[str, float]]
-    training_predictions: Any
+    example_predictions: Any  # for the first rows of the raw training data, the model's input example
+    training_eval: dict[str, Any]  # what training metrics were computed on, for custom metrics in evaluate
     card: dict[str, Any] = field(default_factory=dict)
     params: dict[str, Any] = field(default_factory=dict)
 
@@ -337,8 +382,16 @@ def fit_regressor(estimator: Any, transformer: Any, transformed: "pd.DataFrame",
     fit_estimator(estimator, features, transformed[target_col], config.estimator_method)
     pipeline = build_pipeline(transformer, estimator)
     # the training split is already transformed: predicting from it equals pipeline.predict on the raw rows
-    predictions = {"training": estimator.predict(features), "validation": pipeline.predict(splits["validation"].drop(columns=[target_col]))}
-    metrics = {split: regression_metrics(frame[target_col], predictions[split]) for split, frame in splits.items()}
+    validation_features = splits["validation"].drop(columns=[target_col])
+    predictions = {"training": estimator.predict(features), "validation": pipeline.predict(validation_features)}
+    targets = {"training": transformed[target_col], "validation": splits["validation"][target_col]}
+    metrics = {split: regression_metrics(targets[split], predictions[split]) for split in predictions}
+    metrics["training"]["score"] = estimator_score(
+        estimator, targets["training"], predictions["training"], lambda: estimator.score(features, targets["training"].to_numpy())
+    )
+    metrics["validation"]["score"] = estimator_score(
+        estimator, targets["validation"], predictions["validation"], lambda: pipeline.score(splits["validation"].drop(columns=[target_col]), targets["validation"])
+    )
     validation = splits["validation"]
     worst = worst_predictions(validation.drop(columns=[target_col]), validation[target_col], predictions["validation"])
     card = {
@@ -347,30 +400,54 @@ def fit_regressor(estimator: Any, transformer: Any, transformed: "pd.DataFrame",
         "worst vs train": card_models.worst_vs_training(worst, splits["training"].drop(columns=[target_col])),
     }
     card_models.regression_plots(validation[target_col], predictions["validation"], "validation")
-    return Fitted(pipeline, estimator, metrics, predictions["training"], card)
+    training_eval = {"target": targets["training"].to_numpy(), "predicted": predictions["training"]}
+    return Fitted(pipeline, estimator, metrics, predictions["training"][:5], training_eval, card)
 
 
 def fit_classifier(
-    estimator: Any, transformer: Any, transformed: "pd.DataFrame", splits: dict[str, "pd.DataFrame"], target_col: str, config: TrainConfig, positive_class: Any
+    estimator: Any,
+    transformer: Any,
+    transformed: "pd.DataFrame",
+    splits: dict[str, "pd.DataFrame"],
+    target_col: str,
+    config: TrainConfig,
+    positive_class: Any,
+    balance: Rebalancing,
 ) -> Fitted:
+    """Fits on `transformed`, the training data after `rebalanced_for_training`. Training metrics are those
+    of that data, as MLflow Recipes logged them; validation metrics are the whole pipeline's on the raw
+    validation split."""
+    import numpy as np
+
     from recipe_assets.metrics import classification_metrics, resolve_positive_class
 
-    balance = Rebalancing(False, "rebalance_training_data is false", {}, {})
-    if config.rebalance_training_data:
-        transformed, balance = rebalance_training_data(transformed, target_col, config.resampling_minority_percentage)
     classifier = make_classifier(estimator, config, transformed[target_col])
-    fit_estimator(classifier, transformed.drop(columns=[target_col]), transformed[target_col], config.estimator_method)
+    training_features = transformed.drop(columns=[target_col]).to_numpy()
+    fit_estimator(classifier, training_features, transformed[target_col], config.estimator_method)
     pipeline = build_pipeline(transformer, classifier)
     classes = [plain_value(c) for c in classifier.classes_]
     positive = resolve_positive_class(classes, positive_class) if positive_class is not None else None
-    predicted = {split: predict_with_probabilities(pipeline, frame.drop(columns=[target_col])) for split, frame in splits.items()}
-    metrics = {
-        split: classification_metrics(frame[target_col], predicted[split][0], predicted[split][1], classes, positive)
-        for split, frame in splits.items()
+    validation = splits["validation"]
+    predicted = {
+        "training": predict_with_probabilities(classifier, training_features),
+        "validation": predict_with_probabilities(pipeline, validation.drop(columns=[target_col])),
     }
-    card = classification_card(splits["validation"], target_col, predicted["validation"], classes, balance, config, splits["training"], positive)
+    targets = {"training": transformed[target_col], "validation": validation[target_col]}
+    metrics = {
+        split: classification_metrics(targets[split], predicted[split][0], predicted[split][1], classes, positive)
+        for split in predicted
+    }
+    metrics["training"]["score"] = estimator_score(
+        classifier, targets["training"], predicted["training"][0], lambda: classifier.score(training_features, targets["training"].to_numpy())
+    )
+    metrics["validation"]["score"] = estimator_score(
+        classifier, targets["validation"], predicted["validation"][0], lambda: pipeline.score(validation.drop(columns=[target_col]), targets["validation"])
+    )
+    card = classification_card(validation, target_col, predicted["validation"], classes, balance, config, splits["training"], positive)
     params = classification_params(balance, config, classifier, positive)
-    return Fitted(pipeline, estimator, metrics, predicted["training"][0], card, params)
+    example = np.asarray(pipeline.predict(splits["training"].drop(columns=[target_col]).head(5)))
+    training_eval = {"target": targets["training"].to_numpy(), "predicted": predicted["training"][0], "probabilities": predicted["training"][1], "classes": classes}
+    return Fitted(pipeline, estimator, metrics, example, training_eval, card, params)
 
 
 def classification_card(
@@ -477,13 +554,16 @@ def build(loaded: "LoadedConfig") -> list:
         import cloudpickle
 
         mlflow_resource = mlflow_of(context, loaded.name)
-        choice = choose_estimator(root, recipe, config, transformer, transformed_training_data, validation_data)
+        train_config, training_frame, balance = config, transformed_training_data, None
+        if recipe.task == "classification":
+            training_frame, balance, train_config = rebalanced_for_training(transformed_training_data, target_col, config)
+        choice = choose_estimator(root, recipe, train_config, transformer, training_frame, validation_data)
         estimator = choice.estimator
         splits = {"training": training_data, "validation": validation_data}
         if recipe.task == "classification":
-            fitted = fit_classifier(estimator, transformer, transformed_training_data, splits, target_col, config, recipe.positive_class)
+            fitted = fit_classifier(estimator, transformer, training_frame, splits, target_col, train_config, recipe.positive_class, balance)
         else:
-            fitted = fit_regressor(estimator, transformer, transformed_training_data, splits, target_col, config)
+            fitted = fit_regressor(estimator, transformer, training_frame, splits, target_col, train_config)
         pipeline = fitted.pipeline
         raw_train = training_data.drop(columns=[target_col])
         card: dict[str, Any] = {
@@ -512,16 +592,18 @@ def build(loaded: "LoadedConfig") -> list:
                 pipeline,
                 code_paths=[str(loaded.steps_dir)],
                 input_example=raw_train.head(5),
-                predictions=fitted.training_predictions[:5],
+                predictions=fitted.example_predictions,
             )
             card["mlflow run"] = MetadataValue.text(run.info.run_id)
+            card.update(mlflow_resource.run_link(run.info.run_id))
             card["model uri"] = MetadataValue.text(info.model_uri)
             # the cards themselves (train's and the earlier steps') are logged by cards.card_step
             card["leaderboard"] = train_leaderboard(mlflow_resource.client(), run.info, recipe)
             card.update(card_models.metric_entries({"validation": fitted.metrics["validation"]}, leading_metrics(recipe)))
         # the fitted pipeline travels with the URIs: evaluate unpickles it (the same cloudpickle bytes MLflow
         # stored) instead of paying ~3 s for MLflow's model loading; scoring and get_artifact load it via MLflow
-        value = {"run_id": run.info.run_id, "model_uri": info.model_uri, "model_id": getattr(info, "model_id", None), "pipeline": pipeline}
+        value = {"run_id": run.info.run_id, "model_uri": info.model_uri, "model_id": getattr(info, "model_id", None), "pipeline": pipeline,
+                 "training_eval": fitted.training_eval}
         return Output(value, data_version=DataVersion(bytes_version(cloudpickle.dumps(pipeline))), metadata=card)
 
     return [_train]
@@ -542,4 +624,3 @@ def upstream_card(context: AssetExecutionContext, recipe_name: str, step: str) -
 
 def _flat_params(params: dict[str, Any]) -> dict[str, str]:
     return {key: str(value)[:500] for key, value in params.items()}
-            card.update(mlflow_resource.run_link(run.info.run_id))
