@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -23,7 +24,7 @@ from peer import PEER_VENV, ensure_peer_venv, peer_env
 
 BENCH = Path(__file__).resolve().parent
 VENV_BIN = Path(sys.prefix) / "bin"
-PEER_TUNING_REQUIREMENTS = ["hyperopt==0.2.7"]  # MLflow Recipes imported hyperopt only when tuning
+PEER_TUNING_REQUIREMENTS = ["hyperopt==0.2.7", "setuptools<81"]  # hyperopt 0.2.7 imports pkg_resources
 
 ESTIMATOR = '''"""A tree model for the tuning bench."""
 
@@ -75,8 +76,9 @@ def tuning_recipe(dest: Path, trials: int, parallelism: int) -> Path:
 
 def ensure_peer_hyperopt(venv: Path) -> None:
     python = venv / "bin" / "python"
-    if subprocess.run([str(python), "-c", "import hyperopt"], capture_output=True).returncode != 0:
-        subprocess.run([sys.executable, "-m", "uv", "pip", "install", "--quiet", "--python", str(python), *PEER_TUNING_REQUIREMENTS], check=True)
+    if subprocess.run([str(python), "-c", "import hyperopt, pkg_resources"], capture_output=True).returncode != 0:
+        uv = [shutil.which("uv")] if shutil.which("uv") else [shutil.which("python3") or "python3", "-m", "uv"]
+        subprocess.run([*uv, "pip", "install", "--quiet", "--python", str(python), *PEER_TUNING_REQUIREMENTS], check=True)
 
 
 def run_peer(work: Path, trials: int) -> dict:
