@@ -338,3 +338,26 @@ def test_tuning_is_part_of_the_models_code_version(tmp_path: Path, edit):
     assert changed.success, changed.error
     assert changed.materialized == ["model", "run", "registered_model_version"]
     assert trial_runs(root) == 3 + 4
+
+
+@pytest.mark.slow
+def test_optuna_backend_tunes_the_classification_template(tmp_path: Path, edit):
+    root = copy_template("classification", tmp_path / "classification")
+    edit(
+        root / "recipe.yaml",
+        "    estimator_method: estimator_fn\n",
+        "    estimator_method: estimator_fn\n    tuning:\n      enabled: true\n      backend: optuna\n      algorithm: hyperopt.tpe.suggest\n"
+        "      max_trials: 3\n      parameters:\n        C: {distribution: loguniform, low: -3, high: 2}\n",
+    )
+    summary = Recipe(recipe_root=root).run(raise_on_error=False)
+    assert summary.success, summary.error
+    card = card_of(root)
+    trials = rows(card["tuning trials"])
+    assert [t["trial"] for t in trials] == [1, 2, 3]
+    assert all(0 <= t["validation f1_score"] <= 1 for t in trials)
+    best = max(trials, key=lambda t: (t["validation f1_score"], -t["trial"]))
+    model = Recipe(recipe_root=root).latest_value("model")
+    assert model["pipeline"][-1].estimator.C == pytest.approx(best["C"], rel=1e-5)
+    _, children = nested_runs(root, model["run_id"])
+    assert len(children) == 3
+    assert "optuna" in card["tuning"].value
