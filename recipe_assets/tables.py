@@ -23,11 +23,11 @@ from recipe_assets.errors import RecipeDataError
 
 if TYPE_CHECKING:
     import pandas as pd
-    import pyarrow as pa
 
 TABLE_INGEST = {"spark_sql", "table"}
 WAREHOUSE = "spark-warehouse"
 DATA_FORMATS = ("parquet", "csv")
+CSV_TYPE_ROWS = 1_000_000
 # DataFusion's own default catalog / schema, and Spark's names for the same
 DEFAULT_CATALOGS = {"datafusion", "spark_catalog"}
 DEFAULT_SCHEMAS = {"public", "default"}
@@ -175,7 +175,8 @@ def table_provider(context: Any, root: Path, table: TableData, scratch: Path) ->
     partitions = [] if path.is_file() else _partition_columns(path)
     if table.format == "parquet":
         return Table(context.read_parquet(str(path), table_partition_cols=partitions))
-    return Table(context.read_csv(str(path), has_header=True, table_partition_cols=partitions))
+    # types from (up to) a million rows, not DataFusion's default thousand: pandas, which read CSV before, looks at all
+    return Table(context.read_csv(str(path), has_header=True, schema_infer_max_records=CSV_TYPE_ROWS, table_partition_cols=partitions))
 
 
 def _partition_columns(path: Path) -> list[tuple[str, Any]]:
