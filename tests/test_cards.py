@@ -240,3 +240,15 @@ def test_classifier_cards_carry_their_plots_and_the_mlflow_run_every_card(classi
     assert artifacts >= {"cards/ingest.html", "cards/split.html", "cards/transform.html", "cards/train.html", "cards/evaluate.html"}
     split = latest_card(recipe, "training_data")
     assert split["plot: training data by class"].value.startswith("![training data by class](data:image/svg+xml")
+
+
+def test_plots_drawn_in_the_helper_process_are_the_plots_drawn_here():
+    from recipe_assets.cards import drawing
+
+    truth = np.linspace(0, 10, 50)
+    future = drawing.submit(plots.predicted_vs_actual, truth, truth * 1.1, "validation")
+    drawn = drawing.result(future, plots.predicted_vs_actual, truth, truth * 1.1, "validation")
+    assert drawn.data.startswith(b"\x89PNG") and drawn.title == "predicted vs actual (validation)"
+    failing = drawing.submit(plots.confusion_matrix, "not counts", ["a"], "test")  # the drawing's own error comes back
+    with pytest.raises(RuntimeError, match="ValueError: could not convert string to float"):
+        drawing.result(failing, plots.confusion_matrix, "not counts", ["a"], "test")

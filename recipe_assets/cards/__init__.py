@@ -14,13 +14,12 @@ Dagster renders asset metadata (tables, markdown with inline images) on the asse
 """
 from recipe_assets.cards import plots
 from recipe_assets.cards.html import render_html as _render_page
-from recipe_assets.cards.session import add_plot, card_step
+from recipe_assets.cards.session import add_plot, card_step, timed
 from recipe_assets.cards.tables import (
     PREVIEW_ROWS,
     PROFILE_ROWS,
     column_schema,
     fmt,
-    frame_card,
     markdown_table,
     merge_outputs,
     plain,
@@ -28,7 +27,10 @@ from recipe_assets.cards.tables import (
     profile,
     table,
 )
+from recipe_assets.cards.tables import frame_card as _frame_card
 from recipe_assets.cards.terminal import render_text
+
+frame_card = timed(_frame_card)  # profiles and previews count in the step's card cost
 
 
 def render_html(title: str, metadata, subtitle: str = "") -> str:

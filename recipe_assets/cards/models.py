@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from recipe_assets.cards import plots
-from recipe_assets.cards.session import add_plot
+from recipe_assets.cards.session import add_plot, timed
 from recipe_assets.cards.tables import table
 
 if TYPE_CHECKING:
@@ -24,9 +24,19 @@ PERMUTATION_ROWS = 1_000
 LEADERBOARD_RUNS = 10
 
 
+@timed
+def _sampled(*columns: Any) -> list[Any]:
+    """The fixed plot sample of each column (as numpy), taken here so only the sample goes to the drawing process."""
+    import numpy as np
+
+    keep = plots.sample_positions(len(columns[0]))
+    return [None if c is None else np.asarray(c)[keep] for c in columns]
+
+
 def regression_plots(y_true: Any, y_pred: Any, split: str) -> None:
-    add_plot(plots.predicted_vs_actual, y_true, y_pred, split)
-    add_plot(plots.residuals, y_true, y_pred, split)
+    truth, predicted = _sampled(y_true, y_pred)
+    add_plot(plots.predicted_vs_actual, truth, predicted, split)
+    add_plot(plots.residuals, truth, predicted, split)
 
 
 def confusion_counts(y_true: Any, y_pred: Any, classes: Sequence[Any]) -> "np.ndarray":
@@ -36,6 +46,7 @@ def confusion_counts(y_true: Any, y_pred: Any, classes: Sequence[Any]) -> "np.nd
     return confusion_matrix(np.asarray(y_true), np.asarray(y_pred), labels=list(classes))
 
 
+@timed
 def classification_plots(
     y_true: Any, labels: Any, probabilities: "np.ndarray | None", classes: Sequence[Any], split: str,
     positive: Any = None, calibrate: str | None = None, counts: Any = None,
@@ -46,12 +57,14 @@ def classification_plots(
     add_plot(plots.confusion_matrix, matrix, classes, split)
     if probabilities is None:
         return
+    y_true, probabilities = _sampled(y_true, probabilities)
     add_plot(plots.roc_curves, y_true, probabilities, classes, positive, split)
     add_plot(plots.precision_recall_curves, y_true, probabilities, classes, positive, split)
     if calibrate:
         add_plot(plots.calibration, y_true, probabilities, classes, positive, split, calibrate)
 
 
+@timed
 def feature_importance(estimator: Any, names: Sequence[str], features: "pd.DataFrame | None" = None, target: Any = None, fitted: Any = None):
     """The estimator's own importances or |coefficients|, else permutation importance of the `fitted`
     model (default: the estimator) on a sample of `features`; the top TOP_FEATURES as a table (and a plot
@@ -93,6 +106,7 @@ def _permutation_importance(estimator: Any, features: "pd.DataFrame", target: An
     return result.importances_mean, f"permutation importance ({len(keep):,} rows)"
 
 
+@timed
 def predictions_profile(target: Any, predicted: Any, split: str):
     """Target, prediction and error side by side: the distribution of what the model says."""
     import numpy as np
@@ -115,6 +129,7 @@ def predictions_profile(target: Any, predicted: Any, split: str):
     return table(headers, rows)
 
 
+@timed
 def worst_vs_training(worst: "pd.DataFrame", training: "pd.DataFrame"):
     """Each input column: its mean (or most common value) in the worst predictions and in the training
     data, and how many training standard deviations apart they are: where the model fails."""
@@ -134,6 +149,7 @@ def worst_vs_training(worst: "pd.DataFrame", training: "pd.DataFrame"):
     return table(("column", "worst predictions", "training", "training std", "distance (std)"), rows)
 
 
+@timed
 def leaderboard(client: Any, experiment_id: str, run_id: str, recipe: "RecipeConfig", primary: str, champion_run_id: str | None):
     """This run against the experiment's earlier runs and the registered champion, ranked by the
     primary metric on the validation data; criteria columns say whether each would pass."""
@@ -185,6 +201,7 @@ def champion_run_id(client: Any, model_name: str, alias: str | None) -> str | No
 FULL_CONFUSION_ROWS = 200_000
 
 
+@timed
 def evaluation_plots(pipeline: Any, test: "pd.DataFrame", target_col: str, task: str, positive: Any, test_metrics: dict[str, float]) -> None:
     """The evaluate card's plots on the test data. A binary confusion matrix is drawn from the logged
     counts; the curves (and a multiclass matrix on large data) from a fixed sample."""

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 from dagster import AssetCheckResult, MetadataValue, Output
 
-from recipe_assets.cards import tables
+from recipe_assets.cards import drawing, tables
 from recipe_assets.cards.plots import Plot
 
 if TYPE_CHECKING:
@@ -53,6 +53,21 @@ class StepSession:
     started: float = field(default_factory=time.perf_counter)
     plots: list[Plot] = field(default_factory=list)
     logs: list[tuple[str, str, str]] = field(default_factory=list)  # (level or category, where, message)
+    pending: list[tuple[Any, Callable, tuple, dict]] = field(default_factory=list)  # plots being drawn
+    card_seconds: float = 0.0  # spent on the card (plots, card sections, rendering): what cards cost a run
+    _depth: int = 0
+
+    @contextmanager
+    def counting(self) -> Iterator[None]:
+        """Add the time inside to card_seconds; nested card work (a section drawing plots) counts once."""
+        started = time.perf_counter()
+        self._depth += 1
+        try:
+            yield
+        finally:
+            self._depth -= 1
+            if self._depth == 0:
+                self.card_seconds += time.perf_counter() - started
 
     def add_warning(self, message: warnings.WarningMessage) -> None:
         if message.category.__module__.startswith(IGNORED_WARNING_SOURCES):
@@ -70,14 +85,42 @@ def current() -> StepSession | None:
 
 def add_plot(draw: Callable[..., Plot], *args: Any, **kwargs: Any) -> None:
     """Draw a plot for the running step's card. Outside a step (a unit test calling a card helper)
-    nothing is drawn; a plot that fails to draw is a warning on the card, never a failed step."""
+    nothing is drawn; a plot that fails to draw is a warning on the card, never a failed step.
+    matplotlib plots are drawn beside the step (cards.drawing); `draw` must be a module-level function."""
     session = current()
     if session is None:
         return
-    try:
-        session.plots.append(draw(*args, **kwargs))
-    except Exception as exc:  # a card must not fail the model it describes
-        session.logs.append(("card", draw.__name__, f"plot not drawn: {type(exc).__name__}: {exc}"))
+    with session.counting():
+        if getattr(draw, "in_process", False):
+            future = drawing.completed(draw, *args, **kwargs)
+        else:
+            future = drawing.submit(draw, *args, **kwargs)
+        session.pending.append((future, draw, args, kwargs))
+
+
+def _collect_plots(session: StepSession) -> None:
+    """Wait for the step's plots (drawn beside it) in the order the step asked for them."""
+    with session.counting():
+        for future, draw, args, kwargs in session.pending:
+            try:
+                session.plots.append(drawing.result(future, draw, *args, **kwargs))
+            except Exception as exc:  # a card must not fail the model it describes
+                session.logs.append(("card", draw.__name__, f"plot not drawn: {type(exc).__name__}: {exc}"))
+        session.pending.clear()
+
+
+def timed(section: Callable) -> Callable:
+    """Count a card section's time (a table computed for the card) in the running step's card cost."""
+
+    @functools.wraps(section)
+    def counted(*args: Any, **kwargs: Any) -> Any:
+        session = current()
+        if session is None:
+            return section(*args, **kwargs)
+        with session.counting():
+            return section(*args, **kwargs)
+
+    return counted
 
 
 class _RecordCollector(logging.Handler):
@@ -137,6 +180,7 @@ def card_step(loaded: "LoadedConfig", step: str) -> Callable:
 
 
 def finish(context: "AssetExecutionContext", loaded: "LoadedConfig", session: StepSession, items: list[Any]) -> list[Any]:
+    started = time.perf_counter()
     outputs = [item for item in items if isinstance(item, Output)]
     checks = [item for item in items if isinstance(item, AssetCheckResult)]
     extra: dict[str, Any] = {}
@@ -148,17 +192,21 @@ def finish(context: "AssetExecutionContext", loaded: "LoadedConfig", session: St
             extra.update(parameter_sections(dict(outputs[0].metadata), outputs[0].value))
         finally:
             _CURRENT.reset(token)
+    _collect_plots(session)
     for plot in session.plots:
         extra[PLOT_PREFIX + plot.title] = MetadataValue.md(image_markdown(plot))
     if session.logs:
         extra[WARNING_LOGS] = tables.table(("level", "where", "message"), session.logs[:MAX_WARNINGS])
     run_id = next((o.value["run_id"] for o in outputs if isinstance(o.value, dict) and o.value.get("run_id")), None)
     card_path = card_file(loaded, session.step)
+    session.card_seconds += time.perf_counter() - started  # the rest (rendering, publishing) is timed in publish
     extra[RUN_SUMMARY] = run_summary(context, session, run_id, checks)
     extra[CARD_FILE] = MetadataValue.path(str(card_path))
     finished = [item.with_metadata({**item.metadata, **extra}) if isinstance(item, Output) else item for item in items]
     per_output = [(output_name(context, o), o.metadata) for o in finished if isinstance(o, Output)]
+    publishing = time.perf_counter()
     publish(context, loaded, session.step, tables.merge_outputs(per_output), card_path, run_id)
+    log.debug("%s card: %.3f s", session.step, session.card_seconds + time.perf_counter() - publishing)
     return finished
 
 
@@ -177,6 +225,7 @@ def run_summary(context: "AssetExecutionContext", session: StepSession, mlflow_r
     rows: list[tuple[str, Any]] = [
         ("step", session.step),
         ("duration s", round(time.perf_counter() - session.started, 2)),
+        ("card s (plots, card tables)", round(session.card_seconds, 3)),
         ("finished", time.strftime("%Y-%m-%d %H:%M:%S")),
         ("code version", ", ".join(sorted(code_versions)) or "-"),
         ("Dagster run id", context.run.run_id),
