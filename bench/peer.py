@@ -7,6 +7,7 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 import tempfile
 from dataclasses import asdict
 from pathlib import Path
@@ -20,6 +21,17 @@ PEER_REQUIREMENTS = ["mlflow==2.22.2", "scikit-learn==1.5.2", "pandas==2.2.3", "
 RECIPE_STEPS = ["ingest", "split", "transform", "train", "evaluate", "register"]
 
 
+def uv_command() -> list[str]:
+    """uv itself, or `python -m uv` where it is installed as a module only (.ci/run installs it into the
+    interpreter the project venv is made from, which is not the venv's own python)."""
+    if shutil.which("uv"):
+        return [shutil.which("uv")]
+    for python in dict.fromkeys([getattr(sys, "_base_executable", sys.executable), sys.executable, shutil.which("python3"), shutil.which("python")]):
+        if python and subprocess.run([python, "-m", "uv", "--version"], capture_output=True).returncode == 0:
+            return [python, "-m", "uv"]
+    raise FileNotFoundError("uv is needed to create the MLflow Recipes venv: `python -m pip install uv`")
+
+
 def ensure_peer_venv(venv: Path = PEER_VENV) -> Path:
     """Create the peer's venv once; a marker file records what was installed."""
     marker = venv / "bench-requirements.json"
@@ -27,10 +39,18 @@ def ensure_peer_venv(venv: Path = PEER_VENV) -> Path:
         return venv
     if venv.exists():
         shutil.rmtree(venv)
-    subprocess.run(["uv", "venv", "--quiet", "--python", "3.11", str(venv)], check=True)
-    subprocess.run(["uv", "pip", "install", "--quiet", "--python", str(venv / "bin" / "python"), *PEER_REQUIREMENTS], check=True)
+    subprocess.run([*uv_command(), "venv", "--quiet", "--python", "3.11", str(venv)], check=True)
+    subprocess.run([*uv_command(), "pip", "install", "--quiet", "--python", str(venv / "bin" / "python"), *PEER_REQUIREMENTS], check=True)
     marker.write_text(json.dumps(PEER_REQUIREMENTS))
     return venv
+
+
+def ensure_peer_pytest(venv: Path = PEER_VENV) -> Path:
+    """pytest in the peer's venv, for running a published recipe's own step tests as they ran there."""
+    python = venv / "bin" / "python"
+    if subprocess.run([str(python), "-c", "import pytest"], capture_output=True).returncode != 0:
+        subprocess.run([*uv_command(), "pip", "install", "--quiet", "--python", str(python), "pytest<9"], check=True)
+    return venv / "bin" / "pytest"
 
 
 def peer_env(venv: Path, home: Path) -> dict:

@@ -1,0 +1,85 @@
+"""Deliberate differences from MLflow Recipes 2.22.2: the only rows of the differential tables that may
+differ. Each says why we differ and what a user migrating a recipe sees; the README's section
+"Differences from MLflow Recipes 2.22" mirrors this list (keep the two in step).
+
+A row of a table is `listed` when its check equals `check` and its subject matches `subject`
+(fnmatch pattern), and, if `dirs` is given, the recipe dir is one of them. Anything else that differs
+is a MISMATCH and fails the harness.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from fnmatch import fnmatchcase
+
+
+@dataclass(frozen=True)
+class Difference:
+    key: str
+    check: str
+    subject: str
+    reason: str
+    user_sees: str
+    dirs: tuple[str, ...] = ()
+
+
+DELIBERATE: tuple[Difference, ...] = (
+    Difference(
+        key="model-is-the-pipeline",
+        check="get_artifact type",
+        subject="model",
+        reason=(
+            "get_artifact('model') returns the fitted scikit-learn Pipeline (transformer + estimator) loaded "
+            "from MLflow, so predict, predict_proba, score and scikit-learn inspection work on it; MLflow Recipes "
+            "returned a PyFuncModel wrapper"
+        ),
+        user_sees=(
+            "predict() returns labels or values as an array, not a frame with predicted_label / predicted_score "
+            "columns; mlflow.pyfunc.load_model(<model uri>) still gives the pyfunc"
+        ),
+    ),
+    Difference(
+        key="filter-on-every-split",
+        check="split membership (filter)",
+        subject="*",
+        reason=(
+            "post_split_filter_method is applied to the training, validation and test splits, as the templates' "
+            "own docstring says it is; MLflow Recipes 2.22 applied it to the training split only "
+            "(mlflow/recipes/steps/split.py: `train_df = train_df[post_split_filter(train_df)]`)"
+        ),
+        user_sees="validation and test metrics leave out the rows the filter rejects; the split card counts them",
+    ),
+    Difference(
+        key="seeded-rebalancing",
+        check="rebalanced training rows",
+        subject="which majority rows are kept",
+        reason=(
+            "when a binary training set is down-sampled (over 5,000 rows, minority share below "
+            "resampling_minority_percentage), the same number of majority rows is kept, chosen with a fixed "
+            "seed and left in their original order; MLflow Recipes 2.22 chose them with an unseeded "
+            "DataFrame.sample and shuffled (steps/train.py _rebalance_classes), so its model changed from run "
+            "to run"
+        ),
+        user_sees=(
+            "the same counts and class weights, but a model (and metrics) that is reproducible run to run; "
+            "values differ from any single peer run by the sampling noise"
+        ),
+    ),
+    Difference(
+        key="sparse-transformer-output",
+        check="run",
+        subject="outcome",
+        dirs=("sparse_transformer",),
+        reason=(
+            "a transformer that returns a scipy sparse matrix works: its output is stored as a dense frame; "
+            "MLflow Recipes 2.22 failed at transform (`pd.DataFrame(<sparse matrix>)` raises ValueError)"
+        ),
+        user_sees="the recipe runs instead of failing at transform",
+    ),
+)
+
+
+def find_listed(check: str, subject: str, dir_name: str) -> Difference | None:
+    for difference in DELIBERATE:
+        if difference.check == check and fnmatchcase(subject, difference.subject) and (not difference.dirs or dir_name in difference.dirs):
+            return difference
+    return None

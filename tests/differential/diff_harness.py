@@ -1,0 +1,540 @@
+"""Run MLflow Recipes 2.22.2 (the peer, in its own venv) and recipe-assets on copies of one recipe dir,
+then compare what a user would see, check by check, into one table per dir.
+
+Every row is `match`, `listed` (a deliberate difference from deliberate.py, with its reason) or
+`MISMATCH`. The tests fail on any MISMATCH; nothing here loosens a comparison to make a row pass.
+"""
+from __future__ import annotations
+
+import json
+import math
+import os
+import shutil
+import subprocess
+import sys
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from corpus import REPO, CorpusDir
+from deliberate import find_listed
+
+sys.path.insert(0, str(REPO / "bench"))
+from peer import PEER_VENV, ensure_peer_pytest, ensure_peer_venv, peer_env, steps_that_ran  # noqa: E402
+
+PROBE = Path(__file__).resolve().parent / "probe.py"
+OURS_BIN = Path(sys.executable).parent
+COPY_IGNORE = shutil.ignore_patterns("metadata", "mlruns", "__pycache__", ".pytest_cache", "sample_output.parquet")
+DATASETS = {"training": "training", "val": "validation", "test": "test"}  # metric prefix -> split, as both log them
+SPLITS = {"train": "training_data", "validation": "validation_data", "test": "test_data"}  # peer file -> our artifact
+RUN_TIMEOUT = 1800
+RESULTS: list["DirResult"] = []  # every dir compared in this session, for the terminal summary
+TABLES_FILE: Path | None = None  # where this session's tables are written (under pytest's basetemp)
+
+# Metric values: both systems fit the same scikit-learn estimator on the same rows in the same order, so
+# values agree to the last printed digit when nothing differs (the published regression example does).
+# The peer runs scikit-learn 1.5.2 / numpy 2.x, we a newer scikit-learn: the same algorithms, but
+# BLAS / summation order may move the last bits, and iterative solvers (SGD, lbfgs) can amplify that
+# over a few hundred iterations to ~1e-9 relative. rtol 1e-6 leaves three orders of magnitude for that,
+# while a single row in a different split, a different class weight or a different prediction threshold
+# moves a metric by far more than 1e-6 on these datasets (one row of ~1,000 is 1e-3).
+RTOL = 1e-6
+ATOL = 1e-9
+
+
+@dataclass
+class Row:
+    check: str
+    subject: str
+    peer: str
+    ours: str
+    status: str = "match"  # match | listed | MISMATCH
+    note: str = ""
+
+
+@dataclass
+class Side:
+    recipe: Path
+    home: Path
+    log: Path
+    ok: bool = False
+    seconds: float = 0.0
+    probe: dict = field(default_factory=dict)
+    probe_dir: Path | None = None
+
+
+@dataclass
+class DirResult:
+    entry: CorpusDir
+    work: Path
+    peer: Side
+    ours: Side
+    rows: list[Row] = field(default_factory=list)
+    sample_cause: Row | None = None  # set when the peer trained on its unseeded down-sample
+
+    def add(self, check: str, subject: str, peer, ours, equal: bool, note: str = "") -> Row:
+        row = Row(check, subject, short(peer), short(ours), note=note)
+        if not equal:
+            listed = find_listed(check, subject, self.entry.name)
+            row.status = "listed" if listed else "MISMATCH"
+            if listed:
+                row.note = f"{listed.key}: {listed.reason}" + (f"; {note}" if note else "")
+        self.rows.append(row)
+        return row
+
+    def follow(self, check: str, subject: str, peer, ours, cause: Row, note: str = "") -> Row:
+        """A difference that follows from an earlier listed one (e.g. validation metrics computed on a
+        validation split that differs only by a listed difference)."""
+        row = Row(check, subject, short(peer), short(ours), "listed", f"follows from: {cause.check} {cause.subject}; {note}")
+        self.rows.append(row)
+        return row
+
+    def rows_for(self, *families: str) -> list[Row]:
+        return [r for r in self.rows if not families or r.check.startswith(families)]
+
+    def mismatches(self, *families: str) -> list[Row]:
+        return [r for r in self.rows_for(*families) if r.status == "MISMATCH"]
+
+
+def short(value, width: int = 60) -> str:
+    text = value if isinstance(value, str) else json.dumps(value, default=str) if not isinstance(value, float) else f"{value:.10g}"
+    return text if len(text) <= width else text[: width - 3] + "..."
+
+
+# ---------------------------------------------------------------- running both systems
+
+
+def prepare(entry: CorpusDir, work: Path) -> tuple[Side, Side]:
+    """One source copy (with generated data), then a copy each: both systems write into their recipe dir."""
+    source = work / "source" / entry.name
+    shutil.copytree(entry.source, source, ignore=COPY_IGNORE)
+    if entry.make_data:
+        entry.make_data(source)
+    if entry.adjust:
+        entry.adjust(source)
+    sides = []
+    for side in ("peer", "ours"):
+        recipe = work / side / entry.name
+        shutil.copytree(source, recipe)
+        home = work / side / "home"
+        home.mkdir()
+        sides.append(Side(recipe=recipe, home=home, log=work / f"{side}-run.log"))
+    return sides[0], sides[1]
+
+
+def ours_env(home: Path) -> dict:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("MLFLOW_", "DAGSTER_", "RECIPE_"))}
+    env["HOME"] = str(home)
+    return env
+
+
+def start(command: list[str], cwd: Path, env: dict, log: Path) -> subprocess.Popen:
+    handle = log.open("w")
+    return subprocess.Popen(command, cwd=cwd, env=env, stdout=handle, stderr=subprocess.STDOUT)
+
+
+def run_both(peer: Side, ours: Side) -> None:
+    """The two runs are independent processes on separate copies: run them side by side."""
+    venv = ensure_peer_venv(PEER_VENV)
+    began = time.monotonic()
+    peer_proc = start([str(venv / "bin" / "mlflow"), "recipes", "run", "--profile", "local"], peer.recipe, peer_env(venv, peer.home), peer.log)
+    ours_proc = start(
+        [str(OURS_BIN / "recipe-assets"), "run", "--recipe-root", str(ours.recipe), "--profile", "local"], ours.recipe, ours_env(ours.home), ours.log
+    )
+    for side, proc in ((ours, ours_proc), (peer, peer_proc)):
+        side.ok = proc.wait(timeout=RUN_TIMEOUT) == 0
+        side.seconds = time.monotonic() - began
+
+
+def peer_execution_dir(peer: Side) -> Path | None:
+    found = sorted((peer.home / ".mlflow" / "recipes").glob("*/steps"))
+    return found[0].parent if found else None
+
+
+def peer_output(peer: Side, step: str, name: str) -> Path:
+    return peer_execution_dir(peer) / "steps" / step / "outputs" / name
+
+
+def probe(side_name: str, side: Side, work: Path, peer_test: Path, target_col: str) -> None:
+    side.probe_dir = work / f"{side_name}-probe"
+    if side_name == "peer":
+        python, env = str(PEER_VENV / "bin" / "python"), peer_env(PEER_VENV, side.home)
+    else:
+        python, env = sys.executable, ours_env(side.home)
+    log = work / f"{side_name}-probe.log"
+    with log.open("w") as handle:
+        done = subprocess.run(
+            [python, str(PROBE), side_name, str(side.recipe), str(peer_test), str(side.probe_dir), target_col],
+            cwd=side.recipe, env=env, stdout=handle, stderr=subprocess.STDOUT, timeout=600,
+        )
+    report = side.probe_dir / "probe.json"
+    side.probe = json.loads(report.read_text()) if done.returncode == 0 and report.exists() else {"failed": tail(log)}
+
+
+def tail(path: Path, lines: int = 25) -> str:
+    return "\n".join(path.read_text(errors="replace").splitlines()[-lines:]) if path.exists() else ""
+
+
+def failed_step(log: Path) -> str | None:
+    """The step a run stopped at, as each CLI says it: the peer "error occurred while running step
+    'Step:train'", ours "  train           FAILED"."""
+    import re
+
+    text = log.read_text(errors="replace") if log.exists() else ""
+    found = re.search(r"running step 'Step:(\w+)'", text) or re.search(r"^\s*(\w+)\s+FAILED\b", text, re.MULTILINE)
+    if found:
+        return found.group(1)
+    return "config" if "Failed to read recipe configuration" in text or "error:" in text else None
+
+
+# ---------------------------------------------------------------- comparisons
+
+
+def row_keys(frame: pd.DataFrame, columns: list[str]) -> Counter:
+    """Rows by content (not index: neither system promises one), as a multiset."""
+    hashed = pd.util.hash_pandas_object(frame[columns].reset_index(drop=True), index=False)
+    return Counter(hashed.tolist())
+
+
+def dtypes(frame: pd.DataFrame) -> list[tuple[str, str]]:
+    return [(str(c), str(t)) for c, t in frame.dtypes.items()]
+
+
+def compare_ingest(result: DirResult, peer_frames: dict, our_frames: dict) -> None:
+    peer_df, our_df = peer_frames.get("ingested_data"), our_frames.get("ingested_data")
+    if peer_df is None or our_df is None:
+        result.add("ingest rows", "ingested_data", "missing" if peer_df is None else len(peer_df), "missing" if our_df is None else len(our_df), False)
+        return
+    result.add("ingest rows", "ingested_data", len(peer_df), len(our_df), len(peer_df) == len(our_df))
+    peer_types, our_types = dtypes(peer_df), dtypes(our_df)
+    differing = [f"{c}: {t} vs {dict(our_types).get(c, 'absent')}" for c, t in peer_types if (c, t) not in our_types]
+    differing += [f"{c}: absent vs {t}" for c, t in our_types if c not in dict(peer_types)]
+    same_order = [c for c, _ in peer_types] == [c for c, _ in our_types]
+    result.add(
+        "ingest dtypes", "columns, order and dtypes", f"{len(peer_types)} columns", f"{len(our_types)} columns",
+        not differing and same_order, "; ".join(differing) or ("" if same_order else "column order differs"),
+    )
+    result.add("ingest rows", "content (row multiset)", "", "", row_keys(peer_df, list(peer_df.columns)) == row_keys(our_df, list(peer_df.columns)) if not differing else False)
+
+
+def compare_splits(result: DirResult, peer_frames: dict, our_frames: dict) -> dict[str, Row | None]:
+    """Row-by-row membership of each split; returns, per split, the listed row explaining a difference
+    (or None when the split matches), so metrics on that split can follow it."""
+    keeps = result.ours.probe.get("filter_keeps", {})
+    causes: dict[str, Row | None] = {}
+    columns = list(peer_frames["ingested_data"].columns) if "ingested_data" in peer_frames else None
+    for peer_name, our_name in SPLITS.items():
+        peer_df, our_df = peer_frames.get(our_name), our_frames.get(our_name)
+        if peer_df is None or our_df is None or columns is None:
+            causes[peer_name] = result.add("split membership", peer_name, "missing" if peer_df is None else len(peer_df), "missing" if our_df is None else len(our_df), False)
+            continue
+        peer_rows, our_rows = row_keys(peer_df, columns), row_keys(our_df, columns)
+        detail = f"peer {len(peer_df)}, ours {len(our_df)}, only peer {sum((peer_rows - our_rows).values())}, only ours {sum((our_rows - peer_rows).values())}"
+        if peer_rows == our_rows:
+            causes[peer_name] = None
+            result.add("split membership", peer_name, len(peer_df), len(our_df), True, detail)
+            continue
+        peer_filtered = row_keys(peer_df[np.array(keeps[peer_name], dtype=bool)], columns) if peer_name in keeps else None
+        if peer_filtered is not None and peer_filtered == our_rows and peer_name != "train":
+            causes[peer_name] = result.add(
+                "split membership (filter)", peer_name, len(peer_df), len(our_df), False,
+                f"{detail}; ours = the peer's {peer_name} rows that post_split_filter_method keeps",
+            )
+        else:
+            causes[peer_name] = result.add("split membership", peer_name, len(peer_df), len(our_df), False, detail)
+    return causes
+
+
+def rows_removed(frames: dict, target_col: str) -> int | None:
+    if any(name not in frames for name in ("ingested_data", *SPLITS.values())):
+        return None
+    ingested = frames["ingested_data"]
+    kept = sum(len(frames[name]) for name in SPLITS.values())
+    return len(ingested) - int(ingested[target_col].isna().sum()) - kept
+
+
+def compare_filter(result: DirResult, peer_frames: dict, our_frames: dict, causes: dict) -> None:
+    peer_removed, our_removed = rows_removed(peer_frames, result.entry.target_col), rows_removed(our_frames, result.entry.target_col)
+    cause = next((c for name, c in causes.items() if c is not None and c.status == "listed" and name != "train"), None)
+    if peer_removed != our_removed and cause is not None:
+        result.follow("filter removed", "rows (ingested - missing target - splits)", peer_removed, our_removed, cause)
+    else:
+        result.add("filter removed", "rows (ingested - missing target - splits)", peer_removed, our_removed, peer_removed == our_removed)
+
+
+def metrics_by_dataset(metrics: dict) -> dict[str, dict[str, float]]:
+    grouped: dict[str, dict[str, float]] = {prefix: {} for prefix in DATASETS}
+    for key, value in metrics.items():
+        prefix, _, name = key.partition("_")
+        if prefix in grouped:
+            grouped[prefix][name] = value
+        else:
+            grouped.setdefault("other", {})[key] = value
+    return grouped
+
+
+def metric_dataset_cause(result: DirResult, prefix: str, causes: dict) -> Row | None:
+    split = {"training": "train", "val": "validation", "test": "test"}[prefix]
+    cause = causes.get(split)
+    return cause if cause is not None and cause.status == "listed" else None
+
+
+def values_equal(a: float, b: float) -> bool:
+    if a is None or b is None:
+        return False
+    if math.isnan(a) and math.isnan(b):
+        return True
+    return math.isclose(a, b, rel_tol=RTOL, abs_tol=ATOL)
+
+
+def peer_rebalanced(result: DirResult, peer_metrics: dict, our_metrics: dict) -> Row | None:
+    """MLflow Recipes down-samples the majority class of big binary training sets with an unseeded
+    `DataFrame.sample` (steps/train.py `_rebalance_classes`), so its model, and every metric and
+    prediction after it, changes from one run of the peer to the next. When it did so, the row counts
+    must still agree exactly; the values can only be compared where they do not depend on the sample."""
+    peer_count = peer_metrics.get("training", {}).get("example_count")
+    train_rows = result.peer.probe.get("artifacts", {}).get("training_data", {}).get("shape", [None])[0]
+    if peer_count is None or train_rows is None or peer_count >= train_rows:
+        return None
+    our_count = our_metrics.get("training", {}).get("example_count")
+    if our_count != peer_count:
+        result.add("rebalanced training rows", "count", peer_count, our_count, False)
+        return None
+    return result.add("rebalanced training rows", "which majority rows are kept", f"{int(peer_count)} of {train_rows}, unseeded sample",
+                      f"{int(our_count)} of {train_rows}, seeded sample", False)
+
+
+def compare_metrics(result: DirResult, causes: dict) -> None:
+    peer_metrics = metrics_by_dataset(result.peer.probe.get("metrics", {}))
+    our_metrics = metrics_by_dataset(result.ours.probe.get("metrics", {}))
+    result.sample_cause = peer_rebalanced(result, peer_metrics, our_metrics)
+    for prefix in sorted(set(peer_metrics) | set(our_metrics)):
+        peer_set, our_set = peer_metrics.get(prefix, {}), our_metrics.get(prefix, {})
+        common = sorted(set(peer_set) & set(our_set))
+        result.add("metric names", f"{prefix}_*: logged by both", len(peer_set), len(our_set), True, f"{len(common)} names in both")
+        for name in sorted(set(peer_set) - set(our_set)):
+            result.add("metric names", f"{prefix}_{name} (peer only)", "logged", "absent", False)
+        for name in sorted(set(our_set) - set(peer_set)):
+            result.add("metric names", f"{prefix}_{name} (ours only)", "absent", "logged", False)
+        cause = metric_dataset_cause(result, prefix, causes) if prefix in DATASETS else None
+        for name in common:
+            if result.sample_cause is not None and name != "example_count":
+                cause = cause or result.sample_cause
+            a, b = peer_set[name], our_set[name]
+            if values_equal(a, b) or cause is None:
+                result.add("metric values", f"{prefix}_{name}", a, b, values_equal(a, b))
+            else:
+                result.follow("metric values", f"{prefix}_{name}", a, b, cause)
+
+
+def peer_validation_status(peer: Side) -> str | None:
+    path = peer_output(peer, "evaluate", "model_validation_status") if peer_execution_dir(peer) else None
+    return path.read_text().strip() if path and path.exists() else None
+
+
+def compare_registration(result: DirResult) -> None:
+    our_run = result.ours.probe.get("artifacts", {}).get("run", {})
+    result.add("registration", "model_validation_status", peer_validation_status(result.peer), our_run.get("model_validation_status"),
+               peer_validation_status(result.peer) == our_run.get("model_validation_status"))
+    peer_mv = result.peer.probe.get("artifacts", {}).get("registered_model_version", {})
+    our_mv = result.ours.probe.get("artifacts", {}).get("registered_model_version", {})
+    peer_reg = f"{peer_mv.get('name')} v{peer_mv.get('version')}" if peer_mv.get("version") else "not registered"
+    our_reg = f"{our_mv.get('name')} v{our_mv.get('version')}" if our_mv.get("version") else "not registered"
+    result.add("registration", "registered model version", peer_reg, our_reg, peer_reg == our_reg)
+
+
+def compare_predictions(result: DirResult) -> None:
+    """Both models predict the peer's test split; labels must be equal, values and scores allclose."""
+    peer_path, our_path = (side.probe_dir / "predictions.parquet" for side in (result.peer, result.ours))
+    if not peer_path.exists() or not our_path.exists():
+        result.add("predictions", "on the peer's test split", "present" if peer_path.exists() else "absent", "present" if our_path.exists() else "absent", False,
+                   result.ours.probe.get("errors", {}).get("predictions", "") or result.peer.probe.get("errors", {}).get("predictions", ""))
+        return
+    peer_pred, our_pred = pd.read_parquet(peer_path), pd.read_parquet(our_path)
+    a, b = peer_pred["prediction"].to_numpy(), our_pred["prediction"].to_numpy()
+    if a.dtype.kind in "fc" or b.dtype.kind in "fc":
+        same = len(a) == len(b) and np.allclose(a.astype(float), b.astype(float), rtol=RTOL, atol=ATOL)
+        detail = f"max |diff| {np.max(np.abs(a.astype(float) - b.astype(float))):.3g}" if len(a) == len(b) else ""
+    else:
+        same = len(a) == len(b) and bool((a.astype(str) == b.astype(str)).all())
+        detail = f"{int((a.astype(str) != b.astype(str)).sum())} of {len(a)} labels differ" if len(a) == len(b) else ""
+    record = result.add if same or result.sample_cause is None else (lambda *args: result.follow(*args[:4], result.sample_cause, args[5]))
+    record("predictions", "labels / values (allclose)", f"{len(a)} rows, {a.dtype}", f"{len(b)} rows, {b.dtype}", same, detail)
+    peer_scores = {c for c in peer_pred.columns if c.startswith("score_")}
+    our_scores = {c for c in our_pred.columns if c.startswith("score_")}
+    if peer_scores or our_scores:
+        common = sorted(peer_scores & our_scores)
+        result.add("predictions", "score columns", sorted(peer_scores), sorted(our_scores), peer_scores == our_scores)
+        if common:
+            diff = float(np.max(np.abs(peer_pred[common].to_numpy() - our_pred[common].to_numpy())))
+            close = bool(np.allclose(peer_pred[common], our_pred[common], rtol=RTOL, atol=ATOL))
+            record = result.add if close or result.sample_cause is None else (lambda *args: result.follow(*args[:4], result.sample_cause, args[5]))
+            record("predictions", "class scores (allclose)", "", "", close, f"max |diff| {diff:.3g}")
+
+
+def compare_artifacts(result: DirResult) -> None:
+    peer_art = result.peer.probe.get("artifacts", {})
+    our_art = result.ours.probe.get("artifacts", {})
+    for name in sorted(set(peer_art) | set(our_art) | set(result.peer.probe.get("errors", {})) | set(result.ours.probe.get("errors", {}))):
+        if name == "predictions":
+            continue
+        p = peer_art.get(name) or {"type": "error: " + result.peer.probe.get("errors", {}).get(name, "absent")}
+        o = our_art.get(name) or {"type": "error: " + result.ours.probe.get("errors", {}).get(name, "absent")}
+        result.add("get_artifact type", name, p["type"].rsplit(".", 1)[-1], o["type"].rsplit(".", 1)[-1], p["type"] == o["type"], f"{p['type']} vs {o['type']}" if p["type"] != o["type"] else "")
+        if "shape" in p or "shape" in o:
+            result.add("get_artifact shape", name, p.get("shape"), o.get("shape"), p.get("shape") == o.get("shape"))
+
+
+def load_frames(side: Side) -> dict[str, pd.DataFrame]:
+    frames = {}
+    if side.probe_dir is None:
+        return frames
+    for path in side.probe_dir.glob("*_data.parquet"):
+        frames[path.stem] = pd.read_parquet(path)
+    return frames
+
+
+def compare(result: DirResult) -> None:
+    peer_frames, our_frames = load_frames(result.peer), load_frames(result.ours)
+    compare_ingest(result, peer_frames, our_frames)
+    causes = compare_splits(result, peer_frames, our_frames)
+    compare_filter(result, peer_frames, our_frames, causes)
+    if result.entry.peer_fails_at:
+        return
+    compare_metrics(result, causes)
+    compare_registration(result)
+    compare_predictions(result)
+    compare_artifacts(result)
+
+
+def run_dir(entry: CorpusDir, work: Path) -> DirResult:
+    peer, ours = prepare(entry, work)
+    result = DirResult(entry, work, peer, ours)
+    run_both(peer, ours)
+    peer_step = None if peer.ok else (failed_step(peer.log) or "unknown step")
+    our_step = None if ours.ok else (failed_step(ours.log) or "unknown step")
+    expected = entry.peer_fails_at
+    result.add("run", "outcome", "ok" if peer.ok else f"failed at {peer_step}", "ok" if ours.ok else f"failed at {our_step}",
+               peer.ok == ours.ok, "" if ours.ok else tail(ours.log, 6).replace("\n", " | "))
+    if expected and peer_step != expected:
+        result.rows.append(Row("run", "peer fails where the corpus says", expected, "", "MISMATCH", f"peer: {peer_step or 'ok'}; " + tail(peer.log, 6)))
+    if not peer.ok and not expected:
+        return result  # the peer must run our corpus; its log says why it did not
+    split_dir = peer_output(peer, "split", "test.parquet") if peer_execution_dir(peer) else None
+    if split_dir is None or not split_dir.exists():
+        return result
+    probe("peer", peer, work, split_dir, entry.target_col)
+    if ours.ok or expected:
+        probe("ours", ours, work, split_dir, entry.target_col)
+    compare(result)
+    if entry.has_step_tests:
+        compare_step_tests(result)
+    if entry.rerun_checks and peer.ok and ours.ok:
+        compare_reruns(result)
+    return result
+
+
+def steps_run(side_name: str, log: Path) -> list[str]:
+    """The steps a run executed, from what each CLI prints."""
+    text = log.read_text(errors="replace")
+    if side_name == "peer":
+        return steps_that_ran(text)
+    from recipe_assets.keys import MODEL_DEVELOPMENT_STEPS, step_of
+
+    done = set()
+    for line in text.splitlines():
+        if line.startswith("materialized: "):
+            done |= {step_of(name.strip()) for name in line[len("materialized: "):].split(",") if name.strip()}
+    return [step for step in MODEL_DEVELOPMENT_STEPS if step in done]
+
+
+def rerun_both(result: DirResult, label: str) -> tuple[list[str], list[str]]:
+    peer, ours = result.peer, result.ours
+    peer.log, ours.log = (result.work / f"{side}-{label}.log" for side in ("peer", "ours"))
+    run_both(peer, ours)
+    if not (peer.ok and ours.ok):
+        return ["run failed: " + tail(peer.log, 3)] if not peer.ok else [], ["run failed: " + tail(ours.log, 3)] if not ours.ok else []
+    return steps_run("peer", peer.log), steps_run("ours", ours.log)
+
+
+def drop_last_rows(recipe: Path, relative: str, count: int) -> None:
+    path = recipe / relative
+    frame = pd.read_parquet(path)
+    frame.iloc[:-count].to_parquet(path)
+
+
+def compare_reruns(result: DirResult) -> None:
+    """Run again unchanged (both systems should do nothing), then with a changed data file (both should
+    run every step again)."""
+    peer_steps, our_steps = rerun_both(result, "rerun")
+    result.add("rerun unchanged", "steps that ran", peer_steps or "none", our_steps or "none", peer_steps == our_steps == [])
+    for side in (result.peer, result.ours):
+        drop_last_rows(side.recipe, result.entry.data_file, 100)
+    peer_steps, our_steps = rerun_both(result, "changed-data")
+    result.add("rerun changed data", "steps that ran", peer_steps or "none", our_steps or "none", peer_steps == our_steps)
+
+
+def step_test_outcomes(pytest_bin: Path, side: Side, env: dict, name: str) -> dict[str, str]:
+    """The recipe's own tests/ run in its copy, after that side's run, with that side's pytest."""
+    report = side.recipe.parent / f"{name}-step-tests.xml"
+    with (side.recipe.parent / f"{name}-step-tests.log").open("w") as handle:
+        subprocess.run(
+            [str(pytest_bin), "-q", "-p", "no:cacheprovider", f"--junitxml={report}", "--rootdir", str(side.recipe), "tests"],
+            cwd=side.recipe, env=env, stdout=handle, stderr=subprocess.STDOUT, timeout=900,
+        )
+    if not report.exists():
+        return {}
+    import xml.etree.ElementTree as ET
+
+    outcomes = {}
+    for case in ET.parse(report).iter("testcase"):
+        failed = case.find("failure") is not None or case.find("error") is not None
+        skipped = case.find("skipped") is not None
+        outcomes[f"{case.get('classname')}::{case.get('name')}"] = "failed" if failed else "skipped" if skipped else "passed"
+    return outcomes
+
+
+def compare_step_tests(result: DirResult) -> None:
+    peer = step_test_outcomes(ensure_peer_pytest(PEER_VENV), result.peer, peer_env(PEER_VENV, result.peer.home), "peer")
+    ours = step_test_outcomes(OURS_BIN / "pytest", result.ours, ours_env(result.ours.home), "ours")
+    result.add("step tests", "collected", len(peer), len(ours), len(peer) == len(ours) and len(peer) > 0)
+    for test_id in sorted(set(peer) | set(ours)):
+        result.add("step tests", test_id, peer.get(test_id, "absent"), ours.get(test_id, "absent"), peer.get(test_id) == ours.get(test_id), "" if ours.get(test_id) == "passed" else tail(result.ours.recipe.parent / "ours-step-tests.log", 3).replace("\n", " | "))
+
+
+# ---------------------------------------------------------------- the table
+
+
+def table(result: DirResult) -> str:
+    headers = ("check", "subject", "peer 2.22.2", "recipe-assets", "status", "note")
+    body = [(r.check, r.subject, r.peer, r.ours, r.status, r.note) for r in result.rows]
+    widths = [min(max(len(h), *(len(str(row[i])) for row in body)) if body else len(h), 60) for i, h in enumerate(headers[:-1])]
+    lines = [f"== {result.entry.name}  ({result.entry.source})  peer {result.peer.seconds:.0f}s, ours {result.ours.seconds:.0f}s wall, run side by side"]
+    lines.append("  ".join(h.ljust(w) for h, w in zip(headers[:-1], widths)) + "  " + headers[-1])
+    for row in body:
+        lines.append("  ".join(str(v)[:w].ljust(w) for v, w in zip(row[:-1], widths)) + "  " + str(row[-1]))
+    counts = Counter(r.status for r in result.rows)
+    lines.append(f"-- {result.entry.name}: {len(result.rows)} rows: {counts.get('match', 0)} match, {counts.get('listed', 0)} listed, {counts.get('MISMATCH', 0)} MISMATCH")
+    return "\n".join(lines) + "\n"
+
+
+def summary(results: list[DirResult], seconds: float) -> str:
+    """Dirs x checks: per dir and check family, how many rows match, are listed, or mismatch."""
+    families = ["run", "ingest", "split", "filter", "metric", "registration", "predictions", "get_artifact", "step", "rerun"]
+    lines = [f"{'dir':<26}" + "".join(f"{f:>16}" for f in families) + f"{'wall s':>9}"]
+    totals = Counter()
+    for result in results:
+        cells = []
+        for family in families:
+            rows = [r for r in result.rows if r.check.split(" ")[0] == family]
+            counts = Counter(r.status for r in rows)
+            totals.update(counts)
+            cells.append("-" if not rows else f"{counts.get('match', 0)}/{counts.get('listed', 0)}/{counts.get('MISMATCH', 0)}")
+        lines.append(f"{result.entry.name:<26}" + "".join(f"{c:>16}" for c in cells) + f"{max(result.peer.seconds, result.ours.seconds):>9.0f}")
+    lines.append("cells: match/listed/MISMATCH rows")
+    lines.append(f"total: {totals.get('match', 0)} match, {totals.get('listed', 0)} listed, {totals.get('MISMATCH', 0)} MISMATCH over {len(results)} dirs; harness wall time {seconds:.0f} s")
+    return "\n".join(lines)

@@ -1,0 +1,2 @@
+def transformer_fn():
+    return None

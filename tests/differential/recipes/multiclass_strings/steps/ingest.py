@@ -1,0 +1,7 @@
+import pandas as pd
+
+
+def load_part(file_path: str, file_format: str) -> pd.DataFrame:
+    if file_format != "csv":
+        raise NotImplementedError(file_format)
+    return pd.read_csv(file_path)
