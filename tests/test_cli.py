@@ -96,6 +96,27 @@ def test_init_copies_a_bundled_template(tmp_path: Path, template: str, capsys):
     assert not (target / "metadata").exists()
     assert load_config(target, "local").config.recipe == f"{template}/v1"
     assert (BUNDLED_TEMPLATES / template / "recipe.yaml").read_text() == (target / "recipe.yaml").read_text()
+    # an init'ed recipe does not commit what its runs make
+    assert (target / ".gitignore").read_text().splitlines() == ["metadata/", "data/sample_output.parquet"]
+
+
+def test_init_leaves_out_a_templates_run_state(tmp_path: Path, monkeypatch, capsys):
+    """A template that has been run in place (metadata/, __pycache__, sample output) gives a clean recipe."""
+    import recipe_assets.recipe as recipe_module
+
+    templates = tmp_path / "templates"
+    shutil.copytree(BUNDLED_TEMPLATES / "regression", templates / "regression")
+    for state in ("metadata/outputs", "metadata/dagster", "steps/__pycache__"):
+        (templates / "regression" / state).mkdir(parents=True, exist_ok=True)
+        (templates / "regression" / state / "x").write_text("state")
+    (templates / "regression" / "data" / "sample_output.parquet").write_text("scored")
+    monkeypatch.setattr(recipe_module, "BUNDLED_TEMPLATES", templates)
+    target = tmp_path / "new_recipe"
+    assert main(["init", str(target), "--template", "regression"]) == 0, capsys.readouterr().err
+    assert (target / "recipe.yaml").is_file()
+    assert not (target / "metadata").exists()
+    assert not (target / "steps" / "__pycache__").exists()
+    assert not (target / "data" / "sample_output.parquet").exists()
 
 
 def test_init_refuses_a_non_empty_directory(tmp_path: Path, capsys):
