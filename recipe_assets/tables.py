@@ -28,6 +28,7 @@ TABLE_INGEST = {"spark_sql", "table"}
 WAREHOUSE = "spark-warehouse"
 DATA_FORMATS = ("parquet", "csv")
 CSV_TYPE_ROWS = 1_000_000
+PATH_FORMATS = {"delta", "parquet", "csv"}  # Spark SQL's <format>.`<path>` tables
 # DataFusion's own default catalog / schema, and Spark's names for the same
 DEFAULT_CATALOGS = {"datafusion", "spark_catalog"}
 DEFAULT_SCHEMAS = {"public", "default"}
@@ -55,6 +56,7 @@ class TableData:
     name: str
     location: str  # a local path or a URL
     format: str  # delta, parquet or csv
+    where: str  # what an error about it names: the `tables:` key, the warehouse folder or the path in the query
 
     @property
     def is_remote(self) -> bool:
@@ -93,11 +95,27 @@ def split_name(name: str) -> tuple[str, str, str]:
 def find_table(root: Path, mapping: dict[str, str], catalog: str, schema: str, table: str) -> TableData | None:
     for name in names_to_try(catalog, schema, table):
         if name in mapping:
-            return TableData(name, mapping[name], detect_format(root, mapping[name], f"tables.{name}"))
+            where = f"tables.{name}"
+            return TableData(name, mapping[name], detect_format(root, mapping[name], where), where)
     path = warehouse_path(root, catalog, schema, table)
     if path is not None and path.exists():
-        return TableData(names_to_try(catalog, schema, table)[-1], str(path), detect_format(root, str(path), str(path)))
+        return TableData(names_to_try(catalog, schema, table)[-1], str(path), detect_format(root, str(path), str(path)), str(path))
+    if catalog.lower() in DEFAULT_CATALOGS and schema.lower() in PATH_FORMATS:
+        return path_table(root, schema.lower(), table)
     return None
+
+
+def path_table(root: Path, file_format: str, location: str) -> TableData:
+    """Spark SQL's path-based table, e.g. delta.`./data/trips` or parquet.`s3://bucket/trips/`
+    (a relative path is relative to the recipe root)."""
+    where = f"{file_format}.`{location}`"
+    if remote.is_remote(location):
+        problem = remote.location_problem(location)
+        if problem:
+            raise RecipeDataError(f"{where}: {problem}")
+    elif not _local(root, location).exists():
+        raise RecipeDataError(f"{where}: {_local(root, location)} does not exist")
+    return TableData(where, location, file_format, where)
 
 
 def output_table_path(root: Path, mapping: dict[str, str], name: str) -> Path:
@@ -149,10 +167,10 @@ def table_files(root: Path, table: TableData, version: int | None = None) -> lis
     from recipe_assets.steps.ingest import delta_commits
 
     if table.is_remote:
-        return remote.table_objects(table.location, table.format, f"tables.{table.name}")
+        return remote.table_objects(table.location, table.format, table.where)
     path = _local(root, table.location)
     if table.format == "delta":
-        return delta_commits(path, version, f"tables.{table.name}")
+        return delta_commits(path, version, table.where)
     return [path] if path.is_file() else _data_files(path, table.format)
 
 
@@ -169,7 +187,7 @@ def table_provider(context: Any, root: Path, table: TableData, scratch: Path) ->
         location = table.location if table.is_remote else str(_local(root, table.location))
         return Table(DeltaTable(location, storage_options=remote.delta_storage_options(location)))
     if table.is_remote:
-        path = remote.download_table(table.location, table.format, scratch / table.name, f"tables.{table.name}")
+        path = remote.download_table(table.location, table.format, scratch / re.sub(r"[^A-Za-z0-9_.-]", "_", table.name), table.where)
     else:
         path = _local(root, table.location)
     partitions = [] if path.is_file() else _partition_columns(path)
@@ -205,7 +223,7 @@ class _Lookup:
     providers: dict[tuple[str, str, str], Any] = field(default_factory=dict)
 
     def table(self, catalog: str, schema: str, name: str) -> Any:
-        key = (catalog.lower(), schema.lower(), name.lower())
+        key = (catalog.lower(), schema.lower(), name)  # a path in backquotes keeps its case
         if key not in self.providers and key not in self.wanted:
             self.wanted.append(key)
         return self.providers.get(key)

@@ -173,6 +173,8 @@ def test_a_table_mapped_to_an_s3_folder_is_queried_and_its_objects_fingerprinted
     assert read_data(regression_recipe, config, "steps.ingest")["n"].tolist() == [len(trips)]
     whole = IngestConfig(using="table", location="trips", tables=config.tables)
     pd.testing.assert_frame_equal(read_data(regression_recipe, whole, "steps.ingest"), trips)  # in file order, every run
+    by_path = IngestConfig(using="spark_sql", sql=f"SELECT count(*) AS n FROM parquet.`s3://{name}/tables/trips/`")
+    assert read_data(regression_recipe, by_path, "steps.ingest")["n"].tolist() == [len(trips)]
     put_parquet(bucket, "tables/trips/part-1.parquet", trips.iloc[1000:1100], tmp_path)
     assert source_fingerprint(resolve_files(regression_recipe, config, "steps.ingest"), regression_recipe) != before
     assert read_data(regression_recipe, config, "steps.ingest")["n"].tolist() == [1100]

@@ -196,3 +196,29 @@ def test_a_partitioned_spark_table_reads_its_partition_column_and_not_a_failed_j
     expected = trips[trips["pickup_zip"].isin(sorted(trips["pickup_zip"].unique())[:3])]
     assert len(df) == len(expected) and sorted(df["pickup_zip"].unique()) == sorted(str(z) for z in expected["pickup_zip"].unique())
     assert all("_temporary" not in str(p) for p in resolve_files(warehouse, config, "steps.ingest"))
+
+
+def test_spark_path_tables_read_files_by_path_as_spark_sql_on_files_did(warehouse: Path, trips: pd.DataFrame):
+    write_deltalake(str(warehouse / "data" / "Trips_Delta"), trips.iloc[:300])
+    trips.iloc[:40].to_csv(warehouse / "data" / "recent.csv", index=False)
+    sql = """
+        SELECT 'delta' AS origin, fare_amount FROM delta.`./data/Trips_Delta`
+        UNION ALL SELECT 'parquet', fare_amount FROM parquet.`spark-warehouse/trips`
+        UNION ALL SELECT 'csv', fare_amount FROM csv.`data/recent.csv`
+    """
+    config = IngestConfig(using="spark_sql", sql=sql)
+    counts = read_data(warehouse, config, "steps.ingest")["origin"].value_counts().to_dict()
+    assert counts == {"delta": 300, "parquet": len(trips), "csv": 40}
+    assert len(resolve_files(warehouse, config, "steps.ingest")) == 1 + 2 + 1  # a Delta commit, two parts, one CSV
+
+
+@pytest.mark.parametrize(
+    ("sql", "problem"),
+    [
+        ("SELECT * FROM delta.`./data/nowhere`", r"delta\.`\./data/nowhere`: .*data/nowhere does not exist"),
+        ("SELECT * FROM delta.`dbfs:/databricks-datasets/nyctaxi`", r"delta\.`dbfs:/databricks-datasets/nyctaxi`: .*dbfs: paths exist only on Databricks"),
+    ],
+)
+def test_a_path_table_that_cannot_be_read_names_the_path_as_written(warehouse: Path, sql: str, problem: str):
+    with pytest.raises(RecipeDataError, match=problem):
+        resolve_files(warehouse, IngestConfig(using="spark_sql", sql=sql), "steps.ingest")
