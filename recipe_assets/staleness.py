@@ -80,27 +80,29 @@ def _ledger_entry(root: Path, version: str | None) -> dict[str, Any] | None:
         return None
 
 
-def code_changes(root: Path, step: str, old_version: str | None, new_version: str | None) -> list[str]:
-    """What differs between two code versions of `step`: user files, config keys, our own step module."""
+def code_changes(root: Path, step: str, old_version: str | None, new_version: str | None, sections: dict[str, str] | None = None) -> list[str]:
+    """What differs between two code versions of `step`: user files, config keys, our own step module.
+    `sections` names config slices by their text (`steps.train`, `model_registry`) for the keys' paths."""
     old, new = _ledger_entry(root, old_version), _ledger_entry(root, new_version)
     if old is None or new is None:
         return [f"the {step} step's code or config changed (which one was not recorded for the earlier run)"]
     changes = [f"code changed: {name}" for name in sorted(set(old["user_files"]) | set(new["user_files"]))
                if old["user_files"].get(name) != new["user_files"].get(name)]
-    changes += [f"config changed: {key}" for key in _changed_config_keys(step, old["config"], new["config"])]
+    changes += [f"config changed: {key}" for key in _changed_config_keys(step, old["config"], new["config"], sections or {})]
     if old["implementation_sha"] != new["implementation_sha"]:
         changes.append(f"recipe-assets' own {step} step changed ({new['implementation']}, e.g. after an upgrade)")
     return changes or [f"the {step} step's code version changed"]
 
 
-def _changed_config_keys(step: str, old_parts: list[str], new_parts: list[str]) -> list[str]:
+def _changed_config_keys(step: str, old_parts: list[str], new_parts: list[str], sections: dict[str, str]) -> list[str]:
     keys: list[str] = []
     for index in range(max(len(old_parts), len(new_parts))):
         old = _parsed(old_parts[index] if index < len(old_parts) else None)
         new = _parsed(new_parts[index] if index < len(new_parts) else None)
         if old == new:
             continue
-        prefix = f"steps.{step}." if index == 0 else ""
+        section = sections.get(new_parts[index]) if index < len(new_parts) else None
+        prefix = f"{section}." if section else f"steps.{step}." if index == 0 else ""
         if isinstance(old, dict) and isinstance(new, dict):
             keys += [f"{prefix}{key}" for key in sorted(set(old) | set(new)) if old.get(key) != new.get(key)]
         else:
@@ -157,7 +159,7 @@ def _describe_cause(recipe: "Recipe", key: "AssetKey", cause, names: dict) -> li
         event = recipe.instance.get_latest_materialization_event(key)
         old = event.asset_materialization.tags.get(CODE_VERSION_TAG) if event and event.asset_materialization else None
         new = recipe.definitions.resolve_asset_graph().get(key).code_version
-        return code_changes(recipe.root, step, old, new)
+        return code_changes(recipe.root, step, old, new, _config_sections(recipe))
     dependency = names.get(cause.dependency, cause.dependency.to_user_string() if cause.dependency else None)
     if dependency in SOURCES.values():
         source_step = next(s for s, source in SOURCES.items() if source == dependency)
@@ -169,6 +171,14 @@ def _describe_cause(recipe: "Recipe", key: "AssetKey", cause, names: dict) -> li
     if dependency is not None:
         return [f"its input {dependency} ({step_of(dependency) if dependency in _output_names() else 'input'}) changed since it was made"]
     return [cause.reason]
+
+
+def _config_sections(recipe: "Recipe") -> dict[str, str]:
+    """Each config section's version text -> its key path, to name where a changed key lives."""
+    config = recipe.loaded.config
+    named = {f"steps.{name}": getattr(config.steps, name) for name in type(config.steps).model_fields}
+    named["model_registry"] = config.model_registry
+    return {section.slice_for_version(): path for path, section in named.items() if hasattr(section, "slice_for_version")}
 
 
 def _output_names() -> set[str]:

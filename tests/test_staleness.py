@@ -93,7 +93,7 @@ def test_scored_data_from_an_older_model_warns(recipe_copy: Path, edit):
     edit(recipe_copy / "profiles" / "local.yaml", "RIDGE_ALPHA: 0.5", "RIDGE_ALPHA: 0.9")
     recipe = Recipe(recipe_root=recipe_copy)
     assert recipe.run().success
-    with pytest.warns(StaleArtifactWarning, match=r"scored_data is out of date: it is STALE: .*its input registered_model_version \(register\) changed"):
+    with pytest.warns(StaleArtifactWarning, match=r"scored_data is out of date: it is STALE: config changed: steps\.train\.estimator_params; .*its input registered_model_version \(register\) changed"):
         assert len(recipe.get_artifact("scored_data")) > 0
 
 
