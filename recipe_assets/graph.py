@@ -138,6 +138,7 @@ def build_definitions(loaded: LoadedConfig) -> Definitions:
                 recipe_root=str(loaded.root),
                 expected_instance=expected_identity(loaded),
                 instance_home=str(instance_dir(loaded)),
+                lock_in_steps=loaded.config.execution.executor not in ("celery", "k8s"),
             ),
             mlflow_key(loaded.name): mlflow_resource(loaded),
             raw_files_key(loaded.name): raw_file_observer(loaded),

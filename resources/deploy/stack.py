@@ -1,0 +1,71 @@
+"""Helpers for the Procfile: `python resources/deploy/stack.py wait SERVICE... -- COMMAND...` waits until the
+named services of the stack answer, prepares the recipe's Dagster instance folder and the Celery workers'
+config from the recipe's profile ($RECIPE_ROOT, $RECIPE_PROFILE), then runs COMMAND in its place.
+
+honcho starts every line at once; without this the webserver, daemon and workers would fail while
+PostgreSQL is still initialising."""
+from __future__ import annotations
+
+import os
+import socket
+import sys
+import time
+from pathlib import Path
+
+STACK = Path(os.environ.get("STACK_DIR", "/tmp/recipe-assets-stack"))
+PORTS = {
+    "redis": ("STACK_REDIS_PORT", 6379),
+    "s3": ("STACK_S3_PORT", 9000),
+    "mlflow": ("STACK_MLFLOW_PORT", 5000),
+}
+TIMEOUT_SECONDS = 120
+
+
+def answers(service: str) -> bool:
+    if service == "postgres":  # ready once its databases exist (postgres.sh)
+        return (STACK / "postgres.ready").exists()
+    variable, default = PORTS[service]
+    try:
+        with socket.create_connection(("127.0.0.1", int(os.environ.get(variable, default))), timeout=1):
+            return True
+    except OSError:
+        return False
+
+
+def wait_for(services: list[str]) -> None:
+    deadline = time.monotonic() + TIMEOUT_SECONDS
+    for service in services:
+        while not answers(service):
+            if time.monotonic() > deadline:
+                sys.exit(f"stack: {service} did not come up within {TIMEOUT_SECONDS}s")
+            time.sleep(0.3)
+
+
+def prepare() -> None:
+    """The recipe's instance folder (dagster.yaml from its profile) and the workers' Celery config."""
+    import yaml
+
+    from recipe_assets.config import load_config
+    from recipe_assets.graph import celery_config
+    from recipe_assets.instance import prepare_instance_dir
+
+    loaded = load_config(os.environ["RECIPE_ROOT"], os.environ.get("RECIPE_PROFILE") or "local")
+    prepare_instance_dir(loaded)
+    if loaded.config.execution.celery is not None:
+        STACK.mkdir(parents=True, exist_ok=True)
+        worker_config = {"execution": {"config": celery_config(loaded)}}
+        (STACK / "celery-worker.yaml").write_text(yaml.safe_dump(worker_config))
+
+
+def main(argv: list[str]) -> None:
+    if len(argv) < 3 or argv[0] != "wait" or "--" not in argv:
+        sys.exit("usage: stack.py wait SERVICE... -- COMMAND...")
+    split = argv.index("--")
+    wait_for(argv[1:split])
+    prepare()
+    command = argv[split + 1:]
+    os.execvp(command[0], command)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
