@@ -69,6 +69,9 @@ class RecipeIOManager(ConfigurableIOManager):
     recipe_root: str
     expected_instance: str = ""  # the recipe's Dagster instance (recipe_assets/instance.py); empty: not checked
     instance_home: str = ""
+    # steps on Celery or Kubernetes workers run in processes the launcher's lock cannot reach (no inherited
+    # environment, often another machine): there the launcher alone holds the recipe
+    lock_in_steps: bool = True
 
     def setup_for_execution(self, context: InitResourceContext) -> None:
         if self.expected_instance and context.instance is not None:
@@ -107,22 +110,3 @@ class RecipeIOManager(ConfigurableIOManager):
                 "materialize it first (it may have been cleaned)"
             )
         return read_output(path, Path(self.recipe_root))
-    # steps on Celery or Kubernetes workers run in processes the launcher's lock cannot reach (no inherited
-    # environment, often another machine): there the launcher alone holds the recipe
-    lock_in_steps: bool = True
-        if self.lock_in_steps:
-            self._hold_recipe()
-
-    def _hold_recipe(self) -> None:
-        """A run Dagster started itself (UI, `dagster` CLI, daemon) holds the recipe while it writes, or
-        fails at once when another run does; `recipe-assets run` already holds it (recipe_lock.py)."""
-        from recipe_assets.recipe_lock import acquire, is_held_by_this_run, lock_path
-
-        lock = lock_path(Path(self.recipe_root) / "metadata")
-        if not is_held_by_this_run(lock):
-            _RELEASES[id(self)] = acquire(lock)
-
-    def teardown_after_execution(self, context: InitResourceContext) -> None:
-        release = _RELEASES.pop(id(self), None)
-        if release is not None:
-            release()
