@@ -27,6 +27,15 @@ def is_remote(location: str) -> bool:
     return bool(URL.match(location)) and not location.startswith("file://") or location.startswith("dbfs:")
 
 
+def without_file_scheme(location: Any) -> Any:
+    """`file:///data/x.parquet` (or `file:data/x.parquet`) as the local path it names, as MLflow Recipes took it."""
+    if not isinstance(location, str) or not location.startswith("file:"):
+        return location
+    from urllib.parse import unquote, urlparse
+
+    return unquote(urlparse(location).path)
+
+
 def protocol(location: str) -> str:
     match = URL.match(location)
     return match.group(1).lower() if match else location.split(":", 1)[0].lower()

@@ -203,6 +203,13 @@ def test_a_missing_http_file_names_the_key_and_the_url(regression_recipe: Path, 
         resolve_files(regression_recipe, IngestConfig(using="csv", location=f"{url}/gone.csv"), "steps.ingest")
 
 
+def test_a_file_url_is_the_local_path_it_names(regression_recipe: Path, trips):
+    for location in ((regression_recipe / "data" / "sample.parquet").as_uri(), "file:data/sample.parquet"):
+        config = IngestConfig(using="parquet", location=location)
+        assert resolve_files(regression_recipe, config, "steps.ingest") == [regression_recipe / "data" / "sample.parquet"]
+        pd.testing.assert_frame_equal(read_data(regression_recipe, config, "steps.ingest"), trips)
+
+
 @pytest.mark.parametrize(
     ("location", "error", "problem"),
     [

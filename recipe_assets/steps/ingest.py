@@ -17,7 +17,7 @@ from dagster import (
     asset,
     observable_source_asset,
 )
-from pydantic import model_validator
+from pydantic import field_validator, model_validator
 
 from recipe_assets import cards, remote, tables
 from recipe_assets.configmodel import ConfigModel
@@ -46,6 +46,11 @@ class IngestConfig(ConfigModel):
     timestamp: str | None = None
     sql: str | None = None
     tables: TableMapping = {}  # (ours) table name -> path; filled from the recipe's top-level `tables:`
+
+    @field_validator("location", mode="before")
+    @classmethod
+    def _file_urls_are_paths(cls, value: Any) -> Any:
+        return [remote.without_file_scheme(v) for v in value] if isinstance(value, list) else remote.without_file_scheme(value)
 
     @model_validator(mode="after")
     def _has_what_the_format_needs(self) -> "IngestConfig":
