@@ -14,6 +14,7 @@ import json
 import os
 import tempfile
 import warnings
+import weakref
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -204,22 +205,30 @@ def stale_reasons(recipe: "Recipe", keys: list["AssetKey"]) -> dict["AssetKey", 
     return reasons
 
 
-def last_failure(recipe: "Recipe", key: "AssetKey") -> str | None:
-    """When the latest run planned to materialize `key` failed before it did: when, where and why."""
-    from dagster import DagsterEventType, DagsterRunStatus
-
+def last_failure(recipe: "Recipe", key: "AssetKey", failed_runs: dict[str, str | None] | None = None) -> str | None:
+    """When the latest run planned to materialize `key` failed before it did: when, where and why.
+    `failed_runs` (run id -> that text) saves reading one run's events again for each of its outputs."""
     instance = recipe.instance
     planned = instance.get_latest_planned_materialization_info(key)
     if planned is None:
         return None
-    record = instance.get_run_record_by_id(planned.run_id)
-    if record is None or record.dagster_run.status != DagsterRunStatus.FAILURE:
-        return None
     latest = instance.get_latest_materialization_event(key)
     if latest is not None and latest.run_id == planned.run_id:
         return None
+    failed_runs = {} if failed_runs is None else failed_runs
+    if planned.run_id not in failed_runs:
+        failed_runs[planned.run_id] = _run_failure(recipe, planned.run_id)
+    return failed_runs[planned.run_id]
+
+
+def _run_failure(recipe: "Recipe", run_id: str) -> str | None:
+    from dagster import DagsterEventType, DagsterRunStatus
+
+    record = recipe.instance.get_run_record_by_id(run_id)
+    if record is None or record.dagster_run.status != DagsterRunStatus.FAILURE:
+        return None
     when = dt.datetime.fromtimestamp(record.end_time or record.create_timestamp.timestamp()).strftime("%Y-%m-%d %H:%M:%S")
-    return f"the last run to update it ({planned.run_id[:8]}, {when}) failed{_failure_detail(recipe, planned.run_id, DagsterEventType)}"
+    return f"the last run to update it ({run_id[:8]}, {when}) failed{_failure_detail(recipe, run_id, DagsterEventType)}"
 
 
 def _failure_detail(recipe: "Recipe", run_id: str, event_types) -> str:
@@ -287,10 +296,47 @@ def warn_if_stale(recipe: "Recipe", name: str) -> None:
 
 def why_text(recipe: "Recipe", key: "AssetKey", status: str) -> str:
     """One line for `inspect`: why `key` is STALE, and how the last run that was to update it failed."""
-    from recipe_assets.dagster_internal import FRESH, STALE
+    from recipe_assets.dagster_internal import FRESH
 
-    lines = stale_reasons(recipe, [key]).get(key, []) if status == STALE else []
-    failure = last_failure(recipe, key) if status != FRESH else None
-    if failure:
-        lines.append(failure)
-    return "; ".join(lines)
+    return "" if status == FRESH else _explained(recipe).get(key, "")
+
+
+# inspect asks output by output; every output's answer is worked out at once (one stale resolver, each
+# failed run read once) and kept while the instance shows no new run, materialization or observation
+_EXPLAINED: "weakref.WeakKeyDictionary[Recipe, tuple[Any, dict]]" = weakref.WeakKeyDictionary()
+
+
+def _explained(recipe: "Recipe") -> dict["AssetKey", str]:
+    from recipe_assets.dagster_internal import FRESH, STALE, stale_statuses
+
+    keys = [key for key, name in _asset_names(recipe).items() if name in _output_names()]
+    mark = _state_mark(recipe, keys)
+    cached = _EXPLAINED.get(recipe)
+    if cached is not None and cached[0] == mark:
+        return cached[1]
+    statuses = stale_statuses(recipe.instance, recipe.definitions.resolve_asset_graph(), keys)
+    reasons = stale_reasons(recipe, [key for key in keys if statuses[key] == STALE])
+    failed_runs: dict[str, str | None] = {}
+    explained = {}
+    for key in keys:
+        if statuses[key] == FRESH:
+            continue
+        lines = list(reasons.get(key, []))
+        failure = last_failure(recipe, key, failed_runs)
+        if failure:
+            lines.append(failure)
+        explained[key] = "; ".join(lines)
+    _EXPLAINED[recipe] = (mark, explained)
+    return explained
+
+
+def _state_mark(recipe: "Recipe", keys: list["AssetKey"]) -> tuple:
+    from recipe_assets.keys import SOURCES
+
+    instance = recipe.instance
+    latest = instance.get_latest_materialization_events(keys)
+    materialized = tuple((key.to_user_string(), event.run_id, event.timestamp) if event else (key.to_user_string(),) for key, event in latest.items())
+    observed = tuple(
+        tuple(record.storage_id for record in instance.fetch_observations(recipe.key(source), limit=1).records) for source in SOURCES.values()
+    )
+    return instance.get_runs_count(), materialized, observed
