@@ -101,7 +101,9 @@ def step_card(recipe: "Recipe", step: str) -> StepCard:
         title = f"{step}: {name} (materialized {_local_time(event.timestamp)}, Dagster run {event.run_id[:8]})"
         parts.append(cards.render_text(title, metadata, step=step, card_path=str(stored) if stored.is_file() else None))
     if not parts:
-        return StepCard(f"{step}: not materialized yet; run `recipe-assets run --step {step}`\n")
+        from recipe_assets.cli import this_command
+
+        return StepCard(f"{step}: not materialized yet; run `{this_command()} run --step {step}`\n")
     page = stored.read_text(encoding="utf-8") if stored.is_file() else cards.render_html(step, shown_metadata(recipe, step))
     return StepCard("\n".join(parts), card_fragment(page))
 
