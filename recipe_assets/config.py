@@ -414,24 +414,23 @@ def _model_in(annotation: Any) -> Any:
 
 
 def _check_metrics(loaded: LoadedConfig, recipe_path: Path) -> None:
+    """Every metric name the recipe uses is one it has; all problems reported together."""
     config = loaded.config
     builtin = set(builtin_metric_names(config.task, config.positive_class))
     known = builtin | {m.name for m in config.custom_metrics}
-    variant = _metrics_variant(config)
+    unknown = f"for {_metrics_variant(config)}; expected one of {', '.join(sorted(known))}"
+    problems = []
     if config.primary_metric is not None and config.primary_metric not in known:
-        raise RecipeConfigError(
-            str(recipe_path), "primary_metric", f"unknown metric {config.primary_metric!r} for {variant}; expected one of {', '.join(sorted(known))}"
-        )
+        problems.append(RecipeConfigError(str(recipe_path), "primary_metric", f"unknown metric {config.primary_metric!r} {unknown}"))
     for index, criterion in enumerate(config.steps.evaluate.validation_criteria):
         if criterion.metric not in known:
-            raise RecipeConfigError(
-                str(recipe_path),
-                f"steps.evaluate.validation_criteria[{index}].metric",
-                f"unknown metric {criterion.metric!r} for {variant}; expected one of {', '.join(sorted(known))}",
-            )
+            key_path = f"steps.evaluate.validation_criteria[{index}].metric"
+            problems.append(RecipeConfigError(str(recipe_path), key_path, f"unknown metric {criterion.metric!r} {unknown}"))
     for index, metric in enumerate(config.custom_metrics):
         if metric.name in builtin:
-            raise RecipeConfigError(str(recipe_path), f"custom_metrics[{index}].name", f"{metric.name!r} is a built-in metric name; pick another")
+            problems.append(RecipeConfigError(str(recipe_path), f"custom_metrics[{index}].name", f"{metric.name!r} is a built-in metric name; pick another"))
+    if problems:
+        raise RecipeConfigErrors(problems)
 
 
 def _metrics_variant(config: RecipeConfig) -> str:

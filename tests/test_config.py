@@ -308,3 +308,12 @@ def test_not_supported_error_is_a_config_error_carrying_the_key_path(recipe: Pat
 def test_disabled_tuning_section_is_accepted(recipe: Path, edit):
     edit(recipe / "recipe.yaml", "    estimator_method: estimator_fn", "    estimator_method: estimator_fn\n    tuning:\n      enabled: false")
     assert load_config(recipe, "local").config.steps.train.tuning.enabled is False
+
+
+def test_every_unknown_metric_is_shown(recipe: Path, edit):
+    edit(recipe / "recipe.yaml", 'primary_metric: "root_mean_squared_error"', 'primary_metric: "rmse_typo"')
+    edit(recipe / "recipe.yaml", "- metric: mean_absolute_error", "- metric: mae_typo")
+    message = load_error(recipe)
+    assert message.startswith("2 problems:")
+    assert "primary_metric: unknown metric 'rmse_typo'" in message
+    assert "steps.evaluate.validation_criteria[1].metric: unknown metric 'mae_typo'" in message
