@@ -3,6 +3,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from recipe_assets import parquet_reads
+
+# before anything reads Parquet in this process: see parquet_reads for the abort at exit it prevents
+parquet_reads.install()
+
 if TYPE_CHECKING:
     from recipe_assets.recipe import Recipe
 

@@ -13,8 +13,9 @@ import os
 import shlex
 import shutil
 import sys
+import traceback
 
-from recipe_assets.errors import RecipeError
+from recipe_assets.errors import RecipeError, user_traceback_of
 
 TEMPLATE_CHOICES = ("regression", "classification")
 EXIT_FAILED_RUN = 1
@@ -70,6 +71,7 @@ def add_common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--profile", default=os.environ.get("RECIPE_PROFILE") or "local", help="profile name (default: $RECIPE_PROFILE, else local)"
     )
+    parser.add_argument("--verbose", action="store_true", help="on an error, also print the full traceback (ours and the libraries')")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -108,6 +110,10 @@ def cmd_run(args: argparse.Namespace) -> int:
     except RecipeRunError as failure:
         print_summary(failure.summary)
         print(f"error: {failure}", file=sys.stderr)
+        if args.verbose and failure.summary.traceback:
+            print(f"full traceback:\n{failure.summary.traceback}", file=sys.stderr)
+        elif failure.summary.traceback:
+            print("(--verbose shows the full traceback)", file=sys.stderr)
         return EXIT_FAILED_RUN
     print_summary(summary)
     report_success(recipe, summary)
@@ -188,6 +194,17 @@ def main(argv: list[str] | None = None) -> int:
         return COMMANDS[args.verb](args)
     except RecipeError as exc:
         print(f"error: {exc}", file=sys.stderr)
+        yours = user_traceback_of(exc)
+        if yours and yours not in str(exc):
+            print(yours, file=sys.stderr)
+        if args.verbose:
+            traceback.print_exc()
+        return EXIT_USER_ERROR
+    except Exception as exc:  # raised by the recipe's own code while loading (not one of our checks)
+        yours = user_traceback_of(exc)
+        if yours is None or args.verbose:
+            raise
+        print(f"error: your code raised {type(exc).__name__}: {exc}\n{yours}\n(--verbose shows the full traceback)", file=sys.stderr)
         return EXIT_USER_ERROR
 
 

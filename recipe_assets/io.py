@@ -5,6 +5,7 @@ interrupted step never leaves a half-written output behind the previous good one
 """
 from __future__ import annotations
 
+import errno
 import os
 import tempfile
 from pathlib import Path
@@ -26,15 +27,79 @@ def output_path(base_dir: Path, name: str) -> Path | None:
 
 
 def write_atomically(path: Path, write: Any) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(handle)
+    temp_name = temp_file_beside(path)
     try:
         write(temp_name)
-        os.replace(temp_name, path)
+        publish(temp_name, path)
+    except OSError as exc:
+        Path(temp_name).unlink(missing_ok=True)
+        if is_write_failure(exc):
+            raise not_writable(path, exc) from None
+        raise
     except BaseException:
         Path(temp_name).unlink(missing_ok=True)
         raise
+
+
+def temp_file_beside(path: Path) -> str:
+    """A new temporary file in `path`'s folder (same filesystem, so the rename is atomic)."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        handle, temp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    except OSError as exc:
+        raise not_writable(path, exc) from None
+    os.close(handle)
+    return temp_name
+
+
+def publish(temp_name: str | os.PathLike, path: Path) -> None:
+    """Give the finished temp file the mode a plainly created file would have, then rename it into place.
+    mkstemp creates 0600 files: other users and services reading the outputs would be refused."""
+    os.chmod(temp_name, umask_file_mode())
+    os.replace(temp_name, path)
+
+
+def umask_file_mode() -> int:
+    current = os.umask(0o022)
+    os.umask(current)
+    return 0o666 & ~current
+
+
+WRITE_ERRNOS = {errno.ENOSPC, errno.EROFS, errno.EACCES, errno.EPERM, errno.EDQUOT}
+WRITE_FAILURE_TEXTS = ("No space left on device", "Read-only file system", "Permission denied", "Disk quota exceeded")
+
+
+def is_write_failure(exc: OSError) -> bool:
+    """Arrow's writers raise OSError without errno, naming the cause only in the message."""
+    return exc.errno in WRITE_ERRNOS or any(text in str(exc) for text in WRITE_FAILURE_TEXTS)
+
+
+def not_writable(path: Path, exc: OSError):
+    from recipe_assets.errors import RecipeDataError
+
+    reason = exc.strerror or next((text for text in WRITE_FAILURE_TEXTS if text in str(exc)), str(exc))
+    return RecipeDataError(f"cannot write {path}: {reason} (the folder {path.parent} must be writable and have free space)")
+
+
+def sweep_temp_files(folders: list[tuple[Path, str]]) -> list[Path]:
+    """Remove what a killed run left half-written: our temp files (`.<name>.*.tmp`) and staging folders
+    (`.<name>.*`) in each (folder, name prefix). Only called while holding the recipe's lock, when no
+    other run of it is writing."""
+    import shutil
+
+    removed = []
+    for folder, prefix in folders:
+        if not folder.is_dir():
+            continue
+        for path in folder.glob(f".{prefix}*"):
+            if path.is_file() and path.name.endswith(".tmp"):
+                path.unlink(missing_ok=True)
+            elif path.is_dir() and path.name.count(".") >= 2 and not path.name.startswith((".git", ".ipynb")):
+                shutil.rmtree(path, ignore_errors=True)
+            else:
+                continue
+            removed.append(path)
+    return removed
 
 
 def share_heap_with_numpy() -> None:
@@ -62,6 +127,9 @@ def read_output(path: Path, recipe_root: Path) -> Any:
     return cloudpickle.loads(path.read_bytes())
 
 
+_RELEASES: dict[int, object] = {}  # lock releases of the IO managers that took the recipe's lock
+
+
 class RecipeIOManager(ConfigurableIOManager):
     """Stores each output under `<recipe root>/metadata/outputs/<asset name>`."""
 
@@ -80,6 +148,22 @@ class RecipeIOManager(ConfigurableIOManager):
 
             check_running_instance(context.instance, self.recipe_root, self.expected_instance, self.instance_home)
         share_heap_with_numpy()
+        if self.lock_in_steps:
+            self._hold_recipe()
+
+    def _hold_recipe(self) -> None:
+        """A run Dagster started itself (UI, `dagster` CLI, daemon) holds the recipe while it writes, or
+        fails at once when another run does; `recipe-assets run` already holds it (recipe_lock.py)."""
+        from recipe_assets.recipe_lock import acquire, is_held_by_this_run, lock_path
+
+        lock = lock_path(Path(self.recipe_root) / "metadata")
+        if not is_held_by_this_run(lock):
+            _RELEASES[id(self)] = acquire(lock)
+
+    def teardown_after_execution(self, context: InitResourceContext) -> None:
+        release = _RELEASES.pop(id(self), None)
+        if release is not None:
+            release()
 
     def _base(self) -> Path:
         return Path(self.base_dir)

@@ -28,7 +28,7 @@ from dagster import (
 
 from recipe_assets.config import LoadedConfig
 from recipe_assets.dagster_internal import FRESH, stale_statuses
-from recipe_assets.errors import RecipeError
+from recipe_assets.errors import RecipeError, user_traceback
 from recipe_assets.steps.ingest import observe_sources
 from recipe_assets.keys import (
     BATCH_SCORING,
@@ -51,6 +51,7 @@ class RunSummary:
     dagster_run_id: str | None = None
     success: bool = True
     error: str | None = None
+    traceback: str | None = field(default=None, repr=False)  # the failing step's full traceback (--verbose)
     outputs: dict[str, object] = field(default_factory=dict)
 
 
@@ -63,8 +64,10 @@ def instance_dir(loaded: LoadedConfig) -> Path:
 def recipe_instance(loaded: LoadedConfig) -> DagsterInstance:
     """The recipe's own Dagster instance (recipe_assets/instance.py has the rule)."""
     from recipe_assets.instance import recipe_instance as open_recipe_instance
+    from recipe_assets.recipe_lock import creating_instance
 
-    return open_recipe_instance(loaded)
+    with creating_instance(instance_dir(loaded)):
+        return open_recipe_instance(loaded)
 
 
 def _check_services(loaded: LoadedConfig) -> None:
@@ -110,11 +113,51 @@ def run(
     instance: DagsterInstance | None = None,
     printer: Printer | None = None,
 ) -> RunSummary:
+    """One run at a time per recipe (recipe_lock.py): a second run waits, then finds what the first made."""
+    from recipe_assets.recipe_lock import hold_recipe, wait_seconds
+
     instance = instance or recipe_instance(loaded)
     _check_services(loaded)
     steps = steps_up_to(step)
     if steps[0] in BATCH_SCORING_STEPS and loaded.config.steps.predict is None:
         raise RecipeError(f"{loaded.root / 'recipe.yaml'}: steps.ingest_scoring and steps.predict are needed for batch scoring")
+    with hold_recipe(loaded.metadata_dir, wait_seconds(), on_wait=printer or logging.getLogger(__name__).warning):
+        _sweep_killed_runs_leftovers(loaded)
+        if steps[0] in BATCH_SCORING_STEPS:
+            _check_model_registered(loaded, instance)
+        return _run_steps(loaded, defs, steps, instance, printer)
+
+
+def _sweep_killed_runs_leftovers(loaded: LoadedConfig) -> None:
+    from recipe_assets.graph import outputs_dir
+    from recipe_assets.io import sweep_temp_files
+
+    folders = [(outputs_dir(loaded), "")]
+    predict = loaded.config.steps.predict
+    if predict is not None and predict.output.using == "parquet":
+        from recipe_assets.steps.predict import output_location
+
+        location = output_location(loaded, predict)
+        folders += [(location.parent, f"{location.name}."), (location, "part-")]
+    sweep_temp_files(folders)
+
+
+def _check_model_registered(loaded: LoadedConfig, instance: DagsterInstance) -> None:
+    """Scoring with the registered model needs one: say so, rather than that an input file is missing."""
+    from recipe_assets.graph import outputs_dir
+    from recipe_assets.io import output_path
+
+    if loaded.config.steps.predict.model_uri:
+        return
+    key = asset_key(loaded.name, "registered_model_version")
+    if instance.get_latest_materialization_event(key) is None or output_path(outputs_dir(loaded), "registered_model_version") is None:
+        raise RecipeError(
+            "no registered model yet: run `recipe-assets run` first (it trains, evaluates and registers one), "
+            "or set steps.predict.model_uri"
+        )
+
+
+def _run_steps(loaded: LoadedConfig, defs: Definitions, steps: tuple[str, ...], instance: DagsterInstance, printer: Printer | None) -> RunSummary:
     targets = keys_of_steps(loaded, steps)
     observe_sources(loaded, instance, steps)
     selection = keys_to_run(defs, instance, targets)
@@ -145,6 +188,7 @@ def run(
             summary.materialized.append(event.asset_key.path[-1])
         elif event.event_type == DagsterEventType.STEP_FAILURE and summary.error is None:
             summary.error = failure_message(event.step_failure_data.error)
+            summary.traceback = full_traceback(event.step_failure_data.error)
     if not summary.success and summary.error is None:
         summary.error = executor_failure(result.all_events)
     if summary.success:
@@ -220,10 +264,24 @@ def failure_message(error) -> str:
     while error is not None:
         chain.append(error)
         error = error.cause
+    if not chain:
+        return "run failed"
+    yours = next((text for item in chain if (text := user_traceback(item.cls_name, item.message, item.stack or []))), None)
     for item in chain:
-        if any(name in (item.cls_name or "") for name in ("RecipeError", "RecipeConfigError", "RecipeDataError", "UserCodeError", "NotSupportedYet", "Failure")):
-            return _without_class_prefix(item.message, item.cls_name)
-    return chain[-1].message.strip() if chain else "run failed"
+        if any(name in (item.cls_name or "") for name in RECIPE_ERROR_NAMES):
+            message = _without_class_prefix(item.message, item.cls_name)
+            return f"{message}\n{yours}" if yours and yours not in message else message
+    # not one of ours: the user's own traceback when their code raised, else the error as raised
+    raised = chain[-1].message.strip()
+    return f"{raised.splitlines()[-1] if raised else 'an error'} (raised in your code)\n{yours}" if yours else raised
+
+
+RECIPE_ERROR_NAMES = ("RecipeError", "RecipeConfigError", "RecipeDataError", "UserCodeError", "NotSupportedYet", "RecipeBusy", "Failure")
+
+
+def full_traceback(error) -> str:
+    """Everything Dagster kept of a step's error, causes included (`--verbose`)."""
+    return error.to_string() if error is not None else ""
 
 
 def _without_class_prefix(message: str, cls_name: str | None) -> str:

@@ -17,10 +17,11 @@ from dagster import (
     asset,
     observable_source_asset,
 )
-from pydantic import field_validator, model_validator
+from pydantic import model_validator
 
 from recipe_assets import cards, remote, tables
 from recipe_assets.configmodel import ConfigModel
+from recipe_assets.data_checks import check_target, read_each
 from recipe_assets.errors import RecipeDataError
 from recipe_assets.keys import MODEL_DEVELOPMENT, SOURCES, asset_key, io_manager_key, raw_files_key, step_code_version
 from recipe_assets.user_code import check_function_defined, load_function
@@ -46,11 +47,6 @@ class IngestConfig(ConfigModel):
     timestamp: str | None = None
     sql: str | None = None
     tables: TableMapping = {}  # (ours) table name -> path; filled from the recipe's top-level `tables:`
-
-    @field_validator("location", mode="before")
-    @classmethod
-    def _file_urls_are_paths(cls, value: Any) -> Any:
-        return [remote.without_file_scheme(v) for v in value] if isinstance(value, list) else remote.without_file_scheme(value)
 
     @model_validator(mode="after")
     def _has_what_the_format_needs(self) -> "IngestConfig":
@@ -146,9 +142,9 @@ def read_data(root: Path, config: IngestConfig, key_path: str, files: list[Path]
         loader = load_function(root, "ingest", config.loader_method)
         frames = [_checked_frame(loader(str(path), config.file_format), path, config.loader_method) for path in files]
     elif config.using == "parquet":
-        frames = [pd.read_parquet(path) for path in files]
+        frames = read_each(files, pd.read_parquet, key_path, "parquet")
     else:
-        frames = [pd.read_csv(path) for path in files]
+        frames = read_each(files, pd.read_csv, key_path, "csv")
     return frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
 
 
@@ -303,6 +299,8 @@ def build_ingest_asset(loaded: "LoadedConfig", step: str, config: IngestConfig, 
     def _ingest(context: AssetExecutionContext) -> Output:
         files = resolve_files(root, config, key_path)
         df = read_data(root, config, key_path, files)
+        if step == "ingest":
+            check_target(df, loaded.config.target_col, loaded.config.task, files)
         require_columns(df, required, f"{key_path} ({', '.join(str(p) for p in files[:3])})")
         context.log.info("ingested %d rows from %d file(s)", len(df), len(files))
         return Output(df, data_version=DataVersion(dataframe_version(df)), metadata=ingest_card(df, files, config))

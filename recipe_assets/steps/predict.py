@@ -5,6 +5,7 @@ import hashlib
 import os
 import tempfile
 import time
+import uuid
 from pathlib import Path
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any, Literal
@@ -125,7 +126,13 @@ def record_batches(files: list[str], file_format: str, batch_rows: int) -> Itera
         if file_format == "parquet":
             yield from pq.ParquetFile(path, pre_buffer=False).iter_batches(batch_size=batch_rows)
         else:
-            yield from pacsv.open_csv(path)
+            for block in pacsv.open_csv(path):  # blocks of about 1 MB of text, whatever batch_rows says
+                yield from _slices(block, batch_rows)
+
+
+def _slices(batch: "pa.RecordBatch", rows: int) -> Iterator["pa.RecordBatch"]:
+    for start in range(0, batch.num_rows, rows):
+        yield batch.slice(start, rows)
 
 
 def scoring_columns(files: list[str], file_format: str) -> list[str]:
@@ -157,7 +164,11 @@ def stream_predictions(model, files: list[str], file_format: str, target: Path, 
         for record_batch in record_batches(files, file_format, config.batch_rows):
             if record_batch.num_rows == 0:
                 continue
-            scored = add_predictions(model, record_batch.to_pandas(), loaded, config.result_type)
+            frame = record_batch.to_pandas()
+            try:
+                scored = add_predictions(model, frame, loaded, config.result_type)
+            except (ValueError, TypeError, KeyError) as exc:
+                raise scoring_failed(exc, frame, files) from exc
             table = pa.Table.from_pandas(scored, preserve_index=False)
             if writer is None:
                 writer = pq.ParquetWriter(str(target), table.schema)
@@ -172,6 +183,22 @@ def stream_predictions(model, files: list[str], file_format: str, target: Path, 
     if writer is None:
         raise RecipeDataError("steps.ingest_scoring: the scoring data has no rows")
     return {"rows": rows, "batches": batches, "digest": digest.hexdigest()[:16], "summary": summary.table()}
+
+
+def scoring_failed(exc: Exception, frame: "pd.DataFrame", files: list[str]) -> RecipeDataError:
+    """Name the scoring column the model could not take: the one holding the value the error quotes,
+    else the columns whose values are text."""
+    import re
+
+    quoted = set(re.findall(r"'([^']*)'", str(exc)))
+    text_columns = [str(c) for c in frame.columns if frame[c].dtype == object]
+    named = [c for c in text_columns if quoted & set(frame[c].dropna().astype(str).head(10000))] or text_columns
+    columns = f"column {', '.join(map(repr, named))} ({', '.join(str(frame[c].dtype) for c in named)})" if named else "the data"
+    where = ", ".join(str(f) for f in files[:3])
+    return RecipeDataError(
+        f"steps.ingest_scoring: the model cannot score {columns} of {where}: {type(exc).__name__}: {exc}; "
+        "the scoring data must have the columns and types the model was trained on"
+    )
 
 
 def _hash_batch(frame: "pd.DataFrame") -> bytes:
@@ -217,22 +244,43 @@ def write_output(loaded: "LoadedConfig", config: PredictConfig, produce) -> tupl
     mode = config.save_mode
     if location.exists() and mode in ("error", "errorifexists"):
         raise RecipeDataError(f"steps.predict.output.location: {location} exists and save_mode is {mode!r}")
+    if location.exists() and mode == "ignore":
+        return location, _kept_output_stats(location)
     if mode == "append":
         if location.exists() and not location.is_dir():
             raise RecipeDataError(f"steps.predict.output.location: save_mode 'append' needs a directory; {location} is a file")
-        location.mkdir(parents=True, exist_ok=True)
-        final = location / f"part-{time.strftime('%Y%m%dT%H%M%S')}-{os.getpid()}.parquet"
+        final = location / f"part-{time.strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:12]}.parquet"
     else:
         final = location
-    final.parent.mkdir(parents=True, exist_ok=True)
-    handle, temp_name = tempfile.mkstemp(prefix=f".{final.name}.", suffix=".tmp", dir=final.parent)
-    os.close(handle)
+    return final, _write_through_temp_file(final, produce)
+
+
+def _write_through_temp_file(final: Path, produce) -> dict[str, Any]:
+    from recipe_assets.io import is_write_failure, not_writable, publish, temp_file_beside
+
+    temp_name = temp_file_beside(final)
     try:
         stats = produce(Path(temp_name))
-        os.replace(temp_name, final)
+        publish(temp_name, final)
+    except OSError as exc:
+        if is_write_failure(exc):
+            raise not_writable(final, exc) from None
+        raise
     finally:
         Path(temp_name).unlink(missing_ok=True)
-    return final, stats
+    return stats
+
+
+def _kept_output_stats(location: Path) -> dict[str, Any]:
+    """save_mode 'ignore' with an output already there: nothing is scored or written, as Spark's mode did."""
+    import pyarrow.dataset as ds
+
+    from recipe_assets.versioning import files_fingerprint
+
+    files = sorted(location.rglob("*.parquet")) if location.is_dir() else [location]
+    rows = ds.dataset([str(f) for f in files], format="parquet").count_rows() if files else 0
+    note = cards.table(("kept", "why"), [(str(location), "it exists and save_mode is 'ignore'")])
+    return {"rows": rows, "batches": 0, "digest": files_fingerprint(files, location.parent)[:16], "summary": note}
 
 
 def _write_delta(location: Path, config: PredictConfig, produce) -> dict[str, Any]:
