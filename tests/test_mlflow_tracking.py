@@ -21,9 +21,26 @@ def test_without_a_uri_mlflow_tracking_uri_decides_then_the_embedded_store(tmp_p
     assert resolve_tracking_uri(None, tmp_path, tmp_path / "m.db") == "http://127.0.0.1:5999"
 
 
-def test_models_are_logged_with_pinned_requirements():
-    pins = dict(p.split("==") for p in pinned_model_requirements())
-    assert {"mlflow", "scikit-learn", "pandas", "cloudpickle"} <= set(pins)
+def test_models_are_logged_with_pinned_requirements(tmp_path: Path):
+    """The logged model's own requirements.txt pins what this environment has (not inferred, not loose)."""
+    from importlib import metadata
+
+    import mlflow
+    import numpy as np
+    from sklearn.linear_model import LinearRegression
+
+    tracking = MlflowTracking(tracking_uri=f"sqlite:///{tmp_path / 'mlruns.db'}", experiment_name="pins",
+                              artifact_location=(tmp_path / "artifacts").as_uri())
+    features = pd.DataFrame({"x": np.arange(10.0)})
+    model = LinearRegression().fit(features, features["x"] * 2)
+    with tracking.start_run("pins", {}):
+        logged = tracking.log_sklearn_model(model, [], features.head(3), model.predict(features.head(3)))
+    local = Path(mlflow.artifacts.download_artifacts(artifact_uri=logged.model_uri, dst_path=str(tmp_path / "model")))
+    lines = [line.strip() for line in (local / "requirements.txt").read_text().splitlines() if line.strip()]
+    pins = dict(line.split("==") for line in lines)
+    for package in ("mlflow", "scikit-learn", "pandas", "cloudpickle"):
+        assert pins[package] == metadata.version(package)
+    assert sorted(lines) == sorted(pinned_model_requirements())
 
 
 def test_loading_a_model_leaves_the_recipes_own_steps_importable(tmp_path: Path):

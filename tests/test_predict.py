@@ -30,6 +30,14 @@ def recipe(trained: Path, tmp_path: Path) -> Path:
     return copy
 
 
+def predict_option(root: Path, line: str) -> None:
+    """Add one `steps.predict` option (e.g. `save_mode: error`) to the recipe."""
+    recipe_file = root / "recipe.yaml"
+    text = recipe_file.read_text()
+    assert "\n  predict:\n" in text
+    recipe_file.write_text(text.replace("\n  predict:\n", f"\n  predict:\n    {line}\n", 1))
+
+
 def registered_model(root: Path):
     recipe = Recipe(recipe_root=root)
     registered = recipe.latest_value("registered_model_version")
@@ -37,7 +45,7 @@ def registered_model(root: Path):
 
 
 def test_scored_data_is_the_scoring_data_plus_the_registered_models_predictions(recipe: Path, edit):
-    edit(recipe / "recipe.yaml", "output: {{PREDICT_OUTPUT_CONFIG}}", "output: {{PREDICT_OUTPUT_CONFIG}}\n    batch_rows: 700")
+    predict_option(recipe, "batch_rows: 700")
     summary = Recipe(recipe_root=recipe).run("predict")
     assert summary.success, summary.error
     assert summary.materialized == ["ingested_scoring_data", "scored_data"]
@@ -90,15 +98,43 @@ def test_scoring_data_missing_a_model_column_names_it(recipe: Path):
 
 
 def test_save_mode_error_refuses_to_overwrite(recipe: Path, edit):
-    edit(recipe / "recipe.yaml", "output: {{PREDICT_OUTPUT_CONFIG}}", "output: {{PREDICT_OUTPUT_CONFIG}}\n    save_mode: error")
+    predict_option(recipe, "save_mode: error")
     (recipe / "data" / "sample_output.parquet").write_bytes(b"keep me")
     summary = Recipe(recipe_root=recipe).run("predict", raise_on_error=False)
     assert not summary.success and "exists and save_mode is 'error'" in summary.error
+    assert (recipe / "data" / "sample_output.parquet").read_bytes() == b"keep me"
+
+
+def test_save_mode_ignore_keeps_an_existing_output(recipe: Path, edit):
+    predict_option(recipe, "save_mode: ignore")
+    earlier = pd.read_parquet(recipe / "data" / "sample.parquet").head(7)
+    earlier.to_parquet(recipe / "data" / "sample_output.parquet", index=False)
+    kept = (recipe / "data" / "sample_output.parquet").read_bytes()
+    summary = Recipe(recipe_root=recipe).run("predict", raise_on_error=False)
+    assert summary.success, summary.error
+    assert (recipe / "data" / "sample_output.parquet").read_bytes() == kept
+    assert Recipe(recipe_root=recipe).latest_value("scored_data")["rows"] == 7
+
+
+def test_save_mode_ignore_writes_when_nothing_is_there(recipe: Path, edit):
+    predict_option(recipe, "save_mode: ignore")
+    assert Recipe(recipe_root=recipe).run("predict", raise_on_error=False).success
+    assert "prediction" in pd.read_parquet(recipe / "data" / "sample_output.parquet").columns
+
+
+def test_scored_output_gets_the_usual_file_mode_not_the_temp_files(recipe: Path):
+    import os
+
+    assert Recipe(recipe_root=recipe).run("predict", raise_on_error=False).success
+    umask = os.umask(0o022)
+    os.umask(umask)
+    assert (recipe / "data" / "sample_output.parquet").stat().st_mode & 0o777 == 0o666 & ~umask
+    assert (recipe / "metadata" / "outputs" / "ingested_data.parquet").stat().st_mode & 0o777 == 0o666 & ~umask
 
 
 def test_explicit_model_uri_scores_without_the_registry_asset(recipe: Path, edit):
     model_uri = Recipe(recipe_root=recipe).latest_value("model")["model_uri"]
-    edit(recipe / "recipe.yaml", "output: {{PREDICT_OUTPUT_CONFIG}}", f"output: {{{{PREDICT_OUTPUT_CONFIG}}}}\n    model_uri: \"{model_uri}\"")
+    predict_option(recipe, f'model_uri: "{model_uri}"')
     recipe_obj = Recipe(recipe_root=recipe)
     graph = recipe_obj.definitions.resolve_asset_graph()
     assert graph.get(summary_key(recipe, "scored_data")).parent_keys == {summary_key(recipe, "ingested_scoring_data")}
@@ -107,7 +143,8 @@ def test_explicit_model_uri_scores_without_the_registry_asset(recipe: Path, edit
     assert recipe_obj.latest_value("scored_data")["model_uri"] == model_uri
 
 
-def test_csv_scoring_data_is_streamed_too(recipe: Path):
+def test_csv_scoring_data_is_streamed_too(recipe: Path, edit):
+    predict_option(recipe, "batch_rows: 1000")
     scoring = pd.read_parquet(recipe / "data" / "sample.parquet")
     scoring.to_csv(recipe / "data" / "scoring.csv", index=False)
     profile = recipe / "profiles" / "local.yaml"
@@ -121,6 +158,8 @@ def test_csv_scoring_data_is_streamed_too(recipe: Path):
     model, _ = registered_model(recipe)
     assert len(scored) == len(scoring)
     np.testing.assert_allclose(scored["prediction"], model.predict(scoring.drop(columns=["fare_amount"])))
+    event = Recipe(recipe_root=recipe).instance.get_latest_materialization_event(summary_key(recipe, "scored_data"))
+    assert event.asset_materialization.metadata["record batches"].value == -(-len(scoring) // 1000)
 
 
 def test_scored_data_can_be_written_as_a_delta_table_and_appended_to(recipe: Path):
@@ -131,8 +170,7 @@ def test_scored_data_can_be_written_as_a_delta_table_and_appended_to(recipe: Pat
         'PREDICT_OUTPUT_CONFIG:\n  using: parquet\n  location: "./data/sample_output.parquet"',
         'PREDICT_OUTPUT_CONFIG:\n  using: delta\n  location: "./data/scored_delta"',
     ))
-    (recipe / "recipe.yaml").write_text((recipe / "recipe.yaml").read_text().replace(
-        "output: {{PREDICT_OUTPUT_CONFIG}}", "output: {{PREDICT_OUTPUT_CONFIG}}\n    save_mode: append"))
+    predict_option(recipe, "save_mode: append")
     assert Recipe(recipe_root=recipe).run("predict", raise_on_error=False).success
     Recipe(recipe_root=recipe).clean("ingest_scoring")
     assert Recipe(recipe_root=recipe).run("predict", raise_on_error=False).success
@@ -141,3 +179,28 @@ def test_scored_data_can_be_written_as_a_delta_table_and_appended_to(recipe: Pat
     assert table.version() == 1
     assert len(table.to_pandas()) == 2 * scoring_rows
     assert "prediction" in table.schema().to_arrow().names
+
+
+def test_parquet_append_adds_one_part_per_scoring_run(recipe: Path):
+    profile = recipe / "profiles" / "local.yaml"
+    profile.write_text(profile.read_text().replace('location: "./data/sample_output.parquet"', 'location: "./data/scored_parts"'))
+    predict_option(recipe, "save_mode: append")
+    assert Recipe(recipe_root=recipe).run("predict", raise_on_error=False).success
+    Recipe(recipe_root=recipe).clean("ingest_scoring")
+    assert Recipe(recipe_root=recipe).run("predict", raise_on_error=False).success
+    parts = sorted((recipe / "data" / "scored_parts").glob("*.parquet"))
+    rows = len(pd.read_parquet(recipe / "data" / "sample.parquet"))
+    assert len(parts) == 2
+    assert [len(pd.read_parquet(part)) for part in parts] == [rows, rows]
+
+
+def test_result_type_sets_the_prediction_column_type(recipe: Path):
+    predict_option(recipe, "result_type: int")
+    assert Recipe(recipe_root=recipe).run("predict", raise_on_error=False).success
+    assert str(pd.read_parquet(recipe / "data" / "sample_output.parquet")["prediction"].dtype) == "int32"
+
+
+def test_get_artifact_scored_data_is_the_written_table(recipe: Path):
+    recipe_obj = Recipe(recipe_root=recipe)
+    assert recipe_obj.run("predict", raise_on_error=False).success
+    pd.testing.assert_frame_equal(recipe_obj.get_artifact("scored_data"), pd.read_parquet(recipe / "data" / "sample_output.parquet"))
