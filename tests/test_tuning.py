@@ -161,6 +161,27 @@ def test_early_stop_fn_is_called_as_hyperopt_calls_it_and_stops_the_search():
     assert calls == [(1, ()), (2, (1,)), (3, (2,))]
 
 
+def test_warnings_of_the_trials_are_raised_again_once_naming_the_trials(monkeypatch):
+    import warnings
+    from types import SimpleNamespace
+
+    from recipe_assets.steps import tuning
+
+    def score(data, params):
+        warnings.warn("slow to converge", UserWarning)
+        warnings.warn("slow to converge", UserWarning)
+        return {"m": 1.0}
+
+    monkeypatch.setattr(tuning, "score_trial", score)
+    data = SimpleNamespace(primary="m", greater_is_better=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # nothing escapes a trial
+        outcomes = [tuning.run_trial(data, number, {}) for number in (1, 2)]
+    with pytest.warns(UserWarning, match="tuning trials 1, 2: slow to converge") as record:
+        tuning.warn_once(outcomes)
+    assert len(record) == 1
+
+
 # --- bad input, at definition load ------------------------------------------------------------------
 
 

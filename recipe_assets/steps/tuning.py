@@ -15,6 +15,7 @@ from __future__ import annotations
 import math
 import os
 import time
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -395,6 +396,7 @@ class TrialOutcome:
     started: float
     ended: float
     pid: int
+    warnings: list[tuple[type, str]] = field(default_factory=list)  # (category, message), each once
 
 
 def estimator_params(config: "TrainConfig", tuned: dict[str, Any]) -> dict[str, Any]:
@@ -436,13 +438,27 @@ def run_trial(data: TrialData, number: int, params: dict[str, Any]) -> TrialOutc
     from recipe_assets.errors import RecipeError, UserCodeError
 
     started = time.time()
-    try:
-        metrics = score_trial(data, params)
-    except RecipeError as exc:
-        raise UserCodeError(f"tuning trial {number} with {params}: {exc}") from None
+    # caught here and raised again once by the parent: a worker's warnings would bypass the step's card
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            metrics = score_trial(data, params)
+        except RecipeError as exc:
+            raise UserCodeError(f"tuning trial {number} with {params}: {exc}") from None
     value = metrics.get(data.primary, float("nan"))
     loss = None if math.isnan(value) else (-value if data.greater_is_better else value)
-    return TrialOutcome(number, params, metrics, loss, started, time.time(), os.getpid())
+    seen = list(dict.fromkeys((w.category, str(w.message)) for w in caught))
+    return TrialOutcome(number, params, metrics, loss, started, time.time(), os.getpid(), seen)
+
+
+def warn_once(outcomes: list[TrialOutcome]) -> None:
+    """Each distinct warning of the trials once, naming the trials that gave it."""
+    trials_by_warning: dict[tuple[type, str], list[int]] = {}
+    for outcome in outcomes:
+        for warning in outcome.warnings:
+            trials_by_warning.setdefault(warning, []).append(outcome.number)
+    for (category, message), numbers in trials_by_warning.items():
+        warnings.warn(f"tuning trials {', '.join(map(str, numbers))}: {message}", category, stacklevel=2)
 
 
 _WORKER_DATA: TrialData | None = None
@@ -662,6 +678,7 @@ def tuned_estimator(
         outcomes = search(make_search(tuning), runner, tuning.max_trials, tuning.parallelism, early_stop)
     finally:
         runner.close()
+    warn_once(outcomes)
     names = list(tuning.parameters)
     best = best_outcome(outcomes)
     frame = trials_frame(outcomes, names, data.primary)
