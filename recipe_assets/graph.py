@@ -134,7 +134,7 @@ def build_definitions(loaded: LoadedConfig) -> Definitions:
         sensors=[build_scoring_sensor(loaded, job_name(loaded.name, BATCH_SCORING))] if scoring else [],
         resources={
             io_manager_key(loaded.name): RecipeIOManager(
-                base_dir=str(outputs_dir(loaded)),
+                base_dir=loaded.config.execution.outputs_location or str(outputs_dir(loaded)),
                 recipe_root=str(loaded.root),
                 expected_instance=expected_identity(loaded),
                 instance_home=str(instance_dir(loaded)),

@@ -13,6 +13,10 @@ from typing import Any
 
 from dagster import ConfigurableIOManager, InitResourceContext, InputContext, MetadataValue, OutputContext
 
+from recipe_assets.remote_outputs import is_remote
+from recipe_assets.remote_outputs import read_output as read_remote_output
+from recipe_assets.remote_outputs import write_output as write_remote_output
+
 PARQUET = ".parquet"
 PICKLE = ".pkl"
 
@@ -172,6 +176,9 @@ class RecipeIOManager(ConfigurableIOManager):
         import pandas as pd
 
         name = context.asset_key.path[-1]
+        if is_remote(self.base_dir):  # execution.outputs_location: s3://... (recipe_assets/remote_outputs.py)
+            context.add_output_metadata({"path": MetadataValue.path(write_remote_output(self.base_dir, name, obj))})
+            return
         if isinstance(obj, pd.DataFrame):
             path = self._base() / f"{name}{PARQUET}"
             write_atomically(path, lambda target: obj.to_parquet(target, index=False))
@@ -187,6 +194,8 @@ class RecipeIOManager(ConfigurableIOManager):
 
     def load_input(self, context: InputContext) -> Any:
         name = context.asset_key.path[-1]
+        if is_remote(self.base_dir):
+            return read_remote_output(self.base_dir, name, Path(self.recipe_root))
         path = output_path(self._base(), name)
         if path is None:
             raise FileNotFoundError(
