@@ -92,6 +92,7 @@ def quiet_mlflow() -> None:
 # MLflow's own defaults retry a failing server 7 times with a doubling backoff and wait 120 s a request:
 # minutes of silence before a run says anything. Ours: 4 retries (1, 2, 4, 8 s) on connection errors and
 # on 429/5xx, 60 s a request, then one error naming the server. A user's own settings win.
+REGISTRATION_DONE_TAG = "recipe_assets.registration_done"
 HTTP_RETRY_DEFAULTS = {
     "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "4",
     "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "1",
@@ -241,19 +242,22 @@ class MlflowTracking(ConfigurableResource):
                 version = mlflow.register_model(model_uri, model_name, tags=dict(tags))
         if alias:
             client.set_registered_model_alias(model_name, alias, version.version)
+        client.set_model_version_tag(model_name, version.version, REGISTRATION_DONE_TAG, "true")
         return client.get_model_version(model_name, version.version)
 
     @staticmethod
     def _version_of(client: "MlflowClient", model_uri: str, model_name: str) -> "ModelVersion | None":
-        """The version a previous attempt registered for this very model, when the server failed before its
-        alias was set: registering again would leave that one half-done beside a duplicate."""
+        """The version a previous attempt registered for this very model but did not finish (the server
+        failed or the process was killed before its alias and REGISTRATION_DONE_TAG were set): registering
+        again would leave that one half-done beside a duplicate. A finished version is never reused: a
+        model registered again (say with another validation status) gets a new version, as in MLflow Recipes."""
         from mlflow.exceptions import MlflowException
 
         try:
             versions = client.search_model_versions(f"name = '{model_name}'")
         except MlflowException:
             return None
-        return next((v for v in versions if v.source == model_uri), None)
+        return next((v for v in versions if v.source == model_uri and REGISTRATION_DONE_TAG not in (v.tags or {})), None)
 
     def load_model(self, model_uri: str) -> Any:
         """The logged model, unpickled with the `steps/` code it was logged with.
