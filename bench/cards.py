@@ -1,5 +1,7 @@
 """What step cards cost a run: a cold `recipe-assets run` on the NYC recipe at each size, then the card
-time each step recorded in its run summary ("card s": plots, card tables, rendering and publishing).
+time each step recorded in its run summary: wall and CPU seconds of the step's thread spent on plots
+(waiting for the drawing process included), card tables and profiles. CPU time is the figure to compare
+on a machine shared with other work.
 
     uv run python bench/cards.py [--rows 10000 1000000]
 """
@@ -16,10 +18,11 @@ from data import make_bench_recipe
 
 BENCH = Path(__file__).resolve().parent
 CARD_COST = "card s (plots, card tables)"
+CARD_CPU = "card cpu s"
 
 
-def card_seconds(recipe_dir: Path) -> dict[str, float]:
-    """Step -> seconds spent on its card, from the latest materialization of each step's outputs."""
+def card_seconds(recipe_dir: Path) -> dict[str, tuple[float, float]]:
+    """Step -> (wall, CPU) seconds spent on its card, from the latest materialization of its outputs."""
     from recipe_assets.keys import STEP_OUTPUTS
     from recipe_assets.recipe import Recipe
 
@@ -31,7 +34,7 @@ def card_seconds(recipe_dir: Path) -> dict[str, float]:
             summary = event.asset_materialization.metadata.get("run summary") if event else None
             if summary is not None:
                 rows = {record.data["item"]: record.data["value"] for record in summary.records}
-                found[step] = float(rows[CARD_COST])
+                found[step] = (float(rows[CARD_COST]), float(rows[CARD_CPU]))
                 break
     return found
 
@@ -49,8 +52,9 @@ def main() -> None:
                 raise SystemExit(f"{rows:,} rows: the run failed\n{done.stdout[-2000:]}\n{done.stderr[-3000:]}")
             total = time.perf_counter() - started
             costs = card_seconds(recipe)
-            per_step = ", ".join(f"{step} {seconds:.2f}" for step, seconds in costs.items())
-            print(f"{rows:>9,} rows: cold run {total:.1f} s, cards {sum(costs.values()):.2f} s ({per_step})", flush=True)
+            per_step = ", ".join(f"{step} {wall:.2f}/{cpu:.2f}" for step, (wall, cpu) in costs.items())
+            wall, cpu = sum(w for w, _ in costs.values()), sum(c for _, c in costs.values())
+            print(f"{rows:>9,} rows: cold run {total:.1f} s; cards {wall:.2f} s wall, {cpu:.2f} s CPU (step wall/CPU: {per_step})", flush=True)
 
 
 if __name__ == "__main__":

@@ -252,3 +252,13 @@ def test_plots_drawn_in_the_helper_process_are_the_plots_drawn_here():
     failing = drawing.submit(plots.confusion_matrix, "not counts", ["a"], "test")  # the drawing's own error comes back
     with pytest.raises(RuntimeError, match="ValueError: could not convert string to float"):
         drawing.result(failing, plots.confusion_matrix, "not counts", ["a"], "test")
+
+
+def test_a_card_shown_twice_in_a_notebook_gets_its_own_tabs_each_time():
+    from recipe_assets.cards.notebook import card_fragment
+
+    page = cards.render_html("train", {"model performance": cards.table(("m",), [("rmse",)])})
+    first, second = card_fragment(page), card_fragment(page)
+    ids = [re.search(r'class="recipe-card" id="(card-\w+)"', shown).group(1) for shown in (first, second)]
+    assert ids[0] != ids[1] and f'name="{ids[1]}"' in second and ids[0] not in second
+    assert "<body>" not in first and first.strip().startswith('<div class="recipe-card"')

@@ -18,7 +18,7 @@ from recipe_assets.recipe import create_recipe
 pytestmark = pytest.mark.slow
 
 EXAMPLES = REPO.parent / "shared" / "corpus" / "mlflow-recipes-examples"
-SCREENSHOTS = os.environ.get("RECIPE_ASSETS_SCREENSHOTS")  # set to a folder to keep a notebook screenshot
+SCREENSHOTS = os.environ.get("RECIPE_ASSETS_SCREENSHOTS") and str(Path(os.environ["RECIPE_ASSETS_SCREENSHOTS"]).resolve())  # keep a notebook screenshot
 STEP_CELL = re.compile(r"""^r\.(run|inspect)\(["'](\w+)["']\)\s*$""")
 # what each step's card must show in the notebook: tabs, sections, and a plot where the step draws one
 EXPECTED = {

@@ -11,7 +11,7 @@ from dagster import DagsterInstance, DagsterRunStatus, RunsFilter
 
 from conftest import REPO
 from recipe_assets.recipe import Recipe
-from servers import dagster_dev
+from servers import dagster_dev, mlflow_server
 
 pytestmark = pytest.mark.slow
 
@@ -89,3 +89,63 @@ def test_materialize_from_the_ui_then_read_the_card_and_find_nothing_stale(regre
 
     after_ui = Recipe(recipe_root=regression_recipe).run()
     assert after_ui.materialized == [], "what the UI materialized must be fresh for recipe-assets run"
+
+
+SCREENSHOTS = os.environ.get("RECIPE_ASSETS_SCREENSHOTS") and str(Path(os.environ["RECIPE_ASSETS_SCREENSHOTS"]).resolve())  # keep pages for the README
+
+
+def keep_screenshot(page, name: str) -> None:
+    if SCREENSHOTS:
+        Path(SCREENSHOTS).mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(Path(SCREENSHOTS) / name), full_page=False)
+
+
+def shown_images(page) -> list[dict]:
+    """Images the browser actually decoded (naturalWidth > 0), with where their data came from."""
+    return page.evaluate(
+        "() => Array.from(document.images).map(i => ({alt: i.alt, src: i.src.slice(0, 30), width: i.naturalWidth,"
+        " visible: i.getBoundingClientRect().width > 0}))"
+    )
+
+
+def test_the_run_asset_page_shows_the_evaluate_card_with_its_plots(regression_recipe: Path, tmp_path: Path, browser_page):
+    """Dagster 1.13 draws table metadata inline and folds markdown behind "[Show Markdown]", which opens a
+    dialog on the same page: the plots (markdown images from data URIs) are one click away."""
+    home = regression_recipe / "metadata" / "dagster"
+    Recipe(recipe_root=regression_recipe).run(quiet=True)
+    env = {**os.environ, "RECIPE_ROOT": str(regression_recipe), "DAGSTER_HOME": str(home)}
+    page = browser_page
+    with dagster_dev(REPO, env, tmp_path) as url:
+        page.goto(f"{url}/assets/regression/run", wait_until="networkidle")
+        skip_community_modal(page)
+        page.get_by_text("validation criteria").first.wait_for(state="visible", timeout=30000)
+        page.get_by_text("plot: predicted vs actual (test)").first.wait_for(state="visible", timeout=30000)
+        rows = page.locator("tr", has_text="plot: predicted vs actual (test)")
+        rows.last.get_by_text("[Show Markdown]").click()
+        page.locator("img[alt='predicted vs actual (test)']").wait_for(state="visible", timeout=20000)
+        images = {image["alt"]: image for image in shown_images(page)}
+        assert images["predicted vs actual (test)"]["width"] > 0, images
+        assert images["predicted vs actual (test)"]["src"].startswith("data:image/png;base64"), images
+        keep_screenshot(page, "dagster-run-asset-evaluate-plot.png")
+        page.get_by_role("button", name="Close").click()
+        page.get_by_text("validation criteria").first.scroll_into_view_if_needed()
+        keep_screenshot(page, "dagster-run-asset-evaluate-card.png")
+
+
+def test_the_mlflow_run_shows_the_train_card_with_its_tabs_and_plots(regression_recipe: Path, tmp_path: Path, browser_page):
+    recipe = Recipe(recipe_root=regression_recipe)
+    recipe.run(quiet=True)
+    run = recipe.get_artifact("run")
+    page = browser_page
+    with mlflow_server(tmp_path, backend_store_uri=recipe.mlflow.tracking_uri) as url:
+        page.goto(f"{url}/#/experiments/{run.info.experiment_id}/runs/{run.info.run_id}/artifacts/cards/train.html", wait_until="networkidle")
+        card = page.frame_locator("iframe").first
+        card.get_by_text("Leaderboard").first.wait_for(timeout=90000)
+        card.locator("img[alt='predicted vs actual (validation)']").wait_for(state="visible", timeout=30000)
+        widths = card.locator("img").evaluate_all("images => images.map(i => i.naturalWidth)")
+        assert widths and all(w > 0 for w in widths)
+        for step in ("ingest", "split", "transform", "evaluate", "register"):
+            page.get_by_text(f"{step}.html", exact=True).first.wait_for(state="visible", timeout=30000)
+        keep_screenshot(page, "mlflow-run-train-card.png")
+        card.get_by_text("Leaderboard").first.click()  # the tabs switch inside MLflow's viewer (CSS only, no script)
+        card.get_by_text("this run").first.wait_for(state="visible", timeout=10000)

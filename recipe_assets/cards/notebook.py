@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import html
 import re
+import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 STATE_COLORS = {"FRESH": "#cdebd3", "STALE": "#fde2a7", "MISSING": "#e6e6e6", "FAILED": "#f6c1c1"}
 STATE_BORDERS = {"FRESH": "#2e8b57", "STALE": "#c98a00", "MISSING": "#999999", "FAILED": "#b00020"}
 BODY = re.compile(r"<body>(.*)</body>", re.DOTALL)
+CARD_ID = re.compile(r'class="recipe-card" id="(card-[0-9a-f]{8})"')
 
 
 class DisplayText(str):
@@ -38,9 +40,15 @@ class StepCard(DisplayText):
 
 
 def card_fragment(page: str) -> str:
-    """The card's own element out of a full HTML page, for embedding in a notebook's output."""
+    """The card's own element out of a full HTML page, for embedding in a notebook's output, under a new
+    id: the same card shown twice on one page (`run("train")`, later `inspect("train")`) must not share
+    the radio group its tabs switch with, or only one of them would show a tab."""
     found = BODY.search(page)
-    return found.group(1) if found else page
+    fragment = found.group(1) if found else page
+    ids = set(CARD_ID.findall(fragment))
+    for old in ids:
+        fragment = fragment.replace(old, "card-" + uuid.uuid4().hex[:8])
+    return fragment
 
 
 @dataclass(frozen=True)
