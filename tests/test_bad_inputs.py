@@ -398,7 +398,7 @@ def test_bad_input_fails_clearly_and_loses_nothing(case: Case, recipe: Path, cap
 
 
 def test_the_suite_covers_at_least_40_cases():
-    assert len(CASES) >= 40
+    assert len(CASES) + len(CLASSIFICATION_CASES) >= 40
     assert {c.via for c in CASES} >= {"cli", "api", "subprocess", "dagster"}
 
 
@@ -409,7 +409,66 @@ def teardown_module(module) -> None:
     lines = [f"{'case':<{width}}  exit  nothing lost  message"]
     lines += [f"{name:<{width}}  {code:>4}  {kept:<12}  {message}" for name, code, message, kept in TABLE]
     clear = sum(1 for row in TABLE if row[1] != 0)
-    lines.append(f"{len(TABLE)} tried, {clear} failed with a message, {sum(1 for row in TABLE if row[3] == 'yes')} lost nothing")
+    lines.append(f"{len(TABLE)} tried, {clear} failed with a message, {sum(1 for row in TABLE if row[3].startswith('yes'))} lost nothing")
     text = "\n".join(lines)
     print("\n" + text)
     (Path(tempfile.gettempdir()) / "recipe_assets_bad_inputs.txt").write_text(text + "\n")
+
+
+def test_verbose_adds_the_full_traceback_to_the_users_own(recipe: Path, capsys):
+    replace("steps/train.py", ESTIMATOR_RETURN, "    raise ValueError('no estimator today')")(recipe)
+    assert main(["run", "--recipe-root", str(recipe), "--verbose"]) == 1
+    err = capsys.readouterr().err
+    yours, _, full = err.partition("full traceback:")
+    assert "Traceback of your code" in yours and "site-packages" not in yours
+    assert "steps/train.py" in full and "site-packages/dagster" in full and "ValueError: no estimator today" in full
+
+
+def test_scoring_before_any_model_is_registered_says_to_run_first(tmp_path: Path, capsys):
+    root = copy_template("regression", tmp_path / "fresh")
+    assert main(["run", "--recipe-root", str(root), "--step", "predict"]) == 2
+    err = capsys.readouterr().err
+    assert "no registered model yet: run `recipe-assets run` first" in err and "FileNotFoundError" not in err
+
+
+def test_user_frames_leave_out_ours_and_the_libraries(tmp_path: Path):
+    from recipe_assets.errors import user_traceback
+
+    user_file = tmp_path / "steps" / "transform.py"
+    user_file.parent.mkdir()
+    user_file.write_text("x = 1\n")
+    ours = Path(main.__code__.co_filename)
+    stack = [
+        f'  File "{ours}", line 10, in main\n    run()\n',
+        f'  File "{sys.prefix}/lib/python3.11/site-packages/sklearn/base.py", line 5, in fit\n    f()\n',
+        f'  File "{user_file}", line 1, in transformer_fn\n    x = 1\n',
+        '  File "pandas/_libs/ops.pyx", line 107, in pandas._libs.ops.scalar_compare\n',
+    ]
+    text = user_traceback("KeyError", "KeyError: 'pickup_dt'\n", stack)
+    assert text.splitlines() == [
+        "Traceback of your code (most recent call last):",
+        f'  File "{user_file}", line 1, in transformer_fn',
+        "    x = 1",
+        "KeyError: 'pickup_dt'",
+    ]
+    assert user_traceback("KeyError", "KeyError: 'x'", stack[:2]) is None
+
+
+CLASSIFICATION_CASES = [
+    Case("positive_class not among the labels", replace("recipe.yaml", 'positive_class: "good"', 'positive_class: "excellent"'),
+         ("positive_class", "excellent", "'bad', 'good'")),
+    Case("a single class", change_data(with_column("quality", lambda frame: "good")), ("quality", "1 class", "two")),
+]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("case", [pytest.param(c, id=c.name.replace(" ", "_")) for c in CLASSIFICATION_CASES])
+def test_classification_bad_input_fails_clearly(case: Case, tmp_path: Path, capsys):
+    root = copy_template("classification", tmp_path / "classification")
+    case.breaks(root)
+    code = main(["run", "--recipe-root", str(root), "--step", "split"])
+    err = capsys.readouterr().err
+    problems = misses(case, code, err)
+    TABLE.append((case.name, code, first_error_line(err), "yes (nothing earlier)"))
+    assert not problems, f"{case.name}: {problems}\n{err}"
+    assert not (root / "metadata" / "outputs" / "training_data.parquet").exists()

@@ -112,6 +112,11 @@ def test_rejected_model_is_not_registered_and_says_why(recipe: Path, edit):
     assert "REJECTED" in summary.error and "root_mean_squared_error" in summary.error
     assert "allow_non_validated_model" in summary.error
     assert Recipe(recipe_root=recipe).latest_value("registered_model_version")["version"] == "1"
+    from mlflow.tracking import MlflowClient
+
+    tracking = Recipe(recipe_root=recipe).mlflow.tracking_uri
+    versions = MlflowClient(tracking_uri=tracking, registry_uri=tracking).search_model_versions("name = 'taxi_fare_regressor'")
+    assert [str(v.version) for v in versions] == ["1"]  # the registry itself, not only our output file
 
 
 def test_allow_non_validated_model_registers_a_rejected_model(recipe: Path, edit):
@@ -162,7 +167,18 @@ def test_the_real_nyc_sample_runs_end_to_end_and_logs_what_the_card_shows(nyc_re
     assert sum(sizes.values()) > 9700
     evaluation = recipe.latest_value("run")
     logged = MlflowClient(recipe.mlflow.tracking_uri).get_run(evaluation["run_id"]).data.metrics
-    assert logged["test_root_mean_squared_error"] == pytest.approx(evaluation["metrics"]["test"]["root_mean_squared_error"])
+    # computed here from the test split and the logged model, independently of the package's metrics code
+    test = recipe.latest_value("test_data")
+    actual = test["fare_amount"].to_numpy()
+    error = actual - recipe.get_artifact("model").predict(test.drop(columns=["fare_amount"]))
+    independent = {
+        "test_root_mean_squared_error": float((error**2).mean() ** 0.5),
+        "test_mean_absolute_error": float(abs(error).mean()),
+        "test_r2_score": float(1 - (error**2).sum() / ((actual - actual.mean()) ** 2).sum()),
+        "test_mean_absolute_percentage_error": float(abs(error / actual).mean()),  # a fraction, as MLflow logs it
+    }
+    for name, value in independent.items():
+        assert logged[name] == pytest.approx(value, rel=1e-6), name
     assert evaluation["model_validation_status"] == "VALIDATED"
     assert 1.0 < evaluation["metrics"]["test"]["root_mean_squared_error"] < 10
     client = MlflowClient(recipe.mlflow.tracking_uri)
