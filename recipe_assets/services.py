@@ -52,7 +52,7 @@ def check_services(loaded: LoadedConfig, tracking_uri: str) -> None:
         check_url_reachable("the S3 endpoint", endpoint)
 
 
-def check_tracking_credentials(tracking_uri: str, timeout: float = 10) -> None:
+def check_tracking_credentials(tracking_uri: str, timeout: float = 30) -> None:
     """A server with authentication (`mlflow server --app-name basic-auth`) must accept the credentials
     MLflow's client sends (MLFLOW_TRACKING_USERNAME / MLFLOW_TRACKING_PASSWORD) before anything is logged."""
     import base64
