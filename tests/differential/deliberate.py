@@ -65,6 +65,32 @@ DELIBERATE: tuple[Difference, ...] = (
         ),
     ),
     Difference(
+        key="multiclass-f1-macro-micro",
+        check="metric names",
+        subject="*_f1_score_m[ai]c[r]o (ours only)",
+        reason=(
+            "multiclass runs also log f1_score_macro (a true macro F1) and f1_score_micro, the names MLflow "
+            "Recipes 2.22 used for multiclass primary metrics and validation criteria (its default primary "
+            "metric is f1_score_macro) but never logged: it mapped those names onto the weighted f1_score "
+            "(mlflow/recipes/utils/metrics.py transform_multiclass_metric); the weighted f1_score is logged "
+            "under its own name as there"
+        ),
+        user_sees=(
+            "two more metrics per dataset in MLflow; a criterion or primary metric on f1_score_macro compares "
+            "the true macro F1 (usually lower than the weighted F1 the peer used under that name)"
+        ),
+    ),
+    Difference(
+        key="data-versions-not-step-cache",
+        check="rerun changed data",
+        subject="steps that ran",
+        reason=(
+            "a changed data file re-runs ingest and everything downstream (Dagster data versions); MLflow "
+            "Recipes 2.22's step cache did not see the change and kept serving the model trained on the old data"
+        ),
+        user_sees="new data gives a new model on the next run; no `clean` needed",
+    ),
+    Difference(
         key="sparse-transformer-output",
         check="run",
         subject="outcome",
