@@ -172,3 +172,16 @@ def test_artifact_locations_are_files_and_mlflow_uris(materialized: Path):
     assert recipe.artifact_location("run") == f"runs:/{recipe.get_artifact('run').info.run_id}"
     assert recipe.artifact_location("registered_model_version") == "models:/dropin_regressor/1"
     assert recipe.artifact_location("scored_data") is None
+
+
+def test_run_says_what_it_does_and_returns_the_steps_card(recipe_copy: Path, capsys):
+    recipe = Recipe(recipe_root=recipe_copy)
+    recipe.clean("evaluate")
+    result = recipe.run("evaluate")
+    out = capsys.readouterr().out
+    assert re.search(r"^  evaluate +running$", out, re.MULTILINE) and re.search(r"^  evaluate +done in [0-9.]+s$", out, re.MULTILINE)
+    assert result.materialized == ["run"] and result.step == "evaluate"
+    assert "model validation status: VALIDATED" in repr(result)  # a terminal shows the card as text
+    assert "Model Validation" in result._repr_html_() and 'class="recipe-card"' in result._repr_html_()
+    assert "pipeline" not in repr(result)  # no fitted pipelines dumped
+    assert recipe.run("evaluate", quiet=True).materialized == [] and capsys.readouterr().out == ""
