@@ -52,7 +52,7 @@ class RunSummary:
     success: bool = True
     error: str | None = None
     traceback: str | None = field(default=None, repr=False)  # the failing step's full traceback (--verbose)
-    outputs: dict[str, object] = field(default_factory=dict)
+    outputs: dict[str, object] = field(default_factory=dict, repr=False)  # fitted pipelines: too long to print
 
 
 def instance_dir(loaded: LoadedConfig) -> Path:

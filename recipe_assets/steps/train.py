@@ -303,19 +303,6 @@ def _outcome_first(frame: "pd.DataFrame") -> "pd.DataFrame":
     return frame[outcome + [c for c in frame.columns if c not in outcome]]
 
 
-def feature_importance(estimator: Any, names: list[str]):
-    import numpy as np
-
-    weights = getattr(estimator, "feature_importances_", None)
-    label = "importance"
-    if weights is None and getattr(estimator, "coef_", None) is not None:
-        weights, label = np.abs(np.ravel(estimator.coef_)), "|coefficient|"
-    if weights is None or len(weights) != len(names):
-        return None
-    order = np.argsort(weights)[::-1][:15]
-    return cards.table(("feature", label), [(names[i], float(weights[i])) for i in order])
-
-
 def train_leaderboard(client: Any, run_info: Any, recipe: "RecipeConfig"):
     champion = None
     if recipe.model_registry is not None:
@@ -607,19 +594,6 @@ def build(loaded: "LoadedConfig") -> list:
         return Output(value, data_version=DataVersion(bytes_version(cloudpickle.dumps(pipeline))), metadata=card)
 
     return [_train]
-
-
-def upstream_card(context: AssetExecutionContext, recipe_name: str, step: str) -> dict[str, Any]:
-    """The card of an earlier step, from its latest materializations, so the MLflow run holds every
-    step's card as MLflow Recipes' runs did."""
-    from recipe_assets.keys import STEP_OUTPUTS
-
-    per_output = []
-    for name in STEP_OUTPUTS[step]:
-        event = context.instance.get_latest_materialization_event(asset_key(recipe_name, name))
-        if event is not None and event.asset_materialization is not None:
-            per_output.append((name, event.asset_materialization.metadata))
-    return cards.merge_outputs(per_output) if per_output else {}
 
 
 def _flat_params(params: dict[str, Any]) -> dict[str, str]:
