@@ -474,6 +474,9 @@ def _start_worker(data: TrialData, threads: int) -> None:
 
 
 def load_user_code(data: TrialData) -> None:
+    import sklearn.metrics  # noqa: F401 (what scoring a trial imports first)
+
+    from recipe_assets.steps import evaluate, train  # noqa: F401
     from recipe_assets.user_code import load_function
 
     load_function(data.root, "train", data.config.estimator_method)
@@ -487,30 +490,32 @@ def _run_in_worker(number: int, params: dict[str, Any]) -> TrialOutcome:
 
 
 class TrialRunner:
-    """Runs batches of trials: in this process for `parallelism: 1`, else in that many worker processes."""
+    """Runs batches of trials: in this process for `parallelism: 1`, else one trial of a batch per worker
+    process (one single-worker pool per slot, so a worker that is ready first cannot take a batch alone)."""
 
     def __init__(self, data: TrialData, parallelism: int):
         self.data = data
-        self.pool = None
+        self.slots: list = []
         if parallelism > 1:
             import multiprocessing
             from concurrent.futures import ProcessPoolExecutor
 
             threads = max(1, (os.cpu_count() or 1) // parallelism)
             # spawn, not fork: the parent holds Dagster's and MLflow's threads and open stores
-            self.pool = ProcessPoolExecutor(
-                parallelism, mp_context=multiprocessing.get_context("spawn"), initializer=_start_worker, initargs=(data, threads)
-            )
+            context = multiprocessing.get_context("spawn")
+            self.slots = [
+                ProcessPoolExecutor(1, mp_context=context, initializer=_start_worker, initargs=(data, threads)) for _ in range(parallelism)
+            ]
 
     def run(self, batch: list[tuple[int, dict[str, Any]]]) -> list[TrialOutcome]:
-        if self.pool is None:
+        if not self.slots:
             return [run_trial(self.data, number, params) for number, params in batch]
-        futures = [self.pool.submit(_run_in_worker, number, params) for number, params in batch]
+        futures = [slot.submit(_run_in_worker, number, params) for slot, (number, params) in zip(self.slots, batch)]
         return [future.result() for future in futures]
 
     def close(self) -> None:
-        if self.pool is not None:
-            self.pool.shutdown(cancel_futures=True)
+        for slot in self.slots:
+            slot.shutdown(cancel_futures=True)
 
 
 def search(search: Search, runner: TrialRunner, max_trials: int, parallelism: int, early_stop: Callable | None = None) -> list[TrialOutcome]:
