@@ -186,6 +186,8 @@ CASES = [
          ("infinity",)),
     Case("glob matching nothing", ingest_from("./data/nothing_*.parquet"), ("steps.ingest.location", "nothing_*.parquet")),
     Case("folder of mixed formats", mixed_folder, ("b.csv",)),
+    Case("empty folder", both(lambda root: (root / "data" / "empty").mkdir(), ingest_from("./data/empty")),
+         ("steps.ingest.location", "no parquet files", "./data/empty")),
     # --- user code ----------------------------------------------------------------------------------
     Case("estimator_method not defined", replace("steps/train.py", "def estimator_fn(", "def make_estimator("),
          ("steps.train.estimator_method", "estimator_fn", "train.py")),
@@ -201,6 +203,8 @@ CASES = [
     Case("transformer code raises KeyError", replace("steps/transform.py", '    pickup = pd.to_datetime(trips["tpep_pickup_datetime"])',
                                                         '    pickup = pd.to_datetime(trips["pickup_dt"])'),
          ("KeyError", "pickup_dt"), user_frames="transform.py"),
+    Case("custom metric raises", replace("steps/custom_metrics.py", "    weights = 1 /", "    raise ZeroDivisionError('no weights')\n    weights = 1 /"),
+         ("weighted_mean_squared_error", "no weights"), user_frames="custom_metrics.py"),
     Case("transformer returns the wrong number of rows", replace("steps/transform.py", "    return features\n", "    return features.iloc[:10]\n"),
          ("steps/transform.py", "10 rows", "one row per input row")),
     # --- scoring ------------------------------------------------------------------------------------
@@ -375,7 +379,7 @@ IN_THE_DEFAULT_RUN = {
     "corrupt Parquet", "text regression target", "target_col names no column", "estimator_fn raises",
     "transformer code raises KeyError", "scoring column of the wrong type", "output location not writable",
     "data file missing", "glob matching nothing", "estimator_method not defined", "syntax error in user code",
-    "scoring file missing", "API: unknown step key",
+    "scoring file missing", "API: unknown step key", "empty folder",
 }
 
 
