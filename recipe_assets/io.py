@@ -81,7 +81,7 @@ def is_write_failure(exc: OSError) -> bool:
 def not_writable(path: Path, exc: OSError):
     from recipe_assets.errors import RecipeDataError
 
-    reason = exc.strerror or next((text for text in WRITE_FAILURE_TEXTS if text in str(exc)), str(exc))
+    reason = next((text for text in WRITE_FAILURE_TEXTS if text in str(exc)), None) or exc.strerror or str(exc)
     return RecipeDataError(f"cannot write {path}: {reason} (the folder {path.parent} must be writable and have free space)")
 
 
