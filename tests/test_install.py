@@ -124,7 +124,8 @@ def test_init_run_and_every_printed_hint_work_outside_the_repo(installed, tmp_pa
     browse = hint(ran.stdout, "browse it")
     assert " -m mlflow ui --backend-store-uri sqlite:///" in browse
     port = free_port()
-    with running(shlex.split(browse) + ["--port", str(port)], tmp_path / "mlflow-ui.log", f"http://127.0.0.1:{port}/health", env=env, cwd=work):
+    # one worker: four uvicorn workers starting at once on a busy 2-core machine outlive the health wait
+    with running(shlex.split(browse) + ["--port", str(port), "--workers", "1"], tmp_path / "mlflow-ui.log", f"http://127.0.0.1:{port}/health", env=env, cwd=work):
         pass
 
     graph = hint(ran.stdout, "see the asset graph")
