@@ -12,47 +12,56 @@
 Dagster renders asset metadata (tables, markdown with inline images) on the asset's page, so the card
 *is* the metadata; the other renderings are built from it.
 """
-from recipe_assets.cards import plots
-from recipe_assets.cards.html import render_html as _render_page
-from recipe_assets.cards.session import add_plot, card_step, timed
-from recipe_assets.cards.tables import (
-    PREVIEW_ROWS,
-    PROFILE_ROWS,
-    column_schema,
-    fmt,
-    markdown_table,
-    merge_outputs,
-    plain,
-    preview,
-    profile,
-    table,
-)
-from recipe_assets.cards.tables import frame_card as _frame_card
-from recipe_assets.cards.terminal import render_text
+from __future__ import annotations
 
-frame_card = timed(_frame_card)  # profiles and previews count in the step's card cost
+from typing import Any
+
+# Names step modules use, and the module each lives in. Imported on first use, so the plot-drawing
+# helper process (cards.drawing), which unpickles functions of cards.plots, does not import Dagster.
+_EXPORTS = {
+    "PREVIEW_ROWS": "tables",
+    "PROFILE_ROWS": "tables",
+    "column_schema": "tables",
+    "fmt": "tables",
+    "markdown_table": "tables",
+    "merge_outputs": "tables",
+    "plain": "tables",
+    "preview": "tables",
+    "profile": "tables",
+    "table": "tables",
+    "add_plot": "session",
+    "card_step": "session",
+    "timed": "session",
+    "render_text": "terminal",
+}
+
+__all__ = [*_EXPORTS, "frame_card", "plots", "render_html"]
 
 
-def render_html(title: str, metadata, subtitle: str = "") -> str:
+def __getattr__(name: str) -> Any:
+    import importlib
+
+    if name in _EXPORTS:
+        return getattr(importlib.import_module(f"recipe_assets.cards.{_EXPORTS[name]}"), name)
+    if name == "plots":
+        return importlib.import_module("recipe_assets.cards.plots")
+    if name == "frame_card":
+        return _frame_card()
+    raise AttributeError(f"module 'recipe_assets.cards' has no attribute {name!r}")
+
+
+def _frame_card():
+    """tables.frame_card, counted in the step's card cost: profiles and previews are card work."""
+    global frame_card
+    from recipe_assets.cards.session import timed
+    from recipe_assets.cards.tables import frame_card as untimed
+
+    frame_card = timed(untimed)
+    return frame_card
+
+
+def render_html(title: str, metadata: Any, subtitle: str = "") -> str:
     """The HTML card of step `title` from its metadata."""
-    return _render_page(title, metadata, subtitle)
+    from recipe_assets.cards.html import render_html as render_page
 
-
-__all__ = [
-    "PREVIEW_ROWS",
-    "PROFILE_ROWS",
-    "add_plot",
-    "card_step",
-    "column_schema",
-    "fmt",
-    "frame_card",
-    "markdown_table",
-    "merge_outputs",
-    "plain",
-    "plots",
-    "preview",
-    "profile",
-    "render_html",
-    "render_text",
-    "table",
-]
+    return render_page(title, metadata, subtitle)
