@@ -12,6 +12,7 @@ import shutil
 import subprocess
 import tempfile
 import time
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -21,7 +22,8 @@ from dagster import AssetKey, DagsterInstance, DagsterRunStatus, RunsFilter
 from mlflow.tracking import MlflowClient
 
 from conftest import REPO, copy_template
-from servers import VENV_BIN, _stop, free_port, wait_for_http
+from recipe_assets.config import load_config
+from servers import VENV_BIN, _stop, free_port
 
 pytestmark = pytest.mark.slow
 
@@ -62,45 +64,60 @@ def write_stack_recipe(root: Path, env: dict[str, str]) -> None:
 
 @pytest.fixture
 def stack(tmp_path: Path) -> Iterator[dict[str, str]]:
-    if os.environ.get("RECIPE_ASSETS_STACK_ENV"):
-        yield {**os.environ, **json.loads(Path(os.environ["RECIPE_ASSETS_STACK_ENV"]).read_text())}
+    if os.environ.get("RECIPE_ASSETS_STACK_ENV"):  # started by .ci/run
+        env = {**os.environ, **json.loads(Path(os.environ["RECIPE_ASSETS_STACK_ENV"]).read_text())}
+        wait_until_up(env, Path(env["STACK_LOG"]), lambda: True)
+        yield env
         return
     stack_dir = Path(tempfile.mkdtemp(prefix="recipe-assets-stack-"))
     stack_dir.chmod(0o755)  # PostgreSQL runs as `postgres` and must reach its data folder
-    env = stack_environment(tmp_path / "recipe", stack_dir)
-    write_stack_recipe(tmp_path / "recipe", env)
+    env = prepare(tmp_path / "recipe", stack_dir)
     full_env = {**os.environ, **env, "PATH": f"{VENV_BIN}{os.pathsep}{os.environ['PATH']}"}
     log = tmp_path / "honcho.log"
     with log.open("w") as out:
         honcho = subprocess.Popen([str(VENV_BIN / "honcho"), "-f", str(PROCFILE), "-d", str(REPO), "start"], stdout=out, stderr=subprocess.STDOUT, env=full_env, cwd=REPO, start_new_session=True)
     try:
-        wait_until_up(full_env, honcho, log)
+        wait_until_up(full_env, log, lambda: honcho.poll() is None)
         yield full_env
     finally:
         _stop(honcho)
         shutil.rmtree(stack_dir, ignore_errors=True)
 
 
-def wait_until_up(env: dict[str, str], honcho: subprocess.Popen, log: Path, timeout: float = 240) -> None:
-    wait_for_http(f"http://127.0.0.1:{env['STACK_MLFLOW_PORT']}/health", honcho, log, timeout)
-    wait_for_http(f"http://127.0.0.1:{env['STACK_DAGSTER_PORT']}/server_info", honcho, log, timeout)
+def prepare(root: Path, stack_dir: Path) -> dict[str, str]:
+    env = stack_environment(root, stack_dir)
+    write_stack_recipe(root, env)
+    return env
+
+
+def wait_until_up(env: dict[str, str], log: Path, alive, timeout: float = 240) -> None:
     deadline = time.monotonic() + timeout
-    while log.read_text().count("ready.") < 2:
-        if time.monotonic() > deadline or honcho.poll() is not None:
-            raise TimeoutError(f"the Celery workers did not start:\n{log.read_text()[-3000:]}")
+    urls = [f"http://127.0.0.1:{env['STACK_MLFLOW_PORT']}/health", f"http://127.0.0.1:{env['STACK_DAGSTER_PORT']}/server_info"]
+    while not (all(answers(url) for url in urls) and log.exists() and log.read_text().count("ready.") >= 2):
+        if time.monotonic() > deadline or not alive():
+            raise TimeoutError(f"the stack did not come up:\n{log.read_text()[-3000:] if log.exists() else ''}")
         time.sleep(0.5)
+
+
+def answers(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=2) as response:
+            return response.status < 500
+    except OSError:
+        return False
 
 
 def test_the_recipe_runs_on_the_stack_and_the_daemon_scores_it(stack, monkeypatch):
     root = Path(stack["RECIPE_ROOT"])
+    name = load_config(root, "cluster").name
     launcher = subprocess.Popen([str(VENV_BIN / "recipe-assets"), "run"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=stack, cwd=root)
     out, err = launcher.communicate(timeout=600)
     assert launcher.returncode == 0, (out + err)[-3000:]
 
-    for name in ("DAGSTER_PG_PASSWORD", "MLFLOW_TRACKING_USERNAME", "MLFLOW_TRACKING_PASSWORD"):
-        monkeypatch.setenv(name, stack[name])
+    for variable in ("DAGSTER_PG_PASSWORD", "MLFLOW_TRACKING_USERNAME", "MLFLOW_TRACKING_PASSWORD"):
+        monkeypatch.setenv(variable, stack[variable])
     with DagsterInstance.from_config(stack["DAGSTER_HOME"]) as instance:
-        run = instance.get_runs(RunsFilter(job_name="recipe__model_development"), limit=1)[0]
+        run = instance.get_runs(RunsFilter(job_name=f"{name}__model_development"), limit=1)[0]
         assert run.status == DagsterRunStatus.SUCCESS
         step_pids = {e.dagster_event.pid for e in instance.all_logs(run.run_id) if e.dagster_event and e.dagster_event.event_type_value == "STEP_START"}
         assert len(step_pids) >= 2 and launcher.pid not in step_pids  # steps ran on the Celery workers
@@ -112,7 +129,19 @@ def test_the_recipe_runs_on_the_stack_and_the_daemon_scores_it(stack, monkeypatc
         assert version.version == "1" and any(key.endswith("/MLmodel") for key in keys)  # artifacts in S3
 
         deadline = time.monotonic() + 240
-        while instance.get_latest_materialization_event(AssetKey(["recipe", "scored_data"])) is None:
+        while instance.get_latest_materialization_event(AssetKey([name, "scored_data"])) is None:
             assert time.monotonic() < deadline, "the daemon did not score the new model version"
             time.sleep(1)
     assert (root / "data" / "sample_output.parquet").is_file()
+
+
+if __name__ == "__main__":
+    # .ci/run: `eval "$(python tests/test_production_stack.py RECIPE_DIR STACK_DIR ENV_FILE LOG)"` prepares the
+    # recipe, writes the stack's environment for this test, and prints it as exports for honcho
+    import shlex
+    import sys
+
+    recipe_dir, stack_dir, env_file, log = map(Path, sys.argv[1:5])
+    environment = {**prepare(recipe_dir, stack_dir), "STACK_LOG": str(log)}
+    env_file.write_text(json.dumps(environment))
+    print("\n".join(f"export {name}={shlex.quote(value)}" for name, value in environment.items()))
