@@ -97,7 +97,10 @@ def prepare_instance_dir(loaded: LoadedConfig) -> Path:
     settings = home / "dagster.yaml"
     wanted = instance_settings(postgres_of(loaded))
     if not settings.exists() or (settings.read_text().startswith(MANAGED_MARK) and settings.read_text() != wanted):
-        settings.write_text(wanted)
+        # whole or not at all: the webserver, daemon and workers of a stack prepare it at the same moment
+        temporary = home / f".dagster.yaml.{os.getpid()}.tmp"
+        temporary.write_text(wanted)
+        os.replace(temporary, settings)
     return home
 
 

@@ -13,7 +13,7 @@ import yaml
 from recipe_assets.config import load_config
 from recipe_assets.errors import RecipeError
 from recipe_assets.graph import celery_config
-from recipe_assets.instance import prepare_instance_dir
+from recipe_assets.instance import prepare_instance_dir, recipe_instance
 from recipe_assets.recipe import Recipe
 from servers import celery_workers, free_port, process_tree_pids, redis_server
 
@@ -26,8 +26,12 @@ def write_celery_profile(root: Path, broker: str) -> None:
 
 
 def worker_env(root: Path) -> dict[str, str]:
-    """Workers run in the recipe's instance, like every way in (recipe_assets/instance.py)."""
-    return {**os.environ, "DAGSTER_HOME": str(prepare_instance_dir(load_config(root, "celery")))}
+    """Workers run in the recipe's instance, like every way in (recipe_assets/instance.py). Its SQLite
+    storage is created here first: two workers starting at once would both create it."""
+    loaded = load_config(root, "celery")
+    with recipe_instance(loaded):
+        pass
+    return {**os.environ, "DAGSTER_HOME": str(prepare_instance_dir(loaded))}
 
 
 def worker_config(root: Path, workdir: Path) -> Path:
