@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import shutil
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -32,7 +33,25 @@ def pytest_sessionstart(session) -> None:
         raise pytest.UsageError(f"{NYC_SAMPLE} is missing: the tests read the NYC taxi sample from ../shared/data beside this repo")
 
 # recipe directories used as test data; their own tests run inside a copy (tests/test_user_code.py)
-collect_ignore = ["fixtures"]
+collect_ignore = ["fixtures", "differential/recipes"]
+SESSION_STARTED = time.monotonic()
+
+
+def pytest_terminal_summary(terminalreporter) -> None:
+    """The differential harness's summary table, when it ran (tests/differential/). Kept here: a second
+    conftest.py in a sub-folder without __init__.py would shadow this one as the module `conftest`."""
+    import sys
+
+    harness = sys.modules.get("diff_harness")
+    if harness is None or not harness.RESULTS:
+        return
+    terminalreporter.write_sep("=", "differential harness: MLflow Recipes 2.22.2 vs recipe-assets")
+    text = harness.summary(harness.RESULTS, time.monotonic() - SESSION_STARTED)
+    terminalreporter.write_line(text)
+    if harness.TABLES_FILE is not None:
+        with harness.TABLES_FILE.open("a") as handle:
+            handle.write(text + "\n")
+        terminalreporter.write_line(f"tables: {harness.TABLES_FILE}")
 
 
 @pytest.fixture(autouse=True)
