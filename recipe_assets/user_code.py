@@ -72,6 +72,7 @@ def use_recipe_steps(root: Path) -> None:
     steps_dir = root / "steps"
     current = sys.modules.get("steps")
     if current is not None and _package_dirs(current) == [steps_dir.resolve()]:
+        _forget_edited_step_modules()
         return
     for name in [n for n in sys.modules if n == "steps" or n.startswith("steps.")]:
         del sys.modules[name]
@@ -84,6 +85,24 @@ def use_recipe_steps(root: Path) -> None:
     sys.modules["steps"] = package
     if spec.loader is not None:
         spec.loader.exec_module(package)
+
+
+def _forget_edited_step_modules() -> None:
+    """A long-lived process (a notebook, a test session) keeps `steps.<name>` imported; once its file is
+    edited, the old module must go, or unpickling a transformer or model would resolve the user's functions
+    in the old code. Modules first seen here are fingerprinted as they are now."""
+    for name in [n for n in sys.modules if n.startswith("steps.")]:
+        module = sys.modules[name]
+        path = getattr(module, "__file__", None)
+        if not path or not Path(path).is_file():
+            continue
+        fingerprint = hashlib.sha256(Path(path).read_bytes()).hexdigest()
+        recorded = getattr(module, "__recipe_fingerprint__", None)
+        if recorded is None:
+            module.__recipe_fingerprint__ = fingerprint
+        elif recorded != fingerprint:
+            del sys.modules[name]
+            importlib.invalidate_caches()
 
 
 def _package_dirs(module) -> list[Path]:
