@@ -33,7 +33,7 @@ COPY_IGNORE = shutil.ignore_patterns("metadata", "mlruns", "__pycache__", ".pyte
 DATASETS = {"training": "training", "val": "validation", "test": "test"}  # metric prefix -> split, as both log them
 SPLITS = {"train": "training_data", "validation": "validation_data", "test": "test_data"}  # peer file -> our artifact
 RUN_TIMEOUT = 1800
-# The slowest normal peer run seen here took 202 s with the machine's load at 14 on 2 cores.
+# The slowest normal peer run seen here took 424 s with the machine's load at 20 on 2 cores.
 PEER_TIMEOUT = 900
 RESULTS: list["DirResult"] = []  # every dir compared in this session, for the terminal summary
 TABLES_FILE: Path | None = None  # where this session's tables are written (under pytest's basetemp)
@@ -153,8 +153,18 @@ def wait(proc: subprocess.Popen, timeout: float) -> bool | None:
         return None
 
 
+PEER_SITE = Path(__file__).resolve().parent / "peer_site"
+
+
 def peer_command(venv: Path) -> list[str]:
     return [str(venv / "bin" / "mlflow"), "recipes", "run", "--profile", "local"]
+
+
+def peer_run_env(venv: Path, home: Path) -> dict:
+    """The peer's environment, plus peer_site/sitecustomize.py (pool workers from a forkserver: see there)."""
+    env = peer_env(venv, home)
+    env["PYTHONPATH"] = str(PEER_SITE)
+    return env
 
 
 def run_both(peer: Side, ours: Side, source: Path | None = None) -> None:
@@ -162,11 +172,12 @@ def run_both(peer: Side, ours: Side, source: Path | None = None) -> None:
 
     MLflow Recipes' classification split forks a process pool from each thread of a thread pool
     (steps/split.py `_perform_stratified_split_per_class` → `_parallelize`), which now and then deadlocks
-    (seen here: the split step asleep for 13 minutes). A peer run that outlives PEER_TIMEOUT is stopped and
-    run once more from a fresh copy; the table says so."""
+    (seen here: the split step asleep for 13 minutes); peer_site/sitecustomize.py makes its pools start
+    from a forkserver. Should a peer run still outlive PEER_TIMEOUT, it is stopped and run once more from a
+    fresh copy; the table says so."""
     venv = ensure_peer_venv(PEER_VENV)
     began = time.monotonic()
-    peer_proc = start(peer_command(venv), peer.recipe, peer_env(venv, peer.home), peer.log)
+    peer_proc = start(peer_command(venv), peer.recipe, peer_run_env(venv, peer.home), peer.log)
     ours_proc = start(
         [str(OURS_BIN / "recipe-assets"), "run", "--recipe-root", str(ours.recipe), "--profile", "local"], ours.recipe, ours_env(ours.home), ours.log
     )
@@ -179,7 +190,7 @@ def run_both(peer: Side, ours: Side, source: Path | None = None) -> None:
             shutil.rmtree(stale)
         shutil.copytree(source, peer.recipe)
         peer.home.mkdir()
-        outcome = wait(start(peer_command(venv), peer.recipe, peer_env(venv, peer.home), peer.log), PEER_TIMEOUT)
+        outcome = wait(start(peer_command(venv), peer.recipe, peer_run_env(venv, peer.home), peer.log), PEER_TIMEOUT)
     peer.ok = bool(outcome)
     peer.timed_out = outcome is None
     peer.seconds = time.monotonic() - began
