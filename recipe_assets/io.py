@@ -181,7 +181,9 @@ class RecipeIOManager(ConfigurableIOManager):
             return
         if isinstance(obj, pd.DataFrame):
             path = self._base() / f"{name}{PARQUET}"
-            write_atomically(path, lambda target: obj.to_parquet(target, index=False))
+            # the index is kept as MLflow Recipes kept it (a plain 0..n-1 index costs only a line of metadata):
+            # the split's row hash covers it, and users' step code may read it
+            write_atomically(path, lambda target: obj.to_parquet(target))
         else:
             import cloudpickle
 

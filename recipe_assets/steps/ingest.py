@@ -17,7 +17,7 @@ from dagster import (
     asset,
     observable_source_asset,
 )
-from pydantic import model_validator
+from pydantic import field_validator, model_validator
 
 from recipe_assets import cards, remote, tables
 from recipe_assets.configmodel import ConfigModel
@@ -47,6 +47,11 @@ class IngestConfig(ConfigModel):
     timestamp: str | None = None
     sql: str | None = None
     tables: TableMapping = {}  # (ours) table name -> path; filled from the recipe's top-level `tables:`
+
+    @field_validator("location", mode="before")
+    @classmethod
+    def _file_urls_are_paths(cls, value: Any) -> Any:
+        return [remote.without_file_scheme(v) for v in value] if isinstance(value, list) else remote.without_file_scheme(value)
 
     @model_validator(mode="after")
     def _has_what_the_format_needs(self) -> "IngestConfig":
@@ -81,6 +86,12 @@ class IngestConfig(ConfigModel):
     @property
     def locations(self) -> list[str]:
         return [self.location] if isinstance(self.location, str) else list(self.location or [])
+
+    @property
+    def reads_with_loader(self) -> bool:
+        """MLflow Recipes read parquet and Delta natively even when a `loader_method` was named, and used
+        the loader for every other format."""
+        return bool(self.loader_method) and self.using not in ("parquet", "delta")
 
     @property
     def file_format(self) -> str:
@@ -138,14 +149,24 @@ def read_data(root: Path, config: IngestConfig, key_path: str, files: list[Path]
 
         with tempfile.TemporaryDirectory(prefix="recipe-ingest-") as scratch:
             return read_data(root, config, key_path, local_copies(files, Path(scratch), key_path))
-    if config.loader_method:
+    files = in_reading_order(files, config)
+    if config.reads_with_loader:
         loader = load_function(root, "ingest", config.loader_method)
         frames = [_checked_frame(loader(str(path), config.file_format), path, config.loader_method) for path in files]
     elif config.using == "parquet":
         frames = read_each(files, pd.read_parquet, key_path, "parquet")
     else:
         frames = read_each(files, pd.read_csv, key_path, "csv")
-    return frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
+    # each file keeps its own index, as MLflow Recipes concatenated them: the split's row hash covers it
+    return frames[0] if len(frames) == 1 else pd.concat(frames)
+
+
+def in_reading_order(files: list, config: IngestConfig) -> list:
+    """MLflow Recipes gathered the files of several locations into one folder and read them sorted by
+    name; one location's files are already in that order."""
+    if len(config.locations) < 2:
+        return files
+    return sorted(files, key=lambda file: Path(str(file)).name)
 
 
 def _checked_frame(frame: Any, path: Path, loader: str) -> "pd.DataFrame":

@@ -88,11 +88,11 @@ def add_predictions(model: Any, batch: "pd.DataFrame", loaded: "LoadedConfig", r
     from recipe_assets.steps import train
 
     config = loaded.config
+    out = batch.copy()  # what is written: the scoring data as read; `batch` itself goes to the model's user code
     if config.task == "classification" and hasattr(train, "score_frame"):
         scores = train.score_frame(model, batch, config.steps.train, config.task, getattr(model, "classes_", None))
     else:
         scores = None
-    out = batch.copy()
     if scores is None:
         out["prediction"] = _cast(model.predict(batch), result_type)
     else:
