@@ -54,6 +54,8 @@ def test_loading_a_model_leaves_the_recipes_own_steps_importable(tmp_path: Path)
     (root / "steps" / "__init__.py").write_text("")
     (root / "steps" / "transform.py").write_text("def double(x):\n    return x * 2\n")
     sys.path.insert(0, str(root))
+    for name in [n for n in sys.modules if n == "steps" or n.startswith("steps.")]:
+        del sys.modules[name]  # another test's recipe, left imported in this process
     try:
         from steps.transform import double
 
