@@ -75,3 +75,25 @@ def test_a_new_delta_version_reruns_ingest_but_not_for_a_recipe_pinned_to_an_old
     rerun = Recipe(recipe_root=regression_recipe)
     assert rerun.run("ingest").materialized == ["ingested_data"]
     assert len(rerun.latest_value("ingested_data")) == len(trips)
+
+
+def test_a_recipe_pinned_to_a_delta_timestamp_stays_fresh_when_a_later_version_lands(regression_recipe: Path, trips: pd.DataFrame):
+    import datetime as dt
+    import time
+
+    table = regression_recipe / "data" / "trips_delta"
+    write_deltalake(str(table), trips.iloc[:3000])
+    pinned = dt.datetime.now(dt.timezone.utc)
+    time.sleep(0.05)  # the next commit's time (milliseconds) must fall after the pinned time
+    use_ingest(regression_recipe, f'  using: delta\n  location: "./data/trips_delta"\n  timestamp: "{pinned.isoformat()}"')
+    first = Recipe(recipe_root=regression_recipe)
+    assert first.run("ingest").materialized == ["ingested_data"]
+    assert len(first.latest_value("ingested_data")) == 3000
+    write_deltalake(str(table), trips.iloc[3000:], mode="append")
+    assert Recipe(recipe_root=regression_recipe).run("ingest").materialized == []
+    profile = regression_recipe / "profiles" / "local.yaml"
+    profile.write_text(profile.read_text().replace(pinned.isoformat(), dt.datetime.now(dt.timezone.utc).isoformat()))
+    moved = Recipe(recipe_root=regression_recipe)
+    assert moved.run("ingest").materialized == ["ingested_data"]
+    assert len(moved.latest_value("ingested_data")) == len(trips)
+

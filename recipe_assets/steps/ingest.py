@@ -111,7 +111,7 @@ def resolve_files(root: Path, config: IngestConfig, key_path: str) -> "list[Path
         path = Path(location).expanduser()
         path = path if path.is_absolute() else root / path
         if config.using == "delta":
-            files += delta_commits(path, config.version, key_path)
+            files += delta_commits(path, config.version, key_path, config.timestamp)
         elif any(ch in location for ch in "*?["):
             files += sorted(Path(p) for p in glob.glob(str(path), recursive=True) if Path(p).is_file())
         elif path.is_dir():
@@ -126,14 +126,29 @@ def resolve_files(root: Path, config: IngestConfig, key_path: str) -> "list[Path
     return files
 
 
-def delta_commits(table: Path, version: int | None, key_path: str) -> list[Path]:
+def delta_commits(table: Path, version: int | None, key_path: str, timestamp: str | None = None) -> list[Path]:
     """A Delta table's commit files up to the version read: they name every (immutable) data file, so
-    they fingerprint the data, and a new version leaves a recipe pinned to an older one fresh."""
+    they fingerprint the data, and a new version leaves a recipe pinned to an older one (by `version`
+    or `timestamp`) fresh."""
     log = table / "_delta_log"
     if not log.is_dir():
         raise RecipeDataError(f"{key_path}.location: {table} is not a Delta table (no _delta_log folder)")
+    if timestamp is not None:
+        version = delta_version_at(table, timestamp, key_path)
     commits = sorted(p for p in log.glob("*.json") if p.stem.isdigit())
     return [p for p in commits if version is None or int(p.stem) <= version]
+
+
+def delta_version_at(table: Path, timestamp: str, key_path: str) -> int:
+    """The version `timestamp` reads, as Delta resolves it when the data is read."""
+    from deltalake import DeltaTable
+
+    try:
+        pinned = DeltaTable(str(table))
+        pinned.load_as_version(timestamp)
+    except Exception as exc:  # deltalake raises several kinds for a time before the table or a bad format
+        raise RecipeDataError(f"{key_path}.timestamp: {timestamp!r} selects no version of {table}: {exc}") from exc
+    return pinned.version()
 
 
 def read_data(root: Path, config: IngestConfig, key_path: str, files: list[Path] | None = None) -> "pd.DataFrame":
