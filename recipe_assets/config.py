@@ -213,7 +213,15 @@ def _read_yaml(path: Path, text: str | None = None) -> Any:
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}" if mark else None
-        raise RecipeConfigError(str(path), where, f"not valid YAML: {getattr(exc, 'problem', exc)}") from None
+        raise RecipeConfigError(str(path), where, f"not valid YAML: {getattr(exc, 'problem', exc)}{_opened_at(exc, mark)}") from None
+
+
+def _opened_at(exc: Any, problem: Any) -> str:
+    """Where the construct the parser was inside began (an unclosed bracket is noticed lines later)."""
+    context, mark = getattr(exc, "context", None), getattr(exc, "context_mark", None)
+    if not context or mark is None or (problem is not None and mark.line == problem.line):
+        return ""
+    return f" ({context} at line {mark.line + 1})"
 
 
 def _render(recipe_path: Path, variables: dict[str, Any], profile_path: Path) -> str:

@@ -48,3 +48,20 @@ def check_target(df: "pd.DataFrame", target_col: str, task: str, files: list[Pat
             f"target_col: column {target_col!r} must be numeric for a regression recipe; it holds {target.dtype} values "
             f"such as {sample!r} in {where}. Convert it in the data, or in a loader_method (steps/ingest.py)"
         )
+
+
+def check_schema_unchanged(df: "pd.DataFrame", previous: dict[str, str], files: list[Path], key_path: str) -> None:
+    """Every column the last ingest read is still there with the same type (new columns are fine): the
+    filter, transformer and model were written for that schema, and would fail inside user code naming
+    nothing. `previous` maps column to dtype as the last ingest recorded it."""
+    current = {str(name): str(dtype) for name, dtype in df.dtypes.items()}
+    changes = [
+        f"column {name!r} is missing (it was {old})" if name not in current else f"column {name!r} changed type from {old} to {current[name]}"
+        for name, old in previous.items()
+        if current.get(name) != old
+    ]
+    if changes:
+        raise RecipeDataError(
+            f"{key_path}: the data's schema changed since the last ingest ({files_text(files)}): {'; '.join(changes)}. "
+            "Fix the data, or if the change is intended run `recipe-assets clean --step ingest` and run again"
+        )

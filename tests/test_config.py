@@ -317,3 +317,34 @@ def test_every_unknown_metric_is_shown(recipe: Path, edit):
     assert message.startswith("2 problems:")
     assert "primary_metric: unknown metric 'rmse_typo'" in message
     assert "steps.evaluate.validation_criteria[1].metric: unknown metric 'mae_typo'" in message
+
+
+def test_a_custom_metric_named_like_a_built_in_is_refused_at_load(recipe: Path):
+    (recipe / "steps" / "custom_metrics.py").write_text("def my_mae(eval_df, builtin_metrics):\n    return 0.0\n")
+    text = (recipe / "recipe.yaml").read_text()
+    (recipe / "recipe.yaml").write_text(
+        text + "custom_metrics:\n  - name: double_mae\n    function: my_mae\n    greater_is_better: false\n"
+        "  - name: mean_absolute_error\n    function: my_mae\n    greater_is_better: false\n"
+    )
+    message = load_error(recipe)
+    assert "recipe.yaml" in message
+    assert "custom_metrics[1].name: 'mean_absolute_error' is a built-in metric name" in message
+    assert "custom_metrics[0]" not in message
+
+
+def test_invalid_jinja_in_recipe_yaml_names_the_file_and_line(recipe: Path, edit):
+    text = (recipe / "recipe.yaml").read_text()
+    assert "{{" in text
+    line = text[: text.index("{{")].count("\n") + 1
+    (recipe / "recipe.yaml").write_text(text.replace("}}", " | no_such_filter }}", 1))
+    message = load_error(recipe)
+    assert f"{recipe / 'recipe.yaml'}: line {line}: " in message and "no_such_filter" in message
+
+
+def test_invalid_yaml_in_recipe_yaml_names_the_file_and_line(recipe: Path, edit):
+    text = (recipe / "recipe.yaml").read_text()
+    lines = text.splitlines()
+    (recipe / "recipe.yaml").write_text("\n".join([*lines[:3], "broken: [unclosed", *lines[3:]]) + "\n")
+    message = load_error(recipe)
+    assert f"{recipe / 'recipe.yaml'}: line 5: not valid YAML" in message
+    assert "while parsing a flow sequence at line 4" in message  # where the unclosed bracket opened

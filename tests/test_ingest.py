@@ -97,3 +97,17 @@ def test_a_recipe_pinned_to_a_delta_timestamp_stays_fresh_when_a_later_version_l
     assert moved.run("ingest").materialized == ["ingested_data"]
     assert len(moved.latest_value("ingested_data")) == len(trips)
 
+
+
+def test_schema_drift_is_named_before_user_code_and_clean_accepts_an_intended_change(regression_recipe: Path, trips: pd.DataFrame):
+    assert Recipe(recipe_root=regression_recipe).run("ingest").materialized == ["ingested_data"]
+    trips.drop(columns=["trip_distance"]).assign(extra=1).to_parquet(regression_recipe / "data" / "sample.parquet")
+    summary = Recipe(recipe_root=regression_recipe).run("ingest", raise_on_error=False)
+    assert not summary.success
+    assert "'trip_distance' is missing (it was float64)" in str(summary.error)
+    assert "sample.parquet" in str(summary.error)
+    assert "extra" not in str(summary.error)  # new columns are fine
+    recipe = Recipe(recipe_root=regression_recipe)
+    recipe.clean("ingest")
+    assert recipe.run("ingest").materialized == ["ingested_data"]
+    assert "trip_distance" not in recipe.latest_value("ingested_data").columns

@@ -21,7 +21,7 @@ from pydantic import field_validator, model_validator
 
 from recipe_assets import cards, remote, tables
 from recipe_assets.configmodel import ConfigModel
-from recipe_assets.data_checks import check_target, read_each
+from recipe_assets.data_checks import check_schema_unchanged, check_target, read_each
 from recipe_assets.errors import RecipeDataError
 from recipe_assets.keys import MODEL_DEVELOPMENT, SOURCES, asset_key, io_manager_key, raw_files_key, step_code_version
 from recipe_assets.user_code import check_function_defined, load_function
@@ -337,11 +337,26 @@ def build_ingest_asset(loaded: "LoadedConfig", step: str, config: IngestConfig, 
         df = read_data(root, config, key_path, files)
         if step == "ingest":
             check_target(df, loaded.config.target_col, loaded.config.task, files)
+            check_schema_unchanged(df, previous_schema(context, version), files, key_path)
         require_columns(df, required, f"{key_path} ({', '.join(str(p) for p in files[:3])})")
         context.log.info("ingested %d rows from %d file(s)", len(df), len(files))
         return Output(df, data_version=DataVersion(dataframe_version(df)), metadata=ingest_card(df, files, config))
 
     return _ingest
+
+
+def previous_schema(context: AssetExecutionContext, code_version: str) -> dict[str, str]:
+    """Column types the last ingest with this same config and code recorded (a changed config may read
+    other data on purpose); empty when there is none."""
+    event = context.instance.get_latest_materialization_event(context.asset_key)
+    if event is None or event.asset_materialization is None:
+        return {}
+    materialization = event.asset_materialization
+    if materialization.tags.get("dagster/code_version") != code_version:
+        return {}
+    recorded = materialization.metadata.get("dagster/column_schema")
+    schema = getattr(recorded, "schema", None)
+    return {column.name: column.type for column in schema.columns} if schema is not None else {}
 
 
 def build(loaded: "LoadedConfig") -> list:
