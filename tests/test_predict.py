@@ -204,3 +204,70 @@ def test_get_artifact_scored_data_is_the_written_table(recipe: Path):
     recipe_obj = Recipe(recipe_root=recipe)
     assert recipe_obj.run("predict", raise_on_error=False).success
     pd.testing.assert_frame_equal(recipe_obj.get_artifact("scored_data"), pd.read_parquet(recipe / "data" / "sample_output.parquet"))
+
+
+def scoring_config(root: Path, block: str) -> None:
+    profile = root / "profiles" / "local.yaml"
+    old = 'INGEST_SCORING_CONFIG:\n  using: parquet\n  location: "./data/sample.parquet"'
+    assert old in profile.read_text()
+    profile.write_text(profile.read_text().replace(old, "INGEST_SCORING_CONFIG:\n" + block))
+
+
+def test_scoring_data_read_through_a_custom_loader_is_what_the_loader_returns(recipe: Path):
+    scoring = pd.read_parquet(recipe / "data" / "sample.parquet").drop(columns=["fare_amount"])
+    parts = recipe / "data" / "scoring"
+    parts.mkdir()
+    # stored under another column name: only the loader's renaming gives the model its `trip_distance`
+    for name, chunk in (("a.trips", scoring.iloc[:300]), ("b.trips", scoring.iloc[300:700])):
+        chunk.rename(columns={"trip_distance": "distance_miles"}).to_parquet(parts / name, index=False)
+    with open(recipe / "steps" / "ingest.py", "a") as handle:
+        handle.write(
+            "\n\ndef load_trips(file_path, file_format):\n"
+            "    assert file_format == 'trips'\n"
+            "    return pd.read_parquet(file_path).rename(columns={'distance_miles': 'trip_distance'})\n"
+        )
+    scoring_config(recipe, '  using: trips\n  location: "./data/scoring"\n  loader_method: load_trips')
+    summary = Recipe(recipe_root=recipe).run("predict", raise_on_error=False)
+    assert summary.success, summary.error
+    scored = pd.read_parquet(recipe / "data" / "sample_output.parquet")
+    expected = scoring.iloc[:700].reset_index(drop=True)
+    pd.testing.assert_frame_equal(scored[expected.columns], expected)
+    model, _ = registered_model(recipe)
+    np.testing.assert_allclose(scored["prediction"], model.predict(expected))
+
+
+def test_scoring_data_read_from_a_pinned_delta_version(recipe: Path):
+    from deltalake import write_deltalake
+
+    scoring = pd.read_parquet(recipe / "data" / "sample.parquet").drop(columns=["fare_amount"])
+    table = recipe / "data" / "scoring_delta"
+    write_deltalake(str(table), scoring.iloc[:400])
+    write_deltalake(str(table), scoring.iloc[400:], mode="append")
+    scoring_config(recipe, '  using: delta\n  location: "./data/scoring_delta"\n  version: 0')
+    summary = Recipe(recipe_root=recipe).run("predict", raise_on_error=False)
+    assert summary.success, summary.error
+    scored = pd.read_parquet(recipe / "data" / "sample_output.parquet")
+    expected = scoring.iloc[:400].reset_index(drop=True)
+    pd.testing.assert_frame_equal(scored[expected.columns], expected, check_dtype=False)
+    model, _ = registered_model(recipe)
+    np.testing.assert_allclose(scored["prediction"], model.predict(expected))
+
+
+def test_classification_scoring_writes_a_score_column_per_class_from_predict_proba(tmp_path: Path):
+    from conftest import copy_template
+
+    root = copy_template("classification", tmp_path / "classification")
+    summary = Recipe(recipe_root=root).run(raise_on_error=False)
+    assert summary.success, summary.error
+    assert Recipe(recipe_root=root).run("predict", raise_on_error=False).success
+    scored = pd.read_parquet(root / "data" / "sample_output.parquet")
+    model, _ = registered_model(root)
+    scoring = pd.read_parquet(root / "data" / "sample.parquet")
+    features = scoring.drop(columns=["quality"])
+    probabilities = model.predict_proba(features)
+    score_columns = [f"predicted_score_{c}" for c in model.classes_]
+    assert score_columns == ["predicted_score_bad", "predicted_score_good"]
+    assert list(scored.columns) == [*scoring.columns, "prediction", *score_columns, "predicted_score"]
+    np.testing.assert_allclose(scored[score_columns].to_numpy(), probabilities)
+    np.testing.assert_allclose(scored["predicted_score"], probabilities.max(axis=1))
+    assert list(scored["prediction"]) == list(model.predict(features))
