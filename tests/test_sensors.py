@@ -53,3 +53,24 @@ def test_sensor_skips_while_the_scoring_data_has_not_landed(regression_recipe):
     (regression_recipe / "data" / "sample.parquet").unlink()
     result, _ = evaluate(recipe, None)
     assert isinstance(result, SkipReason) and "no scoring data" in result.skip_message
+
+
+def test_sensor_with_a_fixed_model_uri_fires_on_new_scoring_data_only(regression_recipe, edit):
+    Recipe(recipe_root=regression_recipe).run()
+    model_uri = Recipe(recipe_root=regression_recipe).latest_value("model")["model_uri"]
+    edit(regression_recipe / "recipe.yaml", "\n  predict:\n", f'\n  predict:\n    model_uri: "{model_uri}"\n')
+    recipe = Recipe(recipe_root=regression_recipe)
+    first, _ = evaluate(recipe, None)
+    assert isinstance(first, SensorResult) and first.run_requests[0].tags["recipe/trigger"] == "data"
+
+    edit(regression_recipe / "steps" / "train.py", "random_state=42", "random_state=5")
+    retrained = Recipe(recipe_root=regression_recipe)
+    retrained.run()
+    assert str(retrained.latest_value("registered_model_version")["version"]) == "2"
+    new_model, _ = evaluate(recipe, first.cursor)
+    assert isinstance(new_model, SkipReason), "a newly registered version must not trigger scoring with a fixed model_uri"
+
+    scoring = regression_recipe / "data" / "sample.parquet"
+    pd.read_parquet(scoring).head(100).to_parquet(scoring, index=False)
+    new_data, _ = evaluate(recipe, first.cursor)
+    assert isinstance(new_data, SensorResult) and new_data.run_requests[0].tags["recipe/trigger"] == "data"
