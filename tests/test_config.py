@@ -215,7 +215,9 @@ def test_target_col_not_in_the_data_fails_at_ingest_naming_the_column(recipe: Pa
     with pytest.raises(RecipeError) as caught:
         Recipe(recipe_root=recipe).run("ingest")
     message = str(caught.value)
-    assert "column 'price' not in the data" in message and "x1, x2, color, y" in message and "steps.ingest" in message
+    # names the key, the column, the file it was looked for in, and the columns there are
+    assert "target_col: column 'price' is not in the data" in message
+    assert "measurements.csv" in message and "x1, x2, color, y" in message
 
 
 def test_step_module_that_does_not_parse(recipe: Path):
