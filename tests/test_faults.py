@@ -298,3 +298,79 @@ def test_a_full_disk_and_a_read_only_folder_are_named_and_the_earlier_output_kep
     err = capsys.readouterr().err
     assert f"cannot write {scored}: Read-only file system" in err and "Traceback" not in err, err
     assert scored.read_bytes() == earlier
+
+
+WAITING_ESTIMATOR = '''"""An estimator whose fit waits for the test: the tracking server is stopped meanwhile."""
+import os
+import time
+from pathlib import Path
+
+from sklearn.linear_model import SGDRegressor
+
+
+class WaitsForTheTest(SGDRegressor):
+    def fit(self, X, y, *args, **kwargs):
+        gate = os.environ.get("RECIPE_TEST_GATE")
+        if gate and not Path(gate).exists():
+            Path(gate + ".fitting").touch()
+            while not Path(gate).exists():
+                time.sleep(0.1)
+        return super().fit(X, y, *args, **kwargs)
+
+
+def estimator_fn(estimator_params=None):
+    return WaitsForTheTest(random_state=42, **(estimator_params or {}))
+'''
+
+
+def wait_for_file(path: Path, process: subprocess.Popen) -> None:
+    import time
+
+    while not path.exists():
+        assert process.poll() is None, f"the run ended before {path.name}: {process.stderr.read() if process.stderr else ''}"
+        time.sleep(0.2)
+
+
+@pytest.mark.slow
+def test_a_tracking_server_stopped_mid_run_is_named_and_the_next_run_resumes(tmp_path: Path):
+    import os
+    import signal
+
+    from mlflow.tracking import MlflowClient
+
+    from servers import VENV_BIN, free_port, running
+
+    root = copy_template("regression", tmp_path / "recipe")
+    (root / "steps" / "train.py").write_text(WAITING_ESTIMATOR)
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    server = [str(VENV_BIN / "mlflow"), "server", "--host", "127.0.0.1", "--port", str(port), "--workers", "1",
+              "--backend-store-uri", f"sqlite:///{tmp_path / 'server.db'}", "--artifacts-destination", (tmp_path / "artifacts").as_uri()]
+    server_profile(root, url)
+    gate = tmp_path / "gate"
+    env = {**os.environ, "RECIPE_TEST_GATE": str(gate), "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "0"}
+    command = [str(VENV_BIN / "recipe-assets"), "run", "--recipe-root", str(root), "--profile", "server"]
+    with running(server, tmp_path / "server-1.log", f"{url}/health") as first_server:
+        run = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        wait_for_file(Path(str(gate) + ".fitting"), run)
+        os.killpg(first_server.pid, signal.SIGKILL)  # really stopped: nothing listens on the port any more
+        first_server.wait()
+        gate.touch()
+        out, err = run.communicate(timeout=600)
+    assert run.returncode != 0, out
+    errors = [line for line in err.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and url in errors[0], err
+    assert "Traceback" not in err
+    print(errors[0])  # in the report with -s
+
+    with running(server, tmp_path / "server-2.log", f"{url}/health"):
+        client = MlflowClient(tracking_uri=url, registry_uri=url)
+        assert client.search_model_versions() == []  # nothing half-registered
+        again = subprocess.run(command, env=env, capture_output=True, text=True, timeout=900)
+        assert again.returncode == 0, again.stderr
+        materialized = next(line for line in again.stdout.splitlines() if line.startswith("materialized:"))
+        for finished in ("ingested_data", "training_data", "transformer", "transformed_training_data"):
+            assert finished not in materialized, materialized
+        assert "model" in materialized and "registered_model_version" in materialized
+        assert [str(v.version) for v in client.search_model_versions()] == ["1"]
+        assert client.get_model_version_download_uri(client.search_model_versions()[0].name, "1")
