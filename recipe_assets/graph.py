@@ -13,7 +13,7 @@ from dagster import (
 
 from recipe_assets.steps import evaluate, ingest, predict, register, split, train, transform
 from recipe_assets.config import LoadedConfig, load_config
-from recipe_assets.io import RecipeIOManager
+from recipe_assets.io import RecipeIOManager, outputs_base
 from recipe_assets.instance import expected_identity, instance_dir
 from recipe_assets.steps.ingest import raw_file_observer
 from recipe_assets.keys import BATCH_SCORING, MODEL_DEVELOPMENT, io_manager_key, job_name, mlflow_key, raw_files_key
@@ -134,7 +134,7 @@ def build_definitions(loaded: LoadedConfig) -> Definitions:
         sensors=[build_scoring_sensor(loaded, job_name(loaded.name, BATCH_SCORING))] if scoring else [],
         resources={
             io_manager_key(loaded.name): RecipeIOManager(
-                base_dir=loaded.config.execution.outputs_location or str(outputs_dir(loaded)),
+                base_dir=outputs_base(loaded),
                 recipe_root=str(loaded.root),
                 expected_instance=expected_identity(loaded),
                 instance_home=str(instance_dir(loaded)),

@@ -8,14 +8,18 @@ from __future__ import annotations
 import errno
 import os
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from dagster import ConfigurableIOManager, InitResourceContext, InputContext, MetadataValue, OutputContext
 
+from recipe_assets import remote_outputs
 from recipe_assets.remote_outputs import is_remote
-from recipe_assets.remote_outputs import read_output as read_remote_output
 from recipe_assets.remote_outputs import write_output as write_remote_output
+
+if TYPE_CHECKING:
+    from recipe_assets.config import LoadedConfig
 
 PARQUET = ".parquet"
 PICKLE = ".pkl"
@@ -28,6 +32,58 @@ def output_path(base_dir: Path, name: str) -> Path | None:
         if candidate.exists():
             return candidate
     return None
+
+
+def outputs_base(loaded: "LoadedConfig") -> str:
+    """Where the IO manager stores the recipe's outputs: `execution.outputs_location` (s3://bucket/prefix)
+    or the local `<recipe root>/metadata/outputs`."""
+    return loaded.config.execution.outputs_location or str(loaded.metadata_dir / "outputs")
+
+
+@dataclass(frozen=True)
+class StoredOutput:
+    """One output as the IO manager stored it: a file in the local folder or an object under the S3 prefix."""
+
+    location: str  # a local path or an s3:// URL
+    recipe_root: Path
+
+    @property
+    def is_table(self) -> bool:
+        return self.location.endswith(PARQUET)
+
+    def read(self) -> Any:
+        if is_remote(self.location):
+            return remote_outputs.read_object(self.location, self.recipe_root)
+        return read_output(Path(self.location), self.recipe_root)
+
+
+def stored_output_at(base_dir: str, name: str, recipe_root: Path) -> StoredOutput | None:
+    if is_remote(base_dir):
+        url = remote_outputs.stored_url(base_dir, name)
+        return None if url is None else StoredOutput(url, recipe_root)
+    path = output_path(Path(base_dir), name)
+    return None if path is None else StoredOutput(str(path), recipe_root)
+
+
+def stored_output(loaded: "LoadedConfig", name: str) -> StoredOutput | None:
+    """Output `name` of the recipe wherever its profile stores outputs, None when it is not stored: what
+    `Recipe.get_artifact`, `get-artifact`, `clean` and the run summary read, as the steps do."""
+    return stored_output_at(outputs_base(loaded), name, loaded.root)
+
+
+def remove_stored_output(loaded: "LoadedConfig", name: str) -> None:
+    base_dir = outputs_base(loaded)
+    if is_remote(base_dir):
+        remote_outputs.remove_output(base_dir, name)
+        return
+    import shutil
+
+    for suffix in (PARQUET, PICKLE):
+        (Path(base_dir) / f"{name}{suffix}").unlink(missing_ok=True)
+    # outputs stored as a folder of parts (batch scoring) go too
+    folder = Path(base_dir) / name
+    if folder.is_dir():
+        shutil.rmtree(folder)
 
 
 def write_atomically(path: Path, write: Any) -> None:
@@ -135,7 +191,8 @@ _RELEASES: dict[int, object] = {}  # lock releases of the IO managers that took 
 
 
 class RecipeIOManager(ConfigurableIOManager):
-    """Stores each output under `<recipe root>/metadata/outputs/<asset name>`."""
+    """Stores each output under `<recipe root>/metadata/outputs/<asset name>`, or under the profile's
+    `execution.outputs_location` (s3://bucket/prefix)."""
 
     base_dir: str
     recipe_root: str
@@ -195,13 +252,10 @@ class RecipeIOManager(ConfigurableIOManager):
         context.add_output_metadata({"path": MetadataValue.path(str(path))})
 
     def load_input(self, context: InputContext) -> Any:
-        name = context.asset_key.path[-1]
-        if is_remote(self.base_dir):
-            return read_remote_output(self.base_dir, name, Path(self.recipe_root))
-        path = output_path(self._base(), name)
-        if path is None:
+        stored = stored_output_at(self.base_dir, context.asset_key.path[-1], Path(self.recipe_root))
+        if stored is None:
             raise FileNotFoundError(
-                f"no stored output for {context.asset_key.to_user_string()} under {self._base()}; "
+                f"no stored output for {context.asset_key.to_user_string()} under {self.base_dir}; "
                 "materialize it first (it may have been cleaned)"
             )
-        return read_output(path, Path(self.recipe_root))
+        return stored.read()

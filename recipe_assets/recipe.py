@@ -18,8 +18,8 @@ from typing import TYPE_CHECKING, Any
 
 from recipe_assets.config import BUNDLED_TEMPLATES, RECIPE_FILE, find_recipe_root, load_config
 from recipe_assets.errors import RecipeError
-from recipe_assets.graph import build_definitions, mlflow_resource, outputs_dir
-from recipe_assets.io import PARQUET, PICKLE, output_path, read_output
+from recipe_assets.graph import build_definitions, mlflow_resource
+from recipe_assets.io import remove_stored_output, stored_output
 from recipe_assets.keys import BATCH_SCORING_STEPS, MODEL_DEVELOPMENT_STEPS, STEP_OUTPUTS, asset_key, step_of
 from recipe_assets.progress import Printer
 
@@ -139,7 +139,7 @@ class Recipe:
         names = self.outputs_to_clean(step)
         self.instance.wipe_assets([self.key(name) for name in names])
         for name in names:
-            remove_stored_output(outputs_dir(self.loaded), name)
+            remove_stored_output(self.loaded, name)
         return names
 
     def outputs_to_clean(self, step: str | None) -> list[str]:
@@ -156,19 +156,19 @@ class Recipe:
 
     def latest_value(self, name: str) -> Any:
         """The stored output of asset `name`, or None when it has not been materialized."""
-        path = output_path(outputs_dir(self.loaded), name)
-        return None if path is None else read_output(path, self.root)
+        stored = stored_output(self.loaded, name)
+        return None if stored is None else stored.read()
 
     def artifact_location(self, name: str) -> str | None:
-        """Where output `name` is: a file for tables and the transformer, a URI for model, run and
-        registered version; None when it has not been materialized."""
+        """Where output `name` is: a file (or its s3:// URL) for tables and the transformer, a URI for
+        model, run and registered version; None when it has not been materialized."""
         check_artifact_name(name)
-        path = output_path(outputs_dir(self.loaded), name)
-        if path is None:
+        stored = stored_output(self.loaded, name)
+        if stored is None:
             return None
-        if path.suffix == PARQUET or name == "transformer":
-            return str(path)
-        value = self.latest_value(name)
+        if stored.is_table or name == "transformer":
+            return stored.location
+        value = stored.read()
         if name == "model":
             return value["model_uri"]
         if name == "run":
@@ -176,7 +176,7 @@ class Recipe:
         if name == "registered_model_version":
             return value["model_uri"]
         files = stored_files(value)
-        return "\n".join(files) if files else str(path)
+        return "\n".join(files) if files else stored.location
 
     def get_artifact(self, name: str) -> Any:
         """The output itself, as MLflow Recipes returned it: a pandas DataFrame for data, the fitted
@@ -184,13 +184,14 @@ class Recipe:
         `mlflow.entities.Run` for `run`, a `ModelVersion` for `registered_model_version`; None (with a
         warning) when it has not been materialized yet."""
         check_artifact_name(name)
-        if output_path(outputs_dir(self.loaded), name) is None:
+        stored = stored_output(self.loaded, name)
+        if stored is None:
             log.warning("%s is not materialized yet; run the %s step first", name, step_of(name))
             return None
         from recipe_assets.staleness import warn_if_stale
 
         warn_if_stale(self, name)
-        value = self.latest_value(name)
+        value = stored.read()
         if name == "model":
             return self.mlflow.load_model(value["model_uri"])
         if name == "run":
@@ -215,15 +216,6 @@ def runner_steps(step: str | None) -> tuple[str, ...]:
 def check_artifact_name(name: str) -> None:
     if name not in ARTIFACT_NAMES:
         raise RecipeError(f"unknown artifact {name!r}; expected one of {', '.join(ARTIFACT_NAMES)}")
-
-
-def remove_stored_output(base_dir: Path, name: str) -> None:
-    for suffix in (PARQUET, PICKLE):
-        (base_dir / f"{name}{suffix}").unlink(missing_ok=True)
-    # outputs stored as a folder of parts (batch scoring) go too
-    folder = base_dir / name
-    if folder.is_dir():
-        shutil.rmtree(folder)
 
 
 def is_dataframe(value: Any) -> bool:

@@ -9,6 +9,7 @@ boto3 reads them; connections time out instead of hanging a run.
 from __future__ import annotations
 
 import io
+import os
 import uuid
 from pathlib import Path
 from typing import Any
@@ -22,11 +23,20 @@ def is_remote(location: str) -> bool:
     return "://" in location and not location.startswith("file:")
 
 
+_filesystems: dict[tuple, Any] = {}
+
+
 def _filesystem(location: str):
+    """One filesystem per process and environment: fsspec's own cache would keep the endpoint and keys of
+    its first use, though the environment (a notebook's, a test session's) may name another endpoint since."""
     import fsspec
 
-    fs, root = fsspec.core.url_to_fs(location, **CLIENT_SETTINGS)
-    return fs, root.rstrip("/")
+    environment = tuple(sorted((k, v) for k, v in os.environ.items() if k.startswith("AWS_")))
+    key = (location.split("://", 1)[0], os.getpid(), environment)
+    if key not in _filesystems:
+        _filesystems[key], _ = fsspec.core.url_to_fs(location, skip_instance_cache=True, use_listings_cache=False, **CLIENT_SETTINGS)
+    fs = _filesystems[key]
+    return fs, fs._strip_protocol(location).rstrip("/")
 
 
 def _url(location: str, key: str) -> str:
@@ -40,7 +50,7 @@ def write_output(location: str, name: str, obj: Any) -> str:
     fs, root = _filesystem(location)
     if isinstance(obj, pd.DataFrame):
         buffer = io.BytesIO()
-        obj.to_parquet(buffer, index=False)
+        obj.to_parquet(buffer)  # the index kept, as in the local folder (the split hashes it)
         suffix, payload = PARQUET, buffer.getvalue()
     else:
         import cloudpickle
@@ -67,11 +77,22 @@ def stored_key(location: str, name: str) -> str | None:
     return None
 
 
-def read_output(location: str, name: str, recipe_root: Path) -> Any:
-    fs, _ = _filesystem(location)
+def stored_url(location: str, name: str) -> str | None:
+    """The URL of output `name` under `location` (`s3://bucket/prefix/<name>.parquet` or `.pkl`), None when absent."""
     key = stored_key(location, name)
-    if key is None:
-        raise FileNotFoundError(f"no stored output {name} under {location}; materialize it first (it may have been cleaned)")
+    return None if key is None else _url(location, key)
+
+
+def remove_output(location: str, name: str) -> None:
+    fs, root = _filesystem(location)
+    for suffix in (PARQUET, PICKLE):
+        if fs.exists(f"{root}/{name}{suffix}"):
+            fs.rm(f"{root}/{name}{suffix}")
+
+
+def read_object(url: str, recipe_root: Path) -> Any:
+    """A stored output by its URL, as `write_output` stored it."""
+    fs, key = _filesystem(url)
     payload = fs.cat_file(key)
     if key.endswith(PARQUET):
         import pandas as pd

@@ -144,13 +144,12 @@ def _sweep_killed_runs_leftovers(loaded: LoadedConfig) -> None:
 
 def _check_model_registered(loaded: LoadedConfig, instance: DagsterInstance) -> None:
     """Scoring with the registered model needs one: say so, rather than that an input file is missing."""
-    from recipe_assets.graph import outputs_dir
-    from recipe_assets.io import output_path
+    from recipe_assets.io import stored_output
 
     if loaded.config.steps.predict.model_uri:
         return
     key = asset_key(loaded.name, "registered_model_version")
-    if instance.get_latest_materialization_event(key) is None or output_path(outputs_dir(loaded), "registered_model_version") is None:
+    if instance.get_latest_materialization_event(key) is None or stored_output(loaded, "registered_model_version") is None:
         raise RecipeError(
             "no registered model yet: run `recipe-assets run` first (it trains, evaluates and registers one), "
             "or set steps.predict.model_uri"
@@ -227,14 +226,13 @@ def reconstruct_recipe_job(recipe_root: str, profile: str, group: str, token: st
 
 def stored_values(loaded: LoadedConfig, names: list[str]) -> dict[str, object]:
     """The small outputs a run materialized (model, run, registered version, ...), read back from storage."""
-    from recipe_assets.graph import outputs_dir
-    from recipe_assets.io import PICKLE, output_path, read_output
+    from recipe_assets.io import stored_output
 
     values = {}
     for name in names:
-        path = output_path(outputs_dir(loaded), name)
-        if path is not None and path.suffix == PICKLE:
-            values[name] = read_output(path, loaded.root)
+        stored = stored_output(loaded, name)
+        if stored is not None and not stored.is_table:
+            values[name] = stored.read()
     return values
 
 
