@@ -124,21 +124,27 @@ def _curve_classes(classes: Sequence[Any], positive: Any) -> list[int]:
     return list(range(min(len(classes), MAX_CURVE_CLASSES)))
 
 
-def roc_curves(y_true: Any, probabilities: "np.ndarray", classes: Sequence[Any], positive: Any, split: str) -> Plot:
-    """One-vs-rest ROC curve of the positive class (binary) or of each class (multiclass)."""
+def _class_scores(y_true: Any, probabilities: "np.ndarray", classes: Sequence[Any], positive: Any):
+    """(class position, is-this-class per sampled row, that class's scores) for each curve to draw."""
     import numpy as np
-    from sklearn.metrics import roc_auc_score, roc_curve
 
     keep = sample_positions(len(probabilities))
     truth, scores = np.asarray(y_true, dtype=object)[keep], np.asarray(probabilities)[keep]
+    for index in _curve_classes(classes, positive):
+        yield index, truth == classes[index], scores[:, index]
+
+
+def roc_curves(y_true: Any, probabilities: "np.ndarray", classes: Sequence[Any], positive: Any, split: str) -> Plot:
+    """One-vs-rest ROC curve of the positive class (binary) or of each class (multiclass)."""
+    from sklearn.metrics import roc_auc_score, roc_curve
+
     figure, axes = _figure()
     ax = axes[0][0]
-    for index in _curve_classes(classes, positive):
-        hits = truth == classes[index]
+    for index, hits, scores in _class_scores(y_true, probabilities, classes, positive):
         if hits.all() or not hits.any():
             continue
-        fpr, tpr, _ = roc_curve(hits, scores[:, index])
-        ax.plot(fpr, tpr, color=COLORS[index % len(COLORS)], label=f"{classes[index]} (AUC {roc_auc_score(hits, scores[:, index]):.3f})")
+        fpr, tpr, _ = roc_curve(hits, scores)
+        ax.plot(fpr, tpr, color=COLORS[index % len(COLORS)], label=f"{classes[index]} (AUC {roc_auc_score(hits, scores):.3f})")
     ax.plot([0, 1], [0, 1], color="#999", linewidth=1, linestyle="--")
     ax.set_xlabel("false positive rate")
     ax.set_ylabel("true positive rate")
@@ -148,19 +154,15 @@ def roc_curves(y_true: Any, probabilities: "np.ndarray", classes: Sequence[Any],
 
 
 def precision_recall_curves(y_true: Any, probabilities: "np.ndarray", classes: Sequence[Any], positive: Any, split: str) -> Plot:
-    import numpy as np
     from sklearn.metrics import average_precision_score, precision_recall_curve
 
-    keep = sample_positions(len(probabilities))
-    truth, scores = np.asarray(y_true, dtype=object)[keep], np.asarray(probabilities)[keep]
     figure, axes = _figure()
     ax = axes[0][0]
-    for index in _curve_classes(classes, positive):
-        hits = truth == classes[index]
+    for index, hits, scores in _class_scores(y_true, probabilities, classes, positive):
         if not hits.any():
             continue
-        precision, recall, _ = precision_recall_curve(hits, scores[:, index])
-        average = average_precision_score(hits, scores[:, index])
+        precision, recall, _ = precision_recall_curve(hits, scores)
+        average = average_precision_score(hits, scores)
         ax.plot(recall, precision, color=COLORS[index % len(COLORS)], label=f"{classes[index]} (AP {average:.3f})")
     ax.set_xlabel("recall")
     ax.set_ylabel("precision")
