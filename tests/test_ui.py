@@ -138,7 +138,8 @@ def test_the_mlflow_run_shows_the_train_card_with_its_tabs_and_plots(regression_
     run = recipe.get_artifact("run")
     page = browser_page
     with mlflow_server(tmp_path, backend_store_uri=recipe.mlflow.tracking_uri) as url:
-        page.goto(f"{url}/#/experiments/{run.info.experiment_id}/runs/{run.info.run_id}/artifacts/cards/train.html", wait_until="networkidle")
+        # MLflow's UI keeps polling, so "networkidle" may never come; the waits below are for what a user sees
+        page.goto(f"{url}/#/experiments/{run.info.experiment_id}/runs/{run.info.run_id}/artifacts/cards/train.html", wait_until="domcontentloaded", timeout=90000)
         card = page.frame_locator("iframe").first
         card.get_by_text("Leaderboard").first.wait_for(timeout=90000)
         card.locator("img[alt='predicted vs actual (validation)']").wait_for(state="visible", timeout=30000)
