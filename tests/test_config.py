@@ -273,12 +273,17 @@ INGEST_SUPPORTED = {
 }
 
 
-@pytest.mark.parametrize("case", INGEST_SUPPORTED)
-def test_sql_table_and_url_ingest_keys_load(recipe: Path, case: str):
-    ingest, check = INGEST_SUPPORTED[case]
+def set_ingest_config(recipe: Path, ingest: str) -> None:
+    """Replace the profile's INGEST_CONFIG block (the last block of the drop-in fixture's profile)."""
     profile = recipe / "profiles" / "local.yaml"
     head = profile.read_text().split("INGEST_CONFIG:")[0]
     profile.write_text(head + "INGEST_CONFIG:\n" + ingest)
+
+
+@pytest.mark.parametrize("case", INGEST_SUPPORTED)
+def test_sql_table_and_url_ingest_keys_load(recipe: Path, case: str):
+    ingest, check = INGEST_SUPPORTED[case]
+    set_ingest_config(recipe, ingest)
     assert check(load_config(recipe, "local").config.steps.ingest)
 
 
@@ -291,9 +296,7 @@ def test_tuning_and_automl_keys_load(recipe: Path, edit, key_path: str):
 @pytest.mark.parametrize("case", NOT_SUPPORTED_INGEST)
 def test_ingest_keys_not_supported_yet(recipe: Path, case: str):
     key_path, ingest = NOT_SUPPORTED_INGEST[case]
-    profile = recipe / "profiles" / "local.yaml"
-    head = profile.read_text().split("INGEST_CONFIG:")[0]
-    profile.write_text(head + "INGEST_CONFIG:\n" + ingest)
+    set_ingest_config(recipe, ingest)
     message = load_error(recipe)
     assert f"not supported yet: {key_path}" in message and "recipe.yaml" in message
 
