@@ -13,7 +13,7 @@ from sklearn import metrics as sk
 from recipe_assets.config import load_config
 from recipe_assets.errors import RecipeConfigError
 from recipe_assets.steps.split import SplitConfig, assign_stratified_splits, split_frames
-from recipe_assets.steps.train import REBALANCING_MIN_ROWS, TrainConfig, rebalance_training_data, score_frame
+from recipe_assets.steps.train import REBALANCING_MIN_ROWS, RESAMPLING_SEED, TrainConfig, rebalance_training_data, score_frame
 
 TEMPLATES = Path(__file__).resolve().parents[1] / "templates"
 
@@ -173,7 +173,18 @@ def test_rebalancing_downsamples_the_majority_to_the_minority_share():
     assert rebalanced["label"].value_counts(normalize=True)["rare"] == pytest.approx(0.3)
     assert report.class_weights == pytest.approx({"common": 6000 / (2 * 5400), "rare": 6000 / (2 * 600)})
     again, _ = rebalance_training_data(frame, "label", 0.3)
-    assert again.index.equals(rebalanced.index) and rebalanced.index.is_monotonic_increasing
+    assert again.index.equals(rebalanced.index), "the same data must give the same rows in the same order"
+
+
+def test_rebalancing_keeps_mlflow_recipes_rows_and_order_when_seeded_alike():
+    """MLflow Recipes' rule: sample the majority class, put the minority rows first, shuffle all; with the
+    seed added to both samples (as the differential harness seeds the peer), the very same rows in the same order."""
+    frame = imbalanced(REBALANCING_MIN_ROWS + 1000, 0.1).sample(frac=1, random_state=3)  # classes interleaved
+    rebalanced, _ = rebalance_training_data(frame, "label", 0.3)
+    majority = frame[frame["label"] == "common"].sample(1400, random_state=RESAMPLING_SEED)
+    peer_rule = pd.concat([frame[frame["label"] == "rare"], majority]).sample(frac=1, random_state=RESAMPLING_SEED)
+    assert rebalanced.index.tolist() == peer_rule.index.tolist()
+    assert not rebalanced.index.is_monotonic_increasing  # shuffled, as the peer's rows are
 
 
 @pytest.mark.parametrize(

@@ -100,7 +100,10 @@ def rebalance_training_data(frame: "pd.DataFrame", target_col: str, minority_sha
 
     Only when the data has more than 5,000 rows and the minority class's share is below
     `minority_share` is the majority class sampled down (fixed seed) to minority * (1 - share) / share
-    rows, which brings the minority to `minority_share`. Kept rows stay in their original order.
+    rows, which brings the minority to `minority_share`; the minority rows and the kept majority rows are
+    then shuffled together with the same seed. That is MLflow Recipes' rule (its two `DataFrame.sample`
+    calls) with a seed added, so the same data always gives the same rows in the same order, and order
+    matters to estimators that see rows one by one (SGD) or draw from them.
     Multiclass data is never resampled (MLflow Recipes rebalanced binary tasks only). The original
     "balanced" class weights (n_rows / (n_classes * class_rows)) are reported either way.
     """
@@ -124,7 +127,7 @@ def rebalance_training_data(frame: "pd.DataFrame", target_col: str, minority_sha
         return frame, Rebalancing(False, reason, before, before, weights, weighted=True)
     keep_majority = int(counts[minority] * (1 - minority_share) / minority_share)
     majority_rows = frame[frame[target_col] == majority].sample(n=keep_majority, random_state=RESAMPLING_SEED)
-    rebalanced = pd.concat([frame[frame[target_col] != majority], majority_rows]).sort_index()
+    rebalanced = pd.concat([frame[frame[target_col] != majority], majority_rows]).sample(frac=1, random_state=RESAMPLING_SEED)
     after = {plain_value(label): int(count) for label, count in rebalanced[target_col].value_counts().items()}
     reason = (
         f"minority class {plain_value(minority)!r} had a share of {share:.1%} (below {minority_share:.0%}); "

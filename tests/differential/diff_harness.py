@@ -79,15 +79,14 @@ class DirResult:
     peer: Side
     ours: Side
     rows: list[Row] = field(default_factory=list)
-    sample_cause: Row | None = None  # set when the peer trained on its unseeded down-sample
 
     def add(self, check: str, subject: str, peer, ours, equal: bool, note: str = "") -> Row:
         row = Row(check, subject, short(peer), short(ours), note=note)
         if not equal:
-            listed = find_listed(check, subject, self.entry.name)
+            listed = find_listed(check, subject, self.entry.name, peer, ours)
             row.status = "listed" if listed else "MISMATCH"
             if listed:
-                row.note = f"{listed.key}: {listed.reason}" + (f"; {note}" if note else "")
+                row.note = f"{listed.key} (allows {listed.allowed}): {listed.reason}" + (f"; {note}" if note else "")
         self.rows.append(row)
         return row
 
@@ -337,27 +336,23 @@ def values_equal(a: float, b: float) -> bool:
     return math.isclose(a, b, rel_tol=RTOL, abs_tol=ATOL)
 
 
-def peer_rebalanced(result: DirResult, peer_metrics: dict, our_metrics: dict) -> Row | None:
-    """MLflow Recipes down-samples the majority class of big binary training sets with an unseeded
-    `DataFrame.sample` (steps/train.py `_rebalance_classes`), so its model, and every metric and
-    prediction after it, changes from one run of the peer to the next. When it did so, the row counts
-    must still agree exactly; the values can only be compared where they do not depend on the sample."""
+def compare_rebalancing(result: DirResult, peer_metrics: dict, our_metrics: dict) -> None:
+    """MLflow Recipes down-samples the majority class of big binary training sets and shuffles
+    (steps/train.py `_rebalance_classes`); peer_site/sitecustomize.py seeds those two samples with our seed,
+    so both systems fit on the same rows in the same order and every value after it is compared as is.
+    Here: the rows the estimator was fitted on, counted by both (training metrics then show the rest)."""
     peer_count = peer_metrics.get("training", {}).get("example_count")
     train_rows = result.peer.probe.get("artifacts", {}).get("training_data", {}).get("shape", [None])[0]
     if peer_count is None or train_rows is None or peer_count >= train_rows:
-        return None
+        return
     our_count = our_metrics.get("training", {}).get("example_count")
-    if our_count != peer_count:
-        result.add("rebalanced training rows", "count", peer_count, our_count, False)
-        return None
-    return result.add("rebalanced training rows", "which majority rows are kept", f"{int(peer_count)} of {train_rows}, unseeded sample",
-                      f"{int(our_count)} of {train_rows}, seeded sample", False)
+    result.add("rebalanced training rows", f"count (of {train_rows})", peer_count, our_count, peer_count == our_count)
 
 
 def compare_metrics(result: DirResult, causes: dict) -> None:
     peer_metrics = metrics_by_dataset(result.peer.probe.get("metrics", {}))
     our_metrics = metrics_by_dataset(result.ours.probe.get("metrics", {}))
-    result.sample_cause = peer_rebalanced(result, peer_metrics, our_metrics)
+    compare_rebalancing(result, peer_metrics, our_metrics)
     for prefix in sorted(set(peer_metrics) | set(our_metrics)):
         peer_set, our_set = peer_metrics.get(prefix, {}), our_metrics.get(prefix, {})
         common = sorted(set(peer_set) & set(our_set))
@@ -368,8 +363,6 @@ def compare_metrics(result: DirResult, causes: dict) -> None:
             result.add("metric names", f"{prefix}_{name} (ours only)", "absent", "logged", False)
         cause = metric_dataset_cause(result, prefix, causes) if prefix in DATASETS else None
         for name in common:
-            if result.sample_cause is not None and name != "example_count":
-                cause = cause or result.sample_cause
             a, b = peer_set[name], our_set[name]
             if values_equal(a, b) or cause is None:
                 result.add("metric values", f"{prefix}_{name}", a, b, values_equal(a, b))
@@ -408,8 +401,7 @@ def compare_predictions(result: DirResult) -> None:
     else:
         same = len(a) == len(b) and bool((a.astype(str) == b.astype(str)).all())
         detail = f"{int((a.astype(str) != b.astype(str)).sum())} of {len(a)} labels differ" if len(a) == len(b) else ""
-    record = result.add if same or result.sample_cause is None else (lambda *args: result.follow(*args[:4], result.sample_cause, args[5]))
-    record("predictions", "labels / values (allclose)", f"{len(a)} rows, {a.dtype}", f"{len(b)} rows, {b.dtype}", same, detail)
+    result.add("predictions", "labels / values (allclose)", f"{len(a)} rows, {a.dtype}", f"{len(b)} rows, {b.dtype}", same, detail)
     peer_scores = {c for c in peer_pred.columns if c.startswith("score_")}
     our_scores = {c for c in our_pred.columns if c.startswith("score_")}
     if peer_scores or our_scores:
@@ -418,8 +410,7 @@ def compare_predictions(result: DirResult) -> None:
         if common:
             diff = float(np.max(np.abs(peer_pred[common].to_numpy() - our_pred[common].to_numpy())))
             close = bool(np.allclose(peer_pred[common], our_pred[common], rtol=RTOL, atol=ATOL))
-            record = result.add if close or result.sample_cause is None else (lambda *args: result.follow(*args[:4], result.sample_cause, args[5]))
-            record("predictions", "class scores (allclose)", "", "", close, f"max |diff| {diff:.3g}")
+            result.add("predictions", "class scores (allclose)", "", "", close, f"max |diff| {diff:.3g}")
 
 
 ARTIFACT_SPLIT = {
