@@ -23,8 +23,8 @@ CARD_CPU = "card cpu s"
 
 def card_seconds(recipe_dir: Path) -> dict[str, tuple[float, float]]:
     """Step -> (wall, CPU) seconds spent on its card, from the latest materialization of its outputs."""
-    from recipe_assets.keys import STEP_OUTPUTS
-    from recipe_assets.recipe import Recipe
+    from recipe_assets.core.keys import STEP_OUTPUTS
+    from recipe_assets.app.recipe import Recipe
 
     recipe = Recipe(recipe_root=recipe_dir)
     found = {}
@@ -47,7 +47,7 @@ def main() -> None:
         for rows in args.rows:
             recipe = make_bench_recipe(Path(work) / f"cards-{rows}", rows)
             started = time.perf_counter()
-            done = subprocess.run([sys.executable, "-m", "recipe_assets.cli", "run", "--recipe-root", str(recipe)], capture_output=True, text=True)
+            done = subprocess.run([sys.executable, "-m", "recipe_assets.app.cli", "run", "--recipe-root", str(recipe)], capture_output=True, text=True)
             if done.returncode != 0:
                 raise SystemExit(f"{rows:,} rows: the run failed\n{done.stdout[-2000:]}\n{done.stderr[-3000:]}")
             total = time.perf_counter() - started

@@ -5,9 +5,9 @@ from __future__ import annotations
 import os
 import sys
 
-from recipe_assets.config import BUNDLED_TEMPLATES
-from recipe_assets.graph import load_definitions
-from recipe_assets.instance import dagster_home_hint, prepare_instance_dir
+from recipe_assets.engine.config import BUNDLED_TEMPLATES
+from recipe_assets.engine.graph import load_definitions
+from recipe_assets.engine.instance import dagster_home_hint, prepare_instance_dir
 
 RECIPE_ROOT = os.environ.get("RECIPE_ROOT") or str(BUNDLED_TEMPLATES / "regression")
 RECIPE_PROFILE = os.environ.get("RECIPE_PROFILE") or "local"

@@ -42,7 +42,7 @@ def wrap(owner, name: str, before=None, after=None) -> None:
 def install(point: str) -> None:
     kind, _, arg = point.partition(":")
     if kind in ("half-write", "before-publish", "after-publish"):
-        from recipe_assets import io
+        from recipe_assets.data import io_manager
 
         def matches(path) -> bool:
             return os.path.basename(str(path)).split(".")[0] == arg
@@ -92,6 +92,6 @@ def install(point: str) -> None:
 
 if __name__ == "__main__":
     install(sys.argv[1])
-    from recipe_assets.cli import main
+    from recipe_assets.app.cli import main
 
     sys.exit(main(sys.argv[2:]))

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from dagster import RunsFilter, SensorResult, build_sensor_context
 
-from recipe_assets.recipe import Recipe
+from recipe_assets.app.recipe import Recipe
 
 IDLE_TICKS_TO_STOP = 3
 

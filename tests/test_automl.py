@@ -9,11 +9,11 @@ import pandas as pd
 import pytest
 
 from conftest import ALL_OUTPUTS, copy_template
-from recipe_assets.config import load_config
-from recipe_assets.errors import RecipeConfigError
-from recipe_assets.graph import build_definitions
-from recipe_assets.recipe import Recipe
-from recipe_assets.steps.automl import FlamlMetric, LabelCodes, flaml_metric, metric_from_loss
+from recipe_assets.engine.config import load_config
+from recipe_assets.core.errors import RecipeConfigError
+from recipe_assets.engine.graph import build_definitions
+from recipe_assets.app.recipe import Recipe
+from recipe_assets.ml.automl import FlamlMetric, LabelCodes, flaml_metric, metric_from_loss
 
 CUSTOM = '    using: "custom"\n    estimator_method: estimator_fn\n'
 
@@ -97,7 +97,7 @@ def test_binary_labels_reach_flaml_with_the_positive_class_as_1():
 
 
 def automl_card(root: Path):
-    from recipe_assets.keys import asset_key
+    from recipe_assets.core.keys import asset_key
 
     recipe = Recipe(recipe_root=root)
     metadata = recipe.instance.get_latest_materialization_event(asset_key(recipe.loaded.name, "model")).asset_materialization.metadata

@@ -25,7 +25,7 @@ import pandas as pd
 import pytest
 
 from conftest import copy_template
-from recipe_assets.cli import main
+from recipe_assets.app.cli import main
 
 RAW_TRACEBACK = "Traceback (most recent call last)"
 TABLE: list[tuple[str, int, str, str]] = []
@@ -275,7 +275,7 @@ def rematerialized_since(root: Path, since: float) -> set[str]:
     """Outputs (and step cards) the failed run materialized anew before the failure: legitimately newer."""
     from dagster import DagsterInstance
 
-    from recipe_assets.keys import STEP_OUTPUTS, step_of
+    from recipe_assets.core.keys import STEP_OUTPUTS, step_of
 
     STEP_OUTPUTS_NAMES = [n for names in STEP_OUTPUTS.values() for n in names]
 
@@ -329,8 +329,8 @@ def run_case(case: Case, root: Path, capsys) -> tuple[int, str]:
         captured = capsys.readouterr()
         return code, captured.err
     if case.via == "api":
-        from recipe_assets.errors import RecipeError
-        from recipe_assets.recipe import Recipe
+        from recipe_assets.core.errors import RecipeError
+        from recipe_assets.app.recipe import Recipe
 
         try:
             Recipe(recipe_root=root).run()
@@ -338,7 +338,7 @@ def run_case(case: Case, root: Path, capsys) -> tuple[int, str]:
             return 1, f"error: {exc}"
         return 0, ""
     if case.via == "subprocess":
-        done = subprocess.run([sys.executable, "-m", "recipe_assets.cli", *args], capture_output=True, text=True, timeout=600)
+        done = subprocess.run([sys.executable, "-m", "recipe_assets.app.cli", *args], capture_output=True, text=True, timeout=600)
         return done.returncode, done.stderr
     env = {**os.environ, "RECIPE_ROOT": str(root), "DAGSTER_HOME": str(root / "metadata" / "dagster")}
     done = subprocess.run(
@@ -436,7 +436,7 @@ def test_scoring_before_any_model_is_registered_says_to_run_first(tmp_path: Path
 
 
 def test_user_frames_leave_out_ours_and_the_libraries(tmp_path: Path):
-    from recipe_assets.errors import user_traceback
+    from recipe_assets.core.errors import user_traceback
 
     user_file = tmp_path / "steps" / "transform.py"
     user_file.parent.mkdir()

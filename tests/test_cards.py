@@ -17,9 +17,9 @@ from dagster import DagsterInstance, MetadataValue, Output, TableMetadataValue, 
 from conftest import TEMPLATES
 from recipe_assets import cards
 from recipe_assets.cards import layout, plots
-from recipe_assets.cards.notebook import DisplayText, StepCard
-from recipe_assets.recipe import Recipe
-from recipe_assets.runner import RunSummary
+from recipe_assets.app.notebook import DisplayText, StepCard
+from recipe_assets.app.recipe import Recipe
+from recipe_assets.engine.runner import RunSummary
 
 
 def rows_of(value: TableMetadataValue) -> list[dict]:
@@ -255,7 +255,7 @@ def test_plots_drawn_in_the_helper_process_are_the_plots_drawn_here():
 
 
 def test_a_card_shown_twice_in_a_notebook_gets_its_own_tabs_each_time():
-    from recipe_assets.cards.notebook import card_fragment
+    from recipe_assets.app.notebook import card_fragment
 
     page = cards.render_html("train", {"model performance": cards.table(("m",), [("rmse",)])})
     first, second = card_fragment(page), card_fragment(page)

@@ -10,8 +10,8 @@ import pandas as pd
 import pytest
 from sklearn import metrics as sk
 
-from recipe_assets.config import load_config
-from recipe_assets.errors import RecipeConfigError
+from recipe_assets.engine.config import load_config
+from recipe_assets.core.errors import RecipeConfigError
 from recipe_assets.steps.split import SplitConfig, assign_stratified_splits, split_frames
 from recipe_assets.steps.train import REBALANCING_MIN_ROWS, RESAMPLING_SEED, TrainConfig, rebalance_training_data, score_frame
 
@@ -110,7 +110,7 @@ def write_recipe(root: Path, data: pd.DataFrame, estimator: str, positive_class:
 
 
 def run_recipe(root: Path):
-    from recipe_assets.recipe import Recipe
+    from recipe_assets.app.recipe import Recipe
 
     recipe = Recipe(profile="local", recipe_root=root)
     summary = recipe.run()
@@ -346,6 +346,6 @@ def test_estimator_without_predict_proba_leaves_out_probability_metrics(tmp_path
 
 
 def summary_key(recipe, name: str):
-    from recipe_assets.keys import asset_key
+    from recipe_assets.core.keys import asset_key
 
     return asset_key(recipe.loaded.name, name)

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from recipe_assets.cli import main
-from recipe_assets.config import BUNDLED_TEMPLATES, load_config
+from recipe_assets.app.cli import main
+from recipe_assets.engine.config import BUNDLED_TEMPLATES, load_config
 
 DROPIN = Path(__file__).parent / "fixtures" / "dropin_recipe"
 OUTPUTS = ("ingested_data", "training_data", "validation_data", "test_data", "transformer", "transformed_training_data",
@@ -29,7 +29,7 @@ def output_states(graph: str) -> dict[str, str]:
 def cli(*args: str, cwd: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
     """The real command in a fresh process, as a user or CI runs it."""
     return subprocess.run(
-        [sys.executable, "-m", "recipe_assets.cli", *args], cwd=cwd, env={**os.environ, **(env or {})},
+        [sys.executable, "-m", "recipe_assets.app.cli", *args], cwd=cwd, env={**os.environ, **(env or {})},
         capture_output=True, text=True, timeout=300,
     )
 
@@ -45,7 +45,7 @@ def test_help_lists_the_verbs_without_importing_heavy_libraries():
     shown = subprocess.run([str(script), "--help"], capture_output=True, text=True, timeout=60)
     assert shown.returncode == 0
     assert "{run,inspect,clean,get-artifact,init}" in shown.stdout
-    probe = "import sys; from recipe_assets import cli; cli.build_parser(); print([m for m in ('pandas', 'sklearn', 'mlflow', 'dagster') if m in sys.modules])"
+    probe = "import sys; from recipe_assets.app import cli; cli.build_parser(); print([m for m in ('pandas', 'sklearn', 'mlflow', 'dagster') if m in sys.modules])"
     assert subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60).stdout.strip() == "[]"
 
 
@@ -103,7 +103,7 @@ def test_init_copies_a_bundled_template(tmp_path: Path, template: str, capsys):
 
 def test_init_leaves_out_a_templates_run_state(tmp_path: Path, monkeypatch, capsys):
     """A template that has been run in place (metadata/, __pycache__, sample output) gives a clean recipe."""
-    import recipe_assets.recipe as recipe_module
+    import recipe_assets.app.recipe as recipe_module
 
     templates = tmp_path / "templates"
     shutil.copytree(BUNDLED_TEMPLATES / "regression", templates / "regression")
@@ -220,7 +220,7 @@ VENV_BIN = Path(sys.executable).parent
 
 
 def test_hints_name_this_very_executable(monkeypatch):
-    from recipe_assets import cli as cli_module
+    from recipe_assets.app import cli as cli_module
 
     monkeypatch.delenv("UV_RUN_RECURSION_DEPTH", raising=False)
     monkeypatch.setattr(sys, "argv", [str(VENV_BIN / "recipe-assets"), "run"])
@@ -235,7 +235,7 @@ def test_hints_name_this_very_executable(monkeypatch):
 
 
 def test_mlflow_hint_is_the_interpreters_mlflow_ui_or_the_server_itself(monkeypatch):
-    from recipe_assets.cli import mlflow_ui_hint
+    from recipe_assets.app.cli import mlflow_ui_hint
 
     monkeypatch.setenv("PATH", "/usr/bin:/bin")
     assert mlflow_ui_hint("sqlite:////tmp/r/metadata/mlflow/mlruns.db") == f"{sys.executable} -m mlflow ui --backend-store-uri sqlite:////tmp/r/metadata/mlflow/mlruns.db"

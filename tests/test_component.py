@@ -9,7 +9,7 @@ import pytest
 from dagster import AssetKey, load_from_defs_folder
 
 from conftest import copy_template
-from recipe_assets.recipe import Recipe
+from recipe_assets.app.recipe import Recipe
 
 
 def write_project(root: Path, recipes: dict[str, Path]) -> Path:

@@ -12,13 +12,13 @@ from pathlib import Path
 import pytest
 
 from conftest import copy_template
-from recipe_assets.errors import RecipeError
-from recipe_assets.recipe_lock import HOLDER_FILE, RecipeBusy, hold_recipe, lock_path
+from recipe_assets.core.errors import RecipeError
+from recipe_assets.engine.recipe_lock import HOLDER_FILE, RecipeBusy, hold_recipe, lock_path
 
 HOLD_FOR_A_WHILE = """
 import sys, time
 from pathlib import Path
-from recipe_assets.recipe_lock import hold_recipe
+from recipe_assets.engine.recipe_lock import hold_recipe
 with hold_recipe(Path(sys.argv[1])):
     print("held", flush=True)
     time.sleep(float(sys.argv[2]))
@@ -65,7 +65,7 @@ def test_waiting_for_the_holder_says_so_then_proceeds(tmp_path: Path):
 
 def run_cli(root: Path) -> subprocess.Popen:
     return subprocess.Popen(
-        [sys.executable, "-m", "recipe_assets.cli", "run", "--recipe-root", str(root)],
+        [sys.executable, "-m", "recipe_assets.app.cli", "run", "--recipe-root", str(root)],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )
 

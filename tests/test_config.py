@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from recipe_assets.config import load_config
-from recipe_assets.errors import RecipeConfigError, RecipeError
+from recipe_assets.engine.config import load_config
+from recipe_assets.core.errors import RecipeConfigError, RecipeError
 
 DROPIN = Path(__file__).parent / "fixtures" / "dropin_recipe"
 
@@ -45,7 +45,7 @@ def test_another_profile_changes_only_what_it_sets(recipe: Path):
 
 
 def test_relative_paths_resolve_against_the_recipe_root_not_the_cwd(recipe: Path, tmp_path: Path, monkeypatch):
-    from recipe_assets.graph import mlflow_resource
+    from recipe_assets.engine.graph import mlflow_resource
     from recipe_assets.steps.ingest import resolve_files
 
     monkeypatch.chdir(tmp_path)
@@ -142,8 +142,8 @@ def test_a_misspelled_profile_gets_a_did_you_mean(recipe: Path):
 @pytest.mark.parametrize("template", ["regression", "classification"])
 @pytest.mark.parametrize("profile", ["local", "server", "cluster"])
 def test_every_built_in_profile_loads_the_bundled_templates(tmp_path: Path, template: str, profile: str):
-    from recipe_assets.config import BUILTIN_PROFILES, BUNDLED_TEMPLATES
-    from recipe_assets.recipe import create_recipe
+    from recipe_assets.engine.config import BUILTIN_PROFILES, BUNDLED_TEMPLATES
+    from recipe_assets.app.recipe import create_recipe
 
     assert (BUILTIN_PROFILES / f"{profile}.yaml").is_file()
     root = create_recipe(tmp_path / template, template)
@@ -180,8 +180,8 @@ def test_unknown_key_without_a_close_match_ends_its_sentence_before_the_expected
 
 
 def test_recipe_yaml_is_found_in_a_parent_folder(recipe: Path, monkeypatch):
-    from recipe_assets.config import find_recipe_root
-    from recipe_assets.recipe import Recipe
+    from recipe_assets.engine.config import find_recipe_root
+    from recipe_assets.app.recipe import Recipe
 
     monkeypatch.chdir(recipe / "steps")
     assert find_recipe_root(Path.cwd()) == recipe
@@ -189,7 +189,7 @@ def test_recipe_yaml_is_found_in_a_parent_folder(recipe: Path, monkeypatch):
 
 
 def test_no_recipe_yaml_anywhere_says_how_to_name_one(tmp_path: Path, monkeypatch):
-    from recipe_assets.config import find_recipe_root
+    from recipe_assets.engine.config import find_recipe_root
 
     (tmp_path / "elsewhere").mkdir()
     with pytest.raises(RecipeConfigError) as caught:
@@ -200,7 +200,7 @@ def test_no_recipe_yaml_anywhere_says_how_to_name_one(tmp_path: Path, monkeypatc
 
 def test_missing_data_file_fails_the_run_not_the_definitions(recipe: Path, edit):
     """Reading states, cards and artifacts must not need the raw data; a run names the missing file."""
-    from recipe_assets.recipe import Recipe
+    from recipe_assets.app.recipe import Recipe
 
     edit(recipe / "profiles" / "local.yaml", "./data/measurements.csv", "./data/measurements_2024.csv")
     loaded_without_the_data = Recipe(recipe_root=recipe)
@@ -209,7 +209,7 @@ def test_missing_data_file_fails_the_run_not_the_definitions(recipe: Path, edit)
 
 
 def test_target_col_not_in_the_data_fails_at_ingest_naming_the_column(recipe: Path, edit):
-    from recipe_assets.recipe import Recipe
+    from recipe_assets.app.recipe import Recipe
 
     edit(recipe / "recipe.yaml", 'target_col: "y"', 'target_col: "price"')
     with pytest.raises(RecipeError) as caught:
@@ -221,7 +221,7 @@ def test_target_col_not_in_the_data_fails_at_ingest_naming_the_column(recipe: Pa
 
 
 def test_step_module_that_does_not_parse(recipe: Path):
-    from recipe_assets.graph import build_definitions
+    from recipe_assets.engine.graph import build_definitions
 
     (recipe / "steps" / "transform.py").write_text("def transformer_fn(:\n    pass\n")
     with pytest.raises(RecipeError) as caught:
@@ -232,7 +232,7 @@ def test_step_module_that_does_not_parse(recipe: Path):
 
 
 def test_step_module_without_the_function(recipe: Path, edit):
-    from recipe_assets.graph import build_definitions
+    from recipe_assets.engine.graph import build_definitions
 
     edit(recipe / "recipe.yaml", "estimator_method: estimator_fn", "estimator_method: make_model")
     with pytest.raises(RecipeError) as caught:

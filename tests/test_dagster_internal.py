@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from dagster import AssetKey, AssetObservation, DagsterInstance, DataVersion, Output, asset, materialize, observable_source_asset
 
-from recipe_assets.dagster_internal import FRESH, MISSING, STALE, stale_statuses
+from recipe_assets.engine.dagster_internal import FRESH, MISSING, STALE, stale_statuses
 from recipe_assets.steps.ingest import DATA_VERSION_TAG
 
 version = {"source": "1"}
@@ -65,7 +65,7 @@ def test_runless_observation_with_a_new_data_version_makes_the_direct_child_stal
 def test_stale_causes_name_the_changed_input_and_a_new_code_version():
     from dagster import Definitions
 
-    from recipe_assets.dagster_internal import stale_causes
+    from recipe_assets.engine.dagster_internal import stale_causes
 
     @asset(deps=["files"], code_version="b")
     def first():  # the same asset with a new code version

@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 from dagster import AssetCheckKey
 
-from recipe_assets.recipe import Recipe
+from recipe_assets.app.recipe import Recipe
 
 
 def check_evaluation(recipe: Recipe, metric: str):

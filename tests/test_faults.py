@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 from conftest import copy_template
-from recipe_assets.cli import main
+from recipe_assets.app.cli import main
 
 INJECT = Path(__file__).parent / "fault_injection.py"
 
@@ -40,7 +40,7 @@ def run_killed_at(point: str, root: Path, *args: str) -> subprocess.CompletedPro
 
 def readable(path: Path, root: Path) -> bool:
     """Reads back as a reader would (pickles refer to the recipe's steps/)."""
-    from recipe_assets.io import read_output
+    from recipe_assets.data.io_manager import read_output
 
     try:
         read_output(path, root)

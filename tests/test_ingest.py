@@ -7,9 +7,9 @@ import pandas as pd
 import pytest
 from deltalake import write_deltalake
 
-from recipe_assets.errors import RecipeDataError
+from recipe_assets.core.errors import RecipeDataError
 from recipe_assets.steps.ingest import IngestConfig, read_data, resolve_files
-from recipe_assets.recipe import Recipe
+from recipe_assets.app.recipe import Recipe
 
 
 @pytest.fixture

@@ -93,7 +93,7 @@ def test_the_wheel_carries_the_built_in_profiles_templates_and_their_gitignores(
         "recipe_assets/templates/classification/steps/train.py",
         "recipe_assets/templates/classification/.gitignore",
         "recipe_assets/__main__.py",
-        "resources/mlflow_tracking.py",
+        "recipe_assets/data/mlflow_tracking.py",
     ):
         assert needed in names
     assert not [name for name in names if "/metadata/" in name or "__pycache__" in name]

@@ -14,12 +14,12 @@ import yaml
 from dagster import DagsterInstance
 
 from conftest import REPO
-from recipe_assets.config import load_config
-from recipe_assets.errors import RecipeConfigError, RecipeError
-from recipe_assets.instance import check_instance, instance_dir, prepare_instance_dir, recipe_instance
-from recipe_assets.keys import MODEL_DEVELOPMENT_STEPS
-from recipe_assets.recipe import Recipe
-from recipe_assets.runner import keys_of_steps, keys_to_run
+from recipe_assets.engine.config import load_config
+from recipe_assets.core.errors import RecipeConfigError, RecipeError
+from recipe_assets.engine.instance import check_instance, instance_dir, prepare_instance_dir, recipe_instance
+from recipe_assets.core.keys import MODEL_DEVELOPMENT_STEPS
+from recipe_assets.app.recipe import Recipe
+from recipe_assets.engine.runner import keys_of_steps, keys_to_run
 from servers import VENV_BIN, dagster_dev, free_port
 
 

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 from dagster import AssetKey, build_input_context, build_output_context
 
-from recipe_assets.io import RecipeIOManager, write_atomically
+from recipe_assets.data.io_manager import RecipeIOManager, write_atomically
 
 
 def test_dataframes_round_trip_through_parquet(tmp_path: Path):

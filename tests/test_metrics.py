@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 from sklearn import metrics as sk
 
-from recipe_assets.errors import RecipeDataError
-from recipe_assets.metrics import (
+from recipe_assets.core.errors import RecipeDataError
+from recipe_assets.ml.metrics import (
     BINARY_METRICS,
     MULTICLASS_METRICS,
     REGRESSION_METRICS,
@@ -122,8 +122,8 @@ def test_card_tables_list_every_class():
 def test_label_sums_are_named_as_mlflow_2_logged_them_and_the_old_names_still_work(regression_recipe, edit):
     """recipe-format.md says *_on_label; MLflow 2.x's evaluator logged *_on_target. A recipe may name
     either; custom metrics see both keys in builtin_metrics."""
-    from recipe_assets.config import load_config
-    from recipe_assets.metrics import regression_metrics, with_aliases
+    from recipe_assets.engine.config import load_config
+    from recipe_assets.ml.metrics import regression_metrics, with_aliases
 
     values = regression_metrics([1.0, 2.0, 3.0], [1.0, 2.0, 4.0])
     assert (values["sum_on_target"], values["mean_on_target"]) == (6.0, 2.0)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from resources.mlflow_tracking import MlflowTracking, pinned_model_requirements, resolve_artifact_location, resolve_tracking_uri
+from recipe_assets.data.mlflow_tracking import MlflowTracking, pinned_model_requirements, resolve_artifact_location, resolve_tracking_uri
 
 
 def test_relative_sqlite_uris_resolve_against_the_recipe_root(tmp_path: Path):

@@ -13,7 +13,7 @@ import pytest
 from nbclient import NotebookClient
 
 from conftest import REPO
-from recipe_assets.recipe import create_recipe
+from recipe_assets.app.recipe import create_recipe
 
 pytestmark = pytest.mark.slow
 

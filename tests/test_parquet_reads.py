@@ -1,6 +1,6 @@
 """`pandas.read_parquet` in any process that imports recipe_assets reads local files through Arrow's own
 filesystem: no Python file object, so no abort at exit (exit 134, "terminate called without an active
-exception") and errors that name the file instead of `'<Buffer>'`. See recipe_assets/parquet_reads.py."""
+exception") and errors that name the file instead of `'<Buffer>'`. See recipe_assets/data/parquet_reads.py."""
 from __future__ import annotations
 
 import subprocess

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from recipe_assets.recipe import Recipe
+from recipe_assets.app.recipe import Recipe
 
 
 @pytest.fixture(scope="module")

@@ -10,11 +10,11 @@ from pathlib import Path
 import pytest
 import yaml
 
-from recipe_assets.config import load_config
-from recipe_assets.errors import RecipeError
-from recipe_assets.graph import celery_config
-from recipe_assets.instance import prepare_instance_dir, recipe_instance
-from recipe_assets.recipe import Recipe
+from recipe_assets.engine.config import load_config
+from recipe_assets.core.errors import RecipeError
+from recipe_assets.engine.graph import celery_config
+from recipe_assets.engine.instance import prepare_instance_dir, recipe_instance
+from recipe_assets.app.recipe import Recipe
 from servers import celery_workers, free_port, process_tree_pids, redis_server
 
 pytestmark = pytest.mark.slow
@@ -26,7 +26,7 @@ def write_celery_profile(root: Path, broker: str) -> None:
 
 
 def worker_env(root: Path) -> dict[str, str]:
-    """Workers run in the recipe's instance, like every way in (recipe_assets/instance.py). Its SQLite
+    """Workers run in the recipe's instance, like every way in (recipe_assets/engine/instance.py). Its SQLite
     storage is created here first: two workers starting at once would both create it."""
     loaded = load_config(root, "celery")
     with recipe_instance(loaded):

@@ -14,8 +14,8 @@ import pytest
 from dagster import AssetKey, DagsterInstance, DagsterRunStatus, RunsFilter
 
 from conftest import REPO
-from recipe_assets.config import load_config
-from recipe_assets.instance import prepare_instance_dir
+from recipe_assets.engine.config import load_config
+from recipe_assets.engine.instance import prepare_instance_dir
 from servers import VENV_BIN, dagster_daemon, dagster_webserver, postgres_server
 from test_production_postgres import PASSWORD, env_for
 

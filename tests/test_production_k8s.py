@@ -7,7 +7,7 @@ import subprocess
 
 import pytest
 
-from recipe_assets.graph import load_definitions
+from recipe_assets.engine.graph import load_definitions
 from servers import VENV_BIN
 
 

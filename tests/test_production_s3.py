@@ -12,8 +12,8 @@ import pytest
 from dagster import AssetKey
 from sklearn.pipeline import Pipeline
 
-from recipe_assets.errors import RecipeError
-from recipe_assets.recipe import Recipe
+from recipe_assets.core.errors import RecipeError
+from recipe_assets.app.recipe import Recipe
 from servers import free_port, moto_s3_server
 
 pytestmark = pytest.mark.slow
@@ -63,7 +63,7 @@ def stored_keys(s3) -> set[str]:
 def recipe_cli(*args: str, root: Path) -> subprocess.CompletedProcess:
     """The real command in a fresh process (endpoint and keys from the environment, as a user runs it)."""
     return subprocess.run(
-        [sys.executable, "-m", "recipe_assets.cli", *args, "--recipe-root", str(root), "--profile", "s3"],
+        [sys.executable, "-m", "recipe_assets.app.cli", *args, "--recipe-root", str(root), "--profile", "s3"],
         env=dict(os.environ), capture_output=True, text=True, timeout=300,
     )
 

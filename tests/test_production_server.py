@@ -11,7 +11,7 @@ import pytest
 from dagster import AssetKey
 from mlflow.tracking import MlflowClient
 
-from recipe_assets.recipe import Recipe
+from recipe_assets.app.recipe import Recipe
 from servers import VENV_BIN, free_port, mlflow_server, moto_s3_server
 from test_server_profile import write_server_profile
 

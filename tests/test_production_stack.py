@@ -22,7 +22,7 @@ from dagster import AssetKey, DagsterInstance, DagsterRunStatus, RunsFilter
 from mlflow.tracking import MlflowClient
 
 from conftest import REPO, copy_template
-from recipe_assets.config import load_config
+from recipe_assets.engine.config import load_config
 from servers import VENV_BIN, _stop, free_port
 
 pytestmark = pytest.mark.slow

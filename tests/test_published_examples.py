@@ -30,7 +30,7 @@ def published_regression(tmp_path: Path) -> Path:
 
 
 def test_published_regression_runs_unchanged_reruns_as_a_no_op_and_notices_new_data(published_regression):
-    from recipe_assets.recipe import Recipe
+    from recipe_assets.app.recipe import Recipe
 
     recipe = Recipe(profile="local", recipe_root=published_regression)
     first = recipe.run()
@@ -60,7 +60,7 @@ def test_published_regression_model_scores_raw_rows_like_the_peer_did(published_
     on a frame the model's transformer changes in place while it predicts."""
     import mlflow
 
-    from recipe_assets.recipe import Recipe
+    from recipe_assets.app.recipe import Recipe
 
     recipe = Recipe(profile="local", recipe_root=published_regression)
     summary = recipe.run()

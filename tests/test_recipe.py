@@ -12,7 +12,7 @@ import pytest
 
 from conftest import ALL_OUTPUTS
 from recipe_assets import Recipe
-from recipe_assets.errors import RecipeError
+from recipe_assets.core.errors import RecipeError
 
 DROPIN = Path(__file__).parent / "fixtures" / "dropin_recipe"
 
@@ -147,7 +147,7 @@ def test_run_of_an_unknown_step(materialized: Path):
 
 def test_get_artifact_before_a_run_is_none_with_a_warning(tmp_path: Path, caplog):
     recipe = Recipe(recipe_root=copy_dropin(tmp_path))
-    with caplog.at_level(logging.WARNING, logger="recipe_assets.recipe"):
+    with caplog.at_level(logging.WARNING, logger="recipe_assets.app.recipe"):
         assert recipe.get_artifact("model") is None
     assert "model is not materialized yet; run the train step first" in caplog.text
 

@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from conftest import ALL_OUTPUTS
-from recipe_assets.recipe import Recipe
+from recipe_assets.app.recipe import Recipe
 
 
 

@@ -14,7 +14,7 @@ import pandas as pd
 import pytest
 
 from conftest import copy_template
-from recipe_assets.cli import main
+from recipe_assets.app.cli import main
 
 LOOP = Path(__file__).parent / "sensor_loop.py"
 FILES = 100

@@ -4,7 +4,7 @@ from __future__ import annotations
 import pandas as pd
 from dagster import SensorResult, SkipReason, build_sensor_context
 
-from recipe_assets.recipe import Recipe
+from recipe_assets.app.recipe import Recipe
 
 
 def evaluate(recipe: Recipe, cursor: str | None):

@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 from mlflow.tracking import MlflowClient
 
-from recipe_assets.recipe import Recipe
+from recipe_assets.app.recipe import Recipe
 from servers import mlflow_server, postgres_server
 
 pytestmark = pytest.mark.slow

@@ -131,7 +131,7 @@ def test_post_split_method_gets_the_three_splits_at_once(tmp_path):
 
 
 def test_post_split_method_that_drops_a_column_is_refused(tmp_path):
-    from recipe_assets.errors import UserCodeError
+    from recipe_assets.core.errors import UserCodeError
 
     _steps(tmp_path, "def narrow(train, validation, test):\n    return train.drop(columns=['y']), validation, test\n")
     with pytest.raises(UserCodeError, match="changed the columns of the training_data split"):

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from recipe_assets.cli import main
-from recipe_assets.recipe import Recipe
-from recipe_assets.staleness import StaleArtifactWarning
+from recipe_assets.app.cli import main
+from recipe_assets.app.recipe import Recipe
+from recipe_assets.engine.staleness import StaleArtifactWarning
 from conftest import ALL_OUTPUTS
 
 DROPIN = Path(__file__).parent / "fixtures" / "dropin_recipe"

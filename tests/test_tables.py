@@ -8,9 +8,9 @@ import pandas as pd
 import pytest
 from deltalake import DeltaTable, write_deltalake
 
-from recipe_assets.config import load_config
-from recipe_assets.errors import RecipeConfigError, RecipeDataError
-from recipe_assets.recipe import Recipe
+from recipe_assets.engine.config import load_config
+from recipe_assets.core.errors import RecipeConfigError, RecipeDataError
+from recipe_assets.app.recipe import Recipe
 from recipe_assets.steps.ingest import IngestConfig, read_data, resolve_files
 
 PROFILE = """

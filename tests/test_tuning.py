@@ -10,11 +10,11 @@ import numpy as np
 import pytest
 
 from conftest import copy_template
-from recipe_assets.config import load_config
-from recipe_assets.graph import build_definitions
-from recipe_assets.errors import RecipeConfigError, RecipeError
-from recipe_assets.recipe import Recipe
-from recipe_assets.steps.tuning import (
+from recipe_assets.engine.config import load_config
+from recipe_assets.engine.graph import build_definitions
+from recipe_assets.core.errors import RecipeConfigError, RecipeError
+from recipe_assets.app.recipe import Recipe
+from recipe_assets.ml.tuning import (
     HyperoptSearch,
     OptunaSearch,
     SearchParameter,
@@ -78,7 +78,7 @@ def test_one_trial_at_a_time_suggests_exactly_what_hyperopt_fmin_suggests(algori
 
     from hyperopt import Trials, fmin
 
-    from recipe_assets.steps.tuning import hyperopt_space
+    from recipe_assets.ml.tuning import hyperopt_space
 
     seen_by_fmin = []
 
@@ -165,7 +165,7 @@ def test_warnings_of_the_trials_are_raised_again_once_naming_the_trials(monkeypa
     import warnings
     from types import SimpleNamespace
 
-    from recipe_assets.steps import tuning
+    from recipe_assets.ml import tuning
 
     def score(data, params):
         warnings.warn("slow to converge", UserWarning)
@@ -272,7 +272,7 @@ def nested_runs(root: Path, parent_run_id: str):
 
 
 def card_of(root: Path, name: str = "model"):
-    from recipe_assets.keys import asset_key
+    from recipe_assets.core.keys import asset_key
 
     recipe = Recipe(recipe_root=root)
     event = recipe.instance.get_latest_materialization_event(asset_key(recipe.loaded.name, name))
@@ -317,8 +317,8 @@ def test_tuning_run_logs_one_nested_run_per_trial_and_trains_the_best(tmp_path: 
 
 @pytest.mark.slow
 def test_parallel_trials_run_in_as_many_worker_processes(tmp_path: Path):
-    from recipe_assets.config import load_config as load
-    from recipe_assets.steps.tuning import tuned_estimator
+    from recipe_assets.engine.config import load_config as load
+    from recipe_assets.ml.tuning import tuned_estimator
 
     root = with_tuning(copy_template("regression", tmp_path / "regression"), algorithm="hyperopt.tpe.suggest", max_trials=4, parallelism=2)
     summary = Recipe(recipe_root=root).run("transform")

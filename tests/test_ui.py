@@ -10,7 +10,7 @@ import pytest
 from dagster import DagsterInstance, DagsterRunStatus, RunsFilter
 
 from conftest import REPO
-from recipe_assets.recipe import Recipe
+from recipe_assets.app.recipe import Recipe
 from servers import dagster_dev, mlflow_server
 
 pytestmark = pytest.mark.slow

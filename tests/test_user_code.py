@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from recipe_assets.errors import UserCodeError
-from recipe_assets.user_code import check_function_defined, load_function
+from recipe_assets.core.errors import UserCodeError
+from recipe_assets.core.user_code import check_function_defined, load_function
 
 DROPIN = Path(__file__).parent / "fixtures" / "dropin_recipe"
 

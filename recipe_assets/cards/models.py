@@ -17,7 +17,7 @@ if TYPE_CHECKING:
     import numpy as np
     import pandas as pd
 
-    from recipe_assets.config import RecipeConfig
+    from recipe_assets.engine.config import RecipeConfig
 
 TOP_FEATURES = 15
 PERMUTATION_ROWS = 1_000
@@ -153,8 +153,8 @@ def worst_vs_training(worst: "pd.DataFrame", training: "pd.DataFrame"):
 def leaderboard(client: Any, experiment_id: str, run_id: str, recipe: "RecipeConfig", primary: str, champion_run_id: str | None):
     """This run against the experiment's earlier runs and the registered champion, ranked by the
     primary metric on the validation data; criteria columns say whether each would pass."""
-    from recipe_assets.config import greater_is_better
-    from recipe_assets.metrics import passes
+    from recipe_assets.engine.config import greater_is_better
+    from recipe_assets.ml.metrics import passes
 
     higher = greater_is_better(recipe, primary)
     order = "DESC" if higher else "ASC"
@@ -213,10 +213,10 @@ def evaluation_plots(pipeline: Any, test: "pd.DataFrame", target_col: str, task:
     if task != "classification":
         regression_plots(truth, pipeline.predict(features), "test")
         return
-    from recipe_assets.metrics import plain_value
+    from recipe_assets.ml.metrics import plain_value
     from recipe_assets.steps.train import predict_with_probabilities
 
-    from recipe_assets.metrics import resolve_positive_class
+    from recipe_assets.ml.metrics import resolve_positive_class
 
     classes = [plain_value(c) for c in pipeline.classes_]
     positive = resolve_positive_class(classes, positive) if positive is not None else None
@@ -266,7 +266,7 @@ def tuning_sections(metadata: dict[str, Any]) -> dict[str, Any]:
     metric = next((c for c in frame.columns if str(c).startswith("validation ")), None)
     if metric is None:
         return {}
-    from recipe_assets.metrics import metric_greater_is_better
+    from recipe_assets.ml.metrics import metric_greater_is_better
 
     add_plot(plots.metric_over_trials, frame, metric)
     if "best parameters" in metadata:

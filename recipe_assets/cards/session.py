@@ -31,7 +31,7 @@ from recipe_assets.cards.plots import Plot
 if TYPE_CHECKING:
     from dagster import AssetExecutionContext
 
-    from recipe_assets.config import LoadedConfig
+    from recipe_assets.engine.config import LoadedConfig
 
 log = logging.getLogger(__name__)
 
@@ -131,7 +131,7 @@ class _RecordCollector(logging.Handler):
         self.session = session
 
     def emit(self, record: logging.LogRecord) -> None:
-        if record.name.startswith(("dagster", "recipe_assets.progress")):
+        if record.name.startswith(("dagster", "recipe_assets.app.progress")):
             return
         self.session.logs.append((record.levelname, record.name, record.getMessage()))
 
@@ -258,7 +258,7 @@ def input_versions(context: "AssetExecutionContext") -> list[tuple[Any, str]]:
 
 
 def card_file(loaded: "LoadedConfig", step: str) -> Path:
-    from recipe_assets.graph import outputs_dir
+    from recipe_assets.engine.graph import outputs_dir
 
     return outputs_dir(loaded) / "cards" / f"{step}.html"
 
@@ -270,7 +270,7 @@ def publish(context: "AssetExecutionContext", loaded: "LoadedConfig", step: str,
     write_atomically(path, page)
     if run_id is None:
         return
-    from recipe_assets.keys import mlflow_of
+    from recipe_assets.core.keys import mlflow_of
 
     try:
         client = mlflow_of(context, loaded.name).client()

@@ -21,17 +21,17 @@ from pydantic import Field, field_validator
 
 from recipe_assets import cards
 from recipe_assets.cards import models as card_models
-from recipe_assets.configmodel import ConfigModel
-from recipe_assets.errors import UserCodeError
-from recipe_assets.keys import MODEL_DEVELOPMENT, asset_key, io_manager_key, mlflow_key, mlflow_of, step_code_version
-from recipe_assets.metrics import canonical_metric, passes, plain_value, with_aliases
-from recipe_assets.user_code import check_function_defined, load_function
-from recipe_assets.versioning import bytes_version
+from recipe_assets.core.configmodel import ConfigModel
+from recipe_assets.core.errors import UserCodeError
+from recipe_assets.core.keys import MODEL_DEVELOPMENT, asset_key, io_manager_key, mlflow_key, mlflow_of, step_code_version
+from recipe_assets.ml.metrics import canonical_metric, passes, plain_value, with_aliases
+from recipe_assets.core.user_code import check_function_defined, load_function
+from recipe_assets.core.versioning import bytes_version
 
 if TYPE_CHECKING:
     import pandas as pd
 
-    from recipe_assets.config import LoadedConfig, RecipeConfig
+    from recipe_assets.engine.config import LoadedConfig, RecipeConfig
 
 VALIDATED = "VALIDATED"
 REJECTED = "REJECTED"
@@ -59,7 +59,7 @@ class EvaluateConfig(ConfigModel):
 
 def missing_metric_warnings(recipe: "RecipeConfig", test_metrics: dict[str, float]) -> str:
     """Built-in metrics the model could not give (roc_auc and log_loss need predict_proba)."""
-    from recipe_assets.metrics import builtin_metric_names
+    from recipe_assets.ml.metrics import builtin_metric_names
 
     missing = [m for m in builtin_metric_names(recipe.task, recipe.positive_class) if m not in test_metrics]
     if not missing:
@@ -75,7 +75,7 @@ def check_name(metric: str) -> str:
 
 def builtin_metrics(recipe: "RecipeConfig", target: "pd.Series", predicted: Any, probabilities: Any = None, classes: Any = None) -> dict[str, float]:
     """The template's built-in metrics; for classification `probabilities` columns follow `classes`."""
-    from recipe_assets.metrics import classification_metrics, regression_metrics, resolve_positive_class
+    from recipe_assets.ml.metrics import classification_metrics, regression_metrics, resolve_positive_class
 
     if recipe.task != "classification":
         return regression_metrics(target, predicted)
@@ -106,7 +106,7 @@ def compute_metrics(
 
 
 def criteria_table(recipe: "RecipeConfig", test_metrics: dict[str, float]) -> tuple[list[dict[str, Any]], str]:
-    from recipe_assets.config import greater_is_better
+    from recipe_assets.engine.config import greater_is_better
 
     outcomes = []
     for criterion in recipe.steps.evaluate.validation_criteria:
@@ -202,7 +202,7 @@ def build(loaded: "LoadedConfig") -> list:
         by_split = {split: score(pipeline, frame) for split, frame in (("validation", validation_data), ("test", test_data))}
         outcomes, table = criteria_table(recipe, by_split["test"])
         status = VALIDATED if all(o["passed"] for o in outcomes) else REJECTED
-        from recipe_assets.metrics import default_primary_metric
+        from recipe_assets.ml.metrics import default_primary_metric
         from recipe_assets.steps.train import leading_metrics, metrics_table
 
         card: dict[str, Any] = {

@@ -19,19 +19,21 @@ from dagster import (
 )
 from pydantic import field_validator, model_validator
 
-from recipe_assets import cards, remote, tables
-from recipe_assets.configmodel import ConfigModel
-from recipe_assets.data_checks import check_schema_unchanged, check_target, read_each
-from recipe_assets.errors import RecipeDataError
-from recipe_assets.keys import MODEL_DEVELOPMENT, SOURCES, asset_key, io_manager_key, raw_files_key, step_code_version
-from recipe_assets.user_code import check_function_defined, load_function
-from recipe_assets.tables import TableMapping
-from recipe_assets.versioning import dataframe_version, files_fingerprint
+from recipe_assets import cards
+from recipe_assets.data import remote
+from recipe_assets.data import tables
+from recipe_assets.core.configmodel import ConfigModel
+from recipe_assets.data.checks import check_schema_unchanged, check_target, read_each
+from recipe_assets.core.errors import RecipeDataError
+from recipe_assets.core.keys import MODEL_DEVELOPMENT, SOURCES, asset_key, io_manager_key, raw_files_key, step_code_version
+from recipe_assets.core.user_code import check_function_defined, load_function
+from recipe_assets.data.tables import TableMapping
+from recipe_assets.core.versioning import dataframe_version, files_fingerprint
 
 if TYPE_CHECKING:
     import pandas as pd
 
-    from recipe_assets.config import LoadedConfig
+    from recipe_assets.engine.config import LoadedConfig
 
 NATIVE_FORMATS = {"parquet", "csv", "delta"}
 
@@ -419,7 +421,7 @@ def scoring_schema(files: list[Path], file_format: str) -> "tuple[Any, int]":
 
 
 def build_ingest_scoring(loaded: "LoadedConfig") -> list:
-    from recipe_assets.keys import BATCH_SCORING
+    from recipe_assets.core.keys import BATCH_SCORING
 
     config = loaded.config.steps.ingest_scoring
     if config is None:

@@ -14,15 +14,15 @@ from dagster import AssetExecutionContext, AssetIn, DataVersion, MetadataValue, 
 from pydantic import Field, field_validator, model_validator
 
 from recipe_assets import cards
-from recipe_assets.configmodel import ConfigModel
-from recipe_assets.errors import RecipeDataError
-from recipe_assets.keys import BATCH_SCORING, asset_key, io_manager_key, mlflow_key, mlflow_of, step_code_version
+from recipe_assets.core.configmodel import ConfigModel
+from recipe_assets.core.errors import RecipeDataError
+from recipe_assets.core.keys import BATCH_SCORING, asset_key, io_manager_key, mlflow_key, mlflow_of, step_code_version
 
 if TYPE_CHECKING:
     import pandas as pd
     import pyarrow as pa
 
-    from recipe_assets.config import LoadedConfig
+    from recipe_assets.engine.config import LoadedConfig
 
 RESULT_TYPES = {
     "double": "float64",
@@ -43,7 +43,8 @@ class PredictOutput(ConfigModel):
 
     @model_validator(mode="after")
     def _on_this_machine(self) -> "PredictOutput":
-        from recipe_assets import remote, tables
+        from recipe_assets.data import remote
+        from recipe_assets.data import tables
 
         if self.using == "table" and not tables.TABLE_NAME.match(self.location):
             raise ValueError(f"using: 'table' takes a table name (`table` or `database.table`) as location; got {self.location!r}")
@@ -76,7 +77,7 @@ class PredictConfig(ConfigModel):
 
 def output_location(loaded: "LoadedConfig", config: PredictConfig) -> Path:
     if config.output.using == "table":  # a table name: a Delta table where Spark's saveAsTable would have put it
-        from recipe_assets.tables import output_table_path
+        from recipe_assets.data.tables import output_table_path
 
         return output_table_path(loaded.root, loaded.config.tables, config.output.location)
     path = Path(config.output.location).expanduser()
@@ -256,7 +257,7 @@ def write_output(loaded: "LoadedConfig", config: PredictConfig, produce) -> tupl
 
 
 def _write_through_temp_file(final: Path, produce) -> dict[str, Any]:
-    from recipe_assets.io import is_write_failure, not_writable, publish, temp_file_beside
+    from recipe_assets.data.io_manager import is_write_failure, not_writable, publish, temp_file_beside
 
     temp_name = temp_file_beside(final)
     try:
@@ -275,7 +276,7 @@ def _kept_output_stats(location: Path) -> dict[str, Any]:
     """save_mode 'ignore' with an output already there: nothing is scored or written, as Spark's mode did."""
     import pyarrow.dataset as ds
 
-    from recipe_assets.versioning import files_fingerprint
+    from recipe_assets.core.versioning import files_fingerprint
 
     files = sorted(location.rglob("*.parquet")) if location.is_dir() else [location]
     rows = ds.dataset([str(f) for f in files], format="parquet").count_rows() if files else 0

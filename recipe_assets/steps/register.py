@@ -5,13 +5,13 @@ from typing import TYPE_CHECKING, Any
 from dagster import AssetExecutionContext, AssetIn, DataVersion, Failure, MetadataValue, Output, asset
 
 from recipe_assets import cards
-from recipe_assets.configmodel import ConfigModel
-from recipe_assets.errors import RecipeConfigError
+from recipe_assets.core.configmodel import ConfigModel
+from recipe_assets.core.errors import RecipeConfigError
 from recipe_assets.steps.evaluate import VALIDATED
-from recipe_assets.keys import MODEL_DEVELOPMENT, asset_key, io_manager_key, mlflow_key, mlflow_of, step_code_version
+from recipe_assets.core.keys import MODEL_DEVELOPMENT, asset_key, io_manager_key, mlflow_key, mlflow_of, step_code_version
 
 if TYPE_CHECKING:
-    from recipe_assets.config import LoadedConfig
+    from recipe_assets.engine.config import LoadedConfig
 
 
 class RegisterConfig(ConfigModel):
@@ -24,7 +24,7 @@ def registry_entry(tracking_uri: str, name: str, version: str) -> tuple[str, Any
     store, where nothing listens, the command that starts the UI on it."""
     if tracking_uri.startswith(("http://", "https://")):
         return "registry link", MetadataValue.url(f"{tracking_uri.rstrip('/')}/#/models/{name}/versions/{version}")
-    from recipe_assets.cli import mlflow_ui_hint
+    from recipe_assets.app.cli import mlflow_ui_hint
 
     return "browse the registry", MetadataValue.text(f"{mlflow_ui_hint(tracking_uri)}   (then Models > {name} > Version {version})")
 

@@ -15,17 +15,17 @@ from pydantic import Field, field_validator, model_validator
 
 from recipe_assets import cards
 from recipe_assets.cards import models as card_models
-from recipe_assets.configmodel import ConfigModel
-from recipe_assets.errors import RecipeConfigError, RecipeDataError, UserCodeError
-from recipe_assets.keys import MODEL_DEVELOPMENT, asset_key, io_manager_key, step_code_version
-from recipe_assets.user_code import check_function_defined, load_function
-from recipe_assets.versioning import dataframe_version
+from recipe_assets.core.configmodel import ConfigModel
+from recipe_assets.core.errors import RecipeConfigError, RecipeDataError, UserCodeError
+from recipe_assets.core.keys import MODEL_DEVELOPMENT, asset_key, io_manager_key, step_code_version
+from recipe_assets.core.user_code import check_function_defined, load_function
+from recipe_assets.core.versioning import dataframe_version
 
 if TYPE_CHECKING:
     import numpy as np
     import pandas as pd
 
-    from recipe_assets.config import LoadedConfig
+    from recipe_assets.engine.config import LoadedConfig
 
 HASH_BUCKETS = 1000
 SPLITS = ("TRAINING", "VALIDATION", "TEST")
@@ -221,7 +221,7 @@ def _post_split(frames: dict[str, "pd.DataFrame"], config: SplitConfig, root) ->
 
 def check_classes(df: "pd.DataFrame", target_col: str, positive_class: Any, recipe_file: str) -> None:
     """A classification target needs two classes or more; binary (two) names its `positive_class`, as in MLflow Recipes."""
-    from recipe_assets.metrics import resolve_positive_class
+    from recipe_assets.ml.metrics import resolve_positive_class
 
     if target_col not in df.columns:
         raise RecipeDataError(f"target_col {target_col!r} is not a column of the ingested data (columns: {', '.join(map(str, df.columns))})")

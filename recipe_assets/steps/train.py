@@ -16,21 +16,21 @@ from pydantic import Field
 
 from recipe_assets import cards
 from recipe_assets.cards import models as card_models
-from recipe_assets.configmodel import ConfigModel
-from recipe_assets.errors import RecipeDataError, UserCodeError
-from recipe_assets.keys import MODEL_DEVELOPMENT, asset_key, io_manager_key, mlflow_key, mlflow_of, step_code_version
-from recipe_assets.metrics import plain_value
-from recipe_assets.steps.automl import DEFAULT_TIME_BUDGET_SECS
+from recipe_assets.core.configmodel import ConfigModel
+from recipe_assets.core.errors import RecipeDataError, UserCodeError
+from recipe_assets.core.keys import MODEL_DEVELOPMENT, asset_key, io_manager_key, mlflow_key, mlflow_of, step_code_version
+from recipe_assets.ml.metrics import plain_value
+from recipe_assets.ml.automl import DEFAULT_TIME_BUDGET_SECS
 from recipe_assets.steps.transform import structure
-from recipe_assets.steps.tuning import EstimatorChoice, TuningConfig, implementation_digest
-from recipe_assets.user_code import check_function_defined, load_function
-from recipe_assets.versioning import bytes_version
+from recipe_assets.ml.tuning import EstimatorChoice, TuningConfig, implementation_digest
+from recipe_assets.core.user_code import check_function_defined, load_function
+from recipe_assets.core.versioning import bytes_version
 
 if TYPE_CHECKING:
     import numpy as np
     import pandas as pd
 
-    from recipe_assets.config import LoadedConfig, RecipeConfig
+    from recipe_assets.engine.config import LoadedConfig, RecipeConfig
 
 WORST_PREDICTIONS = 10
 REBALANCING_MIN_ROWS = 5000  # MLflow Recipes rebalanced only training data larger than this
@@ -65,11 +65,11 @@ def make_estimator(root, config: TrainConfig) -> Any:
 def choose_estimator(root, recipe: "RecipeConfig", config: TrainConfig, transformer: Any, transformed: "pd.DataFrame", validation: "pd.DataFrame") -> EstimatorChoice:
     """The unfitted estimator to train: FLAML's best (automl/flaml), the best tuning trial's, or the recipe's own."""
     if config.using == "automl/flaml":
-        from recipe_assets.steps.automl import automl_estimator
+        from recipe_assets.ml.automl import automl_estimator
 
         return automl_estimator(root, recipe, config, transformed)
     if config.tuning.enabled:
-        from recipe_assets.steps.tuning import tuned_estimator
+        from recipe_assets.ml.tuning import tuned_estimator
 
         return tuned_estimator(root, recipe, config, transformer, transformed, validation)
     return EstimatorChoice(make_estimator(root, config))
@@ -324,7 +324,7 @@ def metrics_table(by_split: dict[str, dict[str, float]], first: tuple[str, ...] 
 
 def leading_metrics(recipe: "RecipeConfig") -> tuple[str, ...]:
     """The primary metric (the template's default when the recipe names none), then custom metrics."""
-    from recipe_assets.metrics import default_primary_metric
+    from recipe_assets.ml.metrics import default_primary_metric
 
     primary = recipe.primary_metric or default_primary_metric(recipe.task, recipe.positive_class)
     return (primary, *(c.name for c in recipe.custom_metrics))
@@ -366,7 +366,7 @@ def fit_estimator(estimator: Any, features: "pd.DataFrame | np.ndarray", target:
 
 
 def fit_regressor(estimator: Any, transformer: Any, transformed: "pd.DataFrame", splits: dict[str, "pd.DataFrame"], target_col: str, config: TrainConfig) -> Fitted:
-    from recipe_assets.metrics import regression_metrics
+    from recipe_assets.ml.metrics import regression_metrics
 
     features = transformed.drop(columns=[target_col]).to_numpy()
     fit_estimator(estimator, features, transformed[target_col], config.estimator_method)
@@ -409,7 +409,7 @@ def fit_classifier(
     validation split."""
     import numpy as np
 
-    from recipe_assets.metrics import classification_metrics, resolve_positive_class
+    from recipe_assets.ml.metrics import classification_metrics, resolve_positive_class
 
     classifier = make_classifier(estimator, config, transformed[target_col])
     training_features = transformed.drop(columns=[target_col]).to_numpy()
@@ -444,7 +444,7 @@ def classification_card(
     validation: "pd.DataFrame", target_col: str, predicted: tuple, classes: list, balance: Rebalancing, config: TrainConfig,
     training: "pd.DataFrame | None" = None, positive: Any = None,
 ) -> dict[str, Any]:
-    from recipe_assets.metrics import PROBABILITY_METRICS, confusion_table, per_class_table
+    from recipe_assets.ml.metrics import PROBABILITY_METRICS, confusion_table, per_class_table
 
     labels, probabilities = predicted
     truth = validation[target_col]
@@ -503,17 +503,17 @@ def build(loaded: "LoadedConfig") -> list:
     recipe = loaded.config
     target_col = recipe.target_col
     if config.using == "automl/flaml":
-        from recipe_assets.steps.automl import check_automl
+        from recipe_assets.ml.automl import check_automl
 
         check_automl(root, recipe, config, str(root / "recipe.yaml"))
     elif not config.estimator_method:
-        from recipe_assets.errors import RecipeConfigError
+        from recipe_assets.core.errors import RecipeConfigError
 
         raise RecipeConfigError(str(root / "recipe.yaml"), "steps.train.estimator_method", "required key is missing (a function in steps/train.py)")
     else:
         check_function_defined(root, "train", config.estimator_method, "steps.train.estimator_method")
     if config.using == "custom" and config.tuning.enabled:
-        from recipe_assets.steps.tuning import check_tuning
+        from recipe_assets.ml.tuning import check_tuning
 
         check_tuning(root, config, str(root / "recipe.yaml"))
     experiment = recipe.experiment.slice_for_version() if recipe.experiment else ""

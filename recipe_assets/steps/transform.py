@@ -9,16 +9,16 @@ from typing import TYPE_CHECKING, Any, Literal
 from dagster import AssetExecutionContext, AssetIn, AssetOut, DataVersion, MetadataValue, Output, multi_asset
 
 from recipe_assets import cards
-from recipe_assets.configmodel import ConfigModel
-from recipe_assets.errors import UserCodeError
-from recipe_assets.keys import MODEL_DEVELOPMENT, asset_key, io_manager_key, step_code_version
-from recipe_assets.user_code import check_function_defined, load_function
-from recipe_assets.versioning import bytes_version, dataframe_version
+from recipe_assets.core.configmodel import ConfigModel
+from recipe_assets.core.errors import UserCodeError
+from recipe_assets.core.keys import MODEL_DEVELOPMENT, asset_key, io_manager_key, step_code_version
+from recipe_assets.core.user_code import check_function_defined, load_function
+from recipe_assets.core.versioning import bytes_version, dataframe_version
 
 if TYPE_CHECKING:
     import pandas as pd
 
-    from recipe_assets.config import LoadedConfig
+    from recipe_assets.engine.config import LoadedConfig
 
 
 class TransformConfig(ConfigModel):

@@ -45,9 +45,9 @@ def prepare() -> None:
     """The recipe's instance folder (dagster.yaml from its profile) and the workers' Celery config."""
     import yaml
 
-    from recipe_assets.config import load_config
-    from recipe_assets.graph import celery_config
-    from recipe_assets.instance import prepare_instance_dir
+    from recipe_assets.engine.config import load_config
+    from recipe_assets.engine.graph import celery_config
+    from recipe_assets.engine.instance import prepare_instance_dir
 
     loaded = load_config(os.environ["RECIPE_ROOT"], os.environ.get("RECIPE_PROFILE") or "local")
     prepare_instance_dir(loaded)

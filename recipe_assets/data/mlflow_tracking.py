@@ -106,7 +106,7 @@ def bounded_http_retries() -> None:
 
 
 def server_error(tracking_uri: str, action: str, exc: BaseException):
-    from recipe_assets.errors import RecipeError
+    from recipe_assets.core.errors import RecipeError
 
     reason = " ".join(str(exc).split())
     if len(reason) > 300:

@@ -39,7 +39,7 @@ class RecipeDataError(RecipeError):
 # --- the user's own frames of an error raised in their step code ------------------------------------
 
 _FRAME = re.compile(r'File "(?P<file>[^"]+)", line (?P<line>\d+)')
-_OURS = (str(Path(__file__).resolve().parent), str(Path(__file__).resolve().parents[1] / "resources"))
+_OURS = (str(Path(__file__).resolve().parents[1]),)  # the whole recipe_assets package
 
 
 def is_user_frame(filename: str) -> bool:

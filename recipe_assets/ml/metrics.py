@@ -134,7 +134,7 @@ def resolve_positive_class(classes: "Sequence[Any]", positive_class: Any) -> Any
         for label in classes:
             if matches(label):
                 return label
-    from recipe_assets.errors import RecipeDataError
+    from recipe_assets.core.errors import RecipeDataError
 
     raise RecipeDataError(
         f"positive_class {positive_class!r} is not a value of the target column; its values are "

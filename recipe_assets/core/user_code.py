@@ -16,7 +16,7 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from recipe_assets.errors import UserCodeError
+from recipe_assets.core.errors import UserCodeError
 
 
 def step_file(root: Path, module: str) -> Path:

@@ -10,20 +10,20 @@ import datetime as dt
 from typing import TYPE_CHECKING, Any
 
 from recipe_assets import cards
-from recipe_assets.cards.notebook import DisplayText, OutputState, StepCard, card_fragment, graph_html
+from recipe_assets.app.notebook import DisplayText, OutputState, StepCard, card_fragment, graph_html
 from recipe_assets.cards.session import card_file
-from recipe_assets.keys import MODEL_DEVELOPMENT_STEPS, STEP_OUTPUTS
+from recipe_assets.core.keys import MODEL_DEVELOPMENT_STEPS, STEP_OUTPUTS
 
 if TYPE_CHECKING:
-    from recipe_assets.recipe import Recipe
+    from recipe_assets.app.recipe import Recipe
 
 NEVER = "-"
 
 
 def graph_view(recipe: "Recipe") -> DisplayText:
-    from recipe_assets import runner
-    from recipe_assets.dagster_internal import stale_statuses
-    from recipe_assets.staleness import observe_available_sources
+    from recipe_assets.engine import runner
+    from recipe_assets.engine.dagster_internal import stale_statuses
+    from recipe_assets.engine.staleness import observe_available_sources
 
     unreadable = observe_available_sources(recipe.loaded, recipe.instance, recipe.steps)
     header = _header(recipe) + [f"  raw data unavailable: {problem} (states as of its last observation)" for problem in unreadable]
@@ -52,7 +52,7 @@ def _output_state(recipe: "Recipe", step: str, name: str, key, status: str) -> O
 
 def _why(recipe: "Recipe", key, status: str) -> str:
     """Why an output is not FRESH, in a few words ("" when FRESH or unknown)."""
-    from recipe_assets.staleness import why_text
+    from recipe_assets.engine.staleness import why_text
 
     return why_text(recipe, key, status)
 
@@ -101,7 +101,7 @@ def step_card(recipe: "Recipe", step: str) -> StepCard:
         title = f"{step}: {name} (materialized {_local_time(event.timestamp)}, Dagster run {event.run_id[:8]})"
         parts.append(cards.render_text(title, metadata, step=step, card_path=str(stored) if stored.is_file() else None))
     if not parts:
-        from recipe_assets.cli import this_command
+        from recipe_assets.app.cli import this_command
 
         return StepCard(f"{step}: not materialized yet; run `{this_command()} run --step {step}`\n")
     page = stored.read_text(encoding="utf-8") if stored.is_file() else cards.render_html(step, shown_metadata(recipe, step))

@@ -26,11 +26,11 @@ from dagster import (
     logger,
 )
 
-from recipe_assets.config import LoadedConfig
-from recipe_assets.dagster_internal import FRESH, stale_statuses
-from recipe_assets.errors import RecipeError, user_traceback
+from recipe_assets.engine.config import LoadedConfig
+from recipe_assets.engine.dagster_internal import FRESH, stale_statuses
+from recipe_assets.core.errors import RecipeError, user_traceback
 from recipe_assets.steps.ingest import observe_sources
-from recipe_assets.keys import (
+from recipe_assets.core.keys import (
     BATCH_SCORING,
     BATCH_SCORING_STEPS,
     MODEL_DEVELOPMENT,
@@ -39,7 +39,7 @@ from recipe_assets.keys import (
     asset_key,
     job_name,
 )
-from recipe_assets.progress import Printer, progress_logger
+from recipe_assets.app.progress import Printer, progress_logger
 
 
 
@@ -56,15 +56,15 @@ class RunSummary:
 
 
 def instance_dir(loaded: LoadedConfig) -> Path:
-    from recipe_assets.instance import instance_dir as recipe_instance_dir
+    from recipe_assets.engine.instance import instance_dir as recipe_instance_dir
 
     return recipe_instance_dir(loaded)
 
 
 def recipe_instance(loaded: LoadedConfig) -> DagsterInstance:
-    """The recipe's own Dagster instance (recipe_assets/instance.py has the rule)."""
-    from recipe_assets.instance import recipe_instance as open_recipe_instance
-    from recipe_assets.recipe_lock import creating_instance
+    """The recipe's own Dagster instance (recipe_assets/engine/instance.py has the rule)."""
+    from recipe_assets.engine.instance import recipe_instance as open_recipe_instance
+    from recipe_assets.engine.recipe_lock import creating_instance
 
     with creating_instance(instance_dir(loaded)):
         return open_recipe_instance(loaded)
@@ -72,8 +72,8 @@ def recipe_instance(loaded: LoadedConfig) -> DagsterInstance:
 
 def _check_services(loaded: LoadedConfig) -> None:
     """Every service the profile names answers, before anything is materialized or registered."""
-    from recipe_assets.graph import mlflow_resource
-    from recipe_assets.services import check_services
+    from recipe_assets.engine.graph import mlflow_resource
+    from recipe_assets.engine.services import check_services
 
     check_services(loaded, mlflow_resource(loaded).tracking_uri)
 
@@ -114,7 +114,7 @@ def run(
     printer: Printer | None = None,
 ) -> RunSummary:
     """One run at a time per recipe (recipe_lock.py): a second run waits, then finds what the first made."""
-    from recipe_assets.recipe_lock import hold_recipe, wait_seconds
+    from recipe_assets.engine.recipe_lock import hold_recipe, wait_seconds
 
     instance = instance or recipe_instance(loaded)
     _check_services(loaded)
@@ -129,8 +129,8 @@ def run(
 
 
 def _sweep_killed_runs_leftovers(loaded: LoadedConfig) -> None:
-    from recipe_assets.graph import outputs_dir
-    from recipe_assets.io import sweep_temp_files
+    from recipe_assets.engine.graph import outputs_dir
+    from recipe_assets.data.io_manager import sweep_temp_files
 
     folders = [(outputs_dir(loaded), "")]
     predict = loaded.config.steps.predict
@@ -144,7 +144,7 @@ def _sweep_killed_runs_leftovers(loaded: LoadedConfig) -> None:
 
 def _check_model_registered(loaded: LoadedConfig, instance: DagsterInstance) -> None:
     """Scoring with the registered model needs one: say so, rather than that an input file is missing."""
-    from recipe_assets.io import stored_output
+    from recipe_assets.data.io_manager import stored_output
 
     if loaded.config.steps.predict.model_uri:
         return
@@ -212,7 +212,7 @@ def _live_definitions(recipe_name: str, defs: Definitions, printer: Printer | No
 
 
 def reconstruct_recipe_job(recipe_root: str, profile: str, group: str, token: str, progress: bool) -> JobDefinition:
-    from recipe_assets.graph import load_definitions
+    from recipe_assets.engine.graph import load_definitions
 
     if token in _LIVE:
         recipe_name, defs, printer = _LIVE[token]
@@ -226,7 +226,7 @@ def reconstruct_recipe_job(recipe_root: str, profile: str, group: str, token: st
 
 def stored_values(loaded: LoadedConfig, names: list[str]) -> dict[str, object]:
     """The small outputs a run materialized (model, run, registered version, ...), read back from storage."""
-    from recipe_assets.io import stored_output
+    from recipe_assets.data.io_manager import stored_output
 
     values = {}
     for name in names:
@@ -283,6 +283,6 @@ def full_traceback(error) -> str:
 
 
 def _without_class_prefix(message: str, cls_name: str | None) -> str:
-    """`recipe_assets.errors.RecipeDataError: column ...` → `column ...`."""
+    """`recipe_assets.core.errors.RecipeDataError: column ...` → `column ...`."""
     head, _, rest = message.strip().partition(": ")
     return rest if rest and cls_name and head.endswith(cls_name) else message.strip()

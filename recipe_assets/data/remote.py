@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from recipe_assets.errors import RecipeDataError
+from recipe_assets.core.errors import RecipeDataError
 
 URL = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*)://")
 # protocols whose filesystem is a separate package, named so the error says what to install

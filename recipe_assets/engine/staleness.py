@@ -21,8 +21,8 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from dagster import AssetKey, DagsterInstance
 
-    from recipe_assets.config import LoadedConfig
-    from recipe_assets.recipe import Recipe
+    from recipe_assets.engine.config import LoadedConfig
+    from recipe_assets.app.recipe import Recipe
 
 LEDGER_DIR = ("metadata", "code_versions")
 CODE_VERSION_TAG = "dagster/code_version"
@@ -40,7 +40,7 @@ def _sha(data: bytes) -> str:
 
 
 def _ingredients(implementation_file: str, config_parts: list[str], root: Path, user_modules: list[str]) -> dict[str, Any]:
-    from recipe_assets.user_code import step_file
+    from recipe_assets.core.user_code import step_file
 
     user_files = {}
     for module in sorted(set(user_modules)):
@@ -126,8 +126,8 @@ def _parsed(part: str | None) -> Any:
 def observe_available_sources(loaded: "LoadedConfig", instance: "DagsterInstance", steps) -> list[str]:
     """Record the raw files' fingerprints where they exist; return the problems of those that do not.
     Reading states, cards and artifacts must work when the source data has gone."""
-    from recipe_assets.errors import RecipeError
-    from recipe_assets.keys import SOURCES
+    from recipe_assets.core.errors import RecipeError
+    from recipe_assets.core.keys import SOURCES
     from recipe_assets.steps.ingest import observe_sources
 
     problems = []
@@ -145,7 +145,7 @@ def observe_available_sources(loaded: "LoadedConfig", instance: "DagsterInstance
 
 
 def _asset_names(recipe: "Recipe") -> dict["AssetKey", str]:
-    from recipe_assets.keys import SOURCES, STEP_OUTPUTS
+    from recipe_assets.core.keys import SOURCES, STEP_OUTPUTS
 
     names = {recipe.key(name): name for step in recipe.steps for name in STEP_OUTPUTS[step]}
     names.update({recipe.key(source): source for source in SOURCES.values()})
@@ -153,7 +153,7 @@ def _asset_names(recipe: "Recipe") -> dict["AssetKey", str]:
 
 
 def _describe_cause(recipe: "Recipe", key: "AssetKey", cause, names: dict) -> list[str]:
-    from recipe_assets.keys import SOURCES, step_of
+    from recipe_assets.core.keys import SOURCES, step_of
 
     step = step_of(names[key])
     if cause.category == "CODE":
@@ -183,14 +183,14 @@ def _config_sections(recipe: "Recipe") -> dict[str, str]:
 
 
 def _output_names() -> set[str]:
-    from recipe_assets.keys import STEP_OUTPUTS
+    from recipe_assets.core.keys import STEP_OUTPUTS
 
     return {name for outputs in STEP_OUTPUTS.values() for name in outputs}
 
 
 def stale_reasons(recipe: "Recipe", keys: list["AssetKey"]) -> dict["AssetKey", list[str]]:
     """Dagster's direct stale causes of each key, in words; empty for FRESH and MISSING outputs."""
-    from recipe_assets.dagster_internal import stale_causes
+    from recipe_assets.engine.dagster_internal import stale_causes
 
     names = _asset_names(recipe)
     causes = stale_causes(recipe.instance, recipe.definitions.resolve_asset_graph(), keys)
@@ -232,7 +232,7 @@ def _run_failure(recipe: "Recipe", run_id: str) -> str | None:
 
 
 def _failure_detail(recipe: "Recipe", run_id: str, event_types) -> str:
-    from recipe_assets.runner import failure_message
+    from recipe_assets.engine.runner import failure_message
 
     for entry in recipe.instance.all_logs(run_id, of_type=event_types.STEP_FAILURE):
         event = entry.dagster_event
@@ -244,7 +244,7 @@ def _failure_detail(recipe: "Recipe", run_id: str, event_types) -> str:
 
 
 def _step_name(recipe: "Recipe", step_key: str) -> str:
-    from recipe_assets.keys import STEP_OUTPUTS, step_of
+    from recipe_assets.core.keys import STEP_OUTPUTS, step_of
 
     name = step_key.removeprefix(f"{recipe.loaded.name}__")
     if name in STEP_OUTPUTS:
@@ -260,8 +260,8 @@ def artifact_staleness(recipe: "Recipe", name: str) -> str | None:
     or None when it is what the next run would produce."""
     from dagster import AssetSelection
 
-    from recipe_assets.dagster_internal import FRESH, STALE, stale_statuses
-    from recipe_assets.keys import BATCH_SCORING_STEPS, MODEL_DEVELOPMENT_STEPS, step_of
+    from recipe_assets.engine.dagster_internal import FRESH, STALE, stale_statuses
+    from recipe_assets.core.keys import BATCH_SCORING_STEPS, MODEL_DEVELOPMENT_STEPS, step_of
 
     step = step_of(name)
     sequence = BATCH_SCORING_STEPS if step in BATCH_SCORING_STEPS else MODEL_DEVELOPMENT_STEPS
@@ -296,7 +296,7 @@ def warn_if_stale(recipe: "Recipe", name: str) -> None:
 
 def why_text(recipe: "Recipe", key: "AssetKey", status: str) -> str:
     """One line for `inspect`: why `key` is STALE, and how the last run that was to update it failed."""
-    from recipe_assets.dagster_internal import FRESH
+    from recipe_assets.engine.dagster_internal import FRESH
 
     return "" if status == FRESH else _explained(recipe).get(key, "")
 
@@ -307,7 +307,7 @@ _EXPLAINED: "weakref.WeakKeyDictionary[Recipe, tuple[Any, dict]]" = weakref.Weak
 
 
 def _explained(recipe: "Recipe") -> dict["AssetKey", str]:
-    from recipe_assets.dagster_internal import FRESH, STALE, stale_statuses
+    from recipe_assets.engine.dagster_internal import FRESH, STALE, stale_statuses
 
     keys = [key for key, name in _asset_names(recipe).items() if name in _output_names()]
     mark = _state_mark(recipe, keys)
@@ -331,7 +331,7 @@ def _explained(recipe: "Recipe") -> dict["AssetKey", str]:
 
 
 def _state_mark(recipe: "Recipe", keys: list["AssetKey"]) -> tuple:
-    from recipe_assets.keys import SOURCES
+    from recipe_assets.core.keys import SOURCES
 
     instance = recipe.instance
     latest = instance.get_latest_materialization_events(keys)

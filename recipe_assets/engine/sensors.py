@@ -11,10 +11,10 @@ from dagster import (
     sensor,
 )
 
-from recipe_assets.errors import RecipeDataError
-from recipe_assets.instance import check_running_instance, expected_identity, instance_dir
+from recipe_assets.core.errors import RecipeDataError
+from recipe_assets.engine.instance import check_running_instance, expected_identity, instance_dir
 from recipe_assets.steps.ingest import DATA_VERSION_TAG
-from recipe_assets.keys import SOURCES, asset_key
+from recipe_assets.core.keys import SOURCES, asset_key
 
 
 def build_scoring_sensor(loaded, job_name: str):

@@ -100,7 +100,7 @@ def read_object(url: str, recipe_root: Path) -> Any:
         return pd.read_parquet(io.BytesIO(payload))
     import cloudpickle
 
-    from recipe_assets.user_code import use_recipe_steps
+    from recipe_assets.core.user_code import use_recipe_steps
 
     use_recipe_steps(recipe_root)
     return cloudpickle.loads(payload)

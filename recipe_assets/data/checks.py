@@ -6,7 +6,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from recipe_assets.errors import RecipeDataError
+from recipe_assets.core.errors import RecipeDataError
 
 if TYPE_CHECKING:
     import pandas as pd

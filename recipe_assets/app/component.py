@@ -15,8 +15,8 @@ from pathlib import Path
 
 import dagster as dg
 
-from recipe_assets.graph import load_definitions
-from recipe_assets.instance import prepare_instance_dir
+from recipe_assets.engine.graph import load_definitions
+from recipe_assets.engine.instance import prepare_instance_dir
 
 
 class RecipeComponent(dg.Component, dg.Model, dg.Resolvable):
@@ -31,5 +31,5 @@ class RecipeComponent(dg.Component, dg.Model, dg.Resolvable):
 
     def build_defs(self, context: dg.ComponentLoadContext) -> dg.Definitions:
         loaded, defs = load_definitions(self.resolved_root(context), self.profile)
-        prepare_instance_dir(loaded)  # steps run only in the recipe's instance (recipe_assets/instance.py)
+        prepare_instance_dir(loaded)  # steps run only in the recipe's instance (recipe_assets/engine/instance.py)
         return defs

@@ -14,12 +14,12 @@ from typing import TYPE_CHECKING, Any
 
 from dagster import ConfigurableIOManager, InitResourceContext, InputContext, MetadataValue, OutputContext
 
-from recipe_assets import remote_outputs
-from recipe_assets.remote_outputs import is_remote
-from recipe_assets.remote_outputs import write_output as write_remote_output
+from recipe_assets.data import remote_outputs
+from recipe_assets.data.remote_outputs import is_remote
+from recipe_assets.data.remote_outputs import write_output as write_remote_output
 
 if TYPE_CHECKING:
-    from recipe_assets.config import LoadedConfig
+    from recipe_assets.engine.config import LoadedConfig
 
 PARQUET = ".parquet"
 PICKLE = ".pkl"
@@ -135,7 +135,7 @@ def is_write_failure(exc: OSError) -> bool:
 
 
 def not_writable(path: Path, exc: OSError):
-    from recipe_assets.errors import RecipeDataError
+    from recipe_assets.core.errors import RecipeDataError
 
     reason = next((text for text in WRITE_FAILURE_TEXTS if text in str(exc)), None) or exc.strerror or str(exc)
     return RecipeDataError(f"cannot write {path}: {reason} (the folder {path.parent} must be writable and have free space)")
@@ -181,7 +181,7 @@ def read_output(path: Path, recipe_root: Path) -> Any:
         return pd.read_parquet(path)
     import cloudpickle
 
-    from recipe_assets.user_code import use_recipe_steps
+    from recipe_assets.core.user_code import use_recipe_steps
 
     use_recipe_steps(recipe_root)
     return cloudpickle.loads(path.read_bytes())
@@ -196,7 +196,7 @@ class RecipeIOManager(ConfigurableIOManager):
 
     base_dir: str
     recipe_root: str
-    expected_instance: str = ""  # the recipe's Dagster instance (recipe_assets/instance.py); empty: not checked
+    expected_instance: str = ""  # the recipe's Dagster instance (recipe_assets/engine/instance.py); empty: not checked
     instance_home: str = ""
     # steps on Celery or Kubernetes workers run in processes the launcher's lock cannot reach (no inherited
     # environment, often another machine): there the launcher alone holds the recipe
@@ -205,7 +205,7 @@ class RecipeIOManager(ConfigurableIOManager):
     def setup_for_execution(self, context: InitResourceContext) -> None:
         if self.expected_instance and context.instance is not None:
             # before any step writes: outputs and the versions recorded for them must stay together
-            from recipe_assets.instance import check_running_instance
+            from recipe_assets.engine.instance import check_running_instance
 
             check_running_instance(context.instance, self.recipe_root, self.expected_instance, self.instance_home)
         share_heap_with_numpy()
@@ -215,7 +215,7 @@ class RecipeIOManager(ConfigurableIOManager):
     def _hold_recipe(self) -> None:
         """A run Dagster started itself (UI, `dagster` CLI, daemon) holds the recipe while it writes, or
         fails at once when another run does; `recipe-assets run` already holds it (recipe_lock.py)."""
-        from recipe_assets.recipe_lock import acquire, is_held_by_this_run, lock_path
+        from recipe_assets.engine.recipe_lock import acquire, is_held_by_this_run, lock_path
 
         lock = lock_path(Path(self.recipe_root) / "metadata")
         if not is_held_by_this_run(lock):
@@ -233,7 +233,7 @@ class RecipeIOManager(ConfigurableIOManager):
         import pandas as pd
 
         name = context.asset_key.path[-1]
-        if is_remote(self.base_dir):  # execution.outputs_location: s3://... (recipe_assets/remote_outputs.py)
+        if is_remote(self.base_dir):  # execution.outputs_location: s3://... (recipe_assets/data/remote_outputs.py)
             context.add_output_metadata({"path": MetadataValue.path(write_remote_output(self.base_dir, name, obj))})
             return
         if isinstance(obj, pd.DataFrame):

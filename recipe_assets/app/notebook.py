@@ -107,7 +107,7 @@ def run_result(summary, step: str | None, card: StepCard | None):
     """`summary` (a runner.RunSummary) with the card of the step the run went up to, for display."""
     from dataclasses import fields
 
-    from recipe_assets.runner import RunSummary
+    from recipe_assets.engine.runner import RunSummary
 
     @dataclass(repr=False)
     class RunResult(RunSummary):

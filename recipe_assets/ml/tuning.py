@@ -23,13 +23,13 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
-from recipe_assets.configmodel import ConfigModel
+from recipe_assets.core.configmodel import ConfigModel
 
 if TYPE_CHECKING:
     import numpy as np
     import pandas as pd
 
-    from recipe_assets.config import RecipeConfig
+    from recipe_assets.engine.config import RecipeConfig
     from recipe_assets.steps.train import TrainConfig
 
 SAMPLING_SEED = 42  # MLflow Recipes sampled `sample_fraction` of the training rows with this seed
@@ -405,8 +405,8 @@ def estimator_params(config: "TrainConfig", tuned: dict[str, Any]) -> dict[str, 
 
 
 def build_estimator(root: Path, config: "TrainConfig", params: dict[str, Any]) -> Any:
-    from recipe_assets.errors import UserCodeError
-    from recipe_assets.user_code import load_function
+    from recipe_assets.core.errors import UserCodeError
+    from recipe_assets.core.user_code import load_function
 
     estimator_fn = load_function(root, "train", config.estimator_method)
     estimator = estimator_fn(dict(params)) if params else estimator_fn()
@@ -435,7 +435,7 @@ def score_trial(data: TrialData, params: dict[str, Any]) -> dict[str, float]:
 
 
 def run_trial(data: TrialData, number: int, params: dict[str, Any]) -> TrialOutcome:
-    from recipe_assets.errors import RecipeError, UserCodeError
+    from recipe_assets.core.errors import RecipeError, UserCodeError
 
     started = time.time()
     # caught here and raised again once by the parent: a worker's warnings would bypass the step's card
@@ -477,7 +477,7 @@ def load_user_code(data: TrialData) -> None:
     import sklearn.metrics  # noqa: F401 (what scoring a trial imports first)
 
     from recipe_assets.steps import evaluate, train  # noqa: F401
-    from recipe_assets.user_code import load_function
+    from recipe_assets.core.user_code import load_function
 
     load_function(data.root, "train", data.config.estimator_method)
     for metric in data.recipe.custom_metrics:
@@ -602,7 +602,7 @@ def trials_frame(outcomes: list[TrialOutcome], names: list[str], primary: str) -
 
 def best_outcome(outcomes: list[TrialOutcome]) -> TrialOutcome:
     """The lowest loss; the earliest trial among equals."""
-    from recipe_assets.errors import RecipeDataError
+    from recipe_assets.core.errors import RecipeDataError
 
     scored = [o for o in outcomes if o.loss is not None]
     if not scored:
@@ -634,8 +634,8 @@ def load_early_stop(root: Path, name: str) -> Callable:
     """`early_stop_fn`: a name in steps/train.py, or `module.function` importable with the recipe's steps/ on the path."""
     import importlib
 
-    from recipe_assets.errors import UserCodeError
-    from recipe_assets.user_code import load_function, use_recipe_steps
+    from recipe_assets.core.errors import UserCodeError
+    from recipe_assets.core.user_code import load_function, use_recipe_steps
 
     if "." not in name:
         return load_function(root, "train", name)
@@ -649,7 +649,7 @@ def load_early_stop(root: Path, name: str) -> Callable:
 
 def trial_data(root: Path, recipe: "RecipeConfig", config: "TrainConfig", transformer: Any, transformed: "pd.DataFrame", validation: "pd.DataFrame") -> TrialData:
     """`transformed` is the training data the model is fitted on (for classification, already rebalanced)."""
-    from recipe_assets.config import greater_is_better
+    from recipe_assets.engine.config import greater_is_better
     from recipe_assets.steps.train import leading_metrics
     from recipe_assets.steps.transform import apply_transformer
 
@@ -713,8 +713,8 @@ def implementation_digest(config: "TrainConfig") -> str:
 def check_tuning(root: Path, config: "TrainConfig", recipe_file: str) -> None:
     """What can only be known with the recipe's code: the estimator accepts every tuned parameter, and
     `early_stop_fn` exists. Builds the estimator once with a sampled point of the search space."""
-    from recipe_assets.errors import RecipeConfigError
-    from recipe_assets.user_code import check_function_defined
+    from recipe_assets.core.errors import RecipeConfigError
+    from recipe_assets.core.user_code import check_function_defined
 
     tuning = config.tuning
     if tuning.early_stop_fn and "." not in tuning.early_stop_fn:
@@ -738,7 +738,7 @@ def check_tuning(root: Path, config: "TrainConfig", recipe_file: str) -> None:
 
 
 def _estimator_param_names(root: Path, config: "TrainConfig", recipe_file: str, base: dict[str, Any]) -> list[str]:
-    from recipe_assets.errors import RecipeConfigError
+    from recipe_assets.core.errors import RecipeConfigError
 
     try:
         estimator = build_estimator(root, config, base)

@@ -5,8 +5,8 @@ import warnings
 
 from dagster import AssetKey, BetaWarning
 
-from recipe_assets.user_code import source_digest
-from recipe_assets.versioning import code_version
+from recipe_assets.core.user_code import source_digest
+from recipe_assets.core.versioning import code_version
 
 # Data versions on outputs and observable sources are the heart of the design; Dagster marks both beta.
 warnings.filterwarnings("ignore", category=BetaWarning, message=r".*(data_version|observable_source_asset).*")
@@ -62,7 +62,7 @@ def step_of(asset_name: str) -> str:
 
 
 def step_code_version(implementation_file: str, config_parts: list[str], root, user_modules: list[str]) -> str:
-    from recipe_assets.staleness import remember_code_version
+    from recipe_assets.engine.staleness import remember_code_version
 
     digest = source_digest(root, user_modules) if user_modules else ""
     version = code_version(implementation_file, "\n".join(config_parts), digest)

@@ -18,8 +18,8 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 from pydantic import AfterValidator
 
-from recipe_assets import remote
-from recipe_assets.errors import RecipeDataError
+from recipe_assets.data import remote
+from recipe_assets.core.errors import RecipeDataError
 
 if TYPE_CHECKING:
     import pandas as pd

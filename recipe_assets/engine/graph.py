@@ -12,13 +12,13 @@ from dagster import (
 )
 
 from recipe_assets.steps import evaluate, ingest, predict, register, split, train, transform
-from recipe_assets.config import LoadedConfig, load_config
-from recipe_assets.io import RecipeIOManager, outputs_base
-from recipe_assets.instance import expected_identity, instance_dir
+from recipe_assets.engine.config import LoadedConfig, load_config
+from recipe_assets.data.io_manager import RecipeIOManager, outputs_base
+from recipe_assets.engine.instance import expected_identity, instance_dir
 from recipe_assets.steps.ingest import raw_file_observer
-from recipe_assets.keys import BATCH_SCORING, MODEL_DEVELOPMENT, io_manager_key, job_name, mlflow_key, raw_files_key
-from recipe_assets.sensors import build_scoring_sensor
-from resources.mlflow_tracking import MlflowTracking, is_local_store, resolve_artifact_location, resolve_tracking_uri
+from recipe_assets.core.keys import BATCH_SCORING, MODEL_DEVELOPMENT, io_manager_key, job_name, mlflow_key, raw_files_key
+from recipe_assets.engine.sensors import build_scoring_sensor
+from recipe_assets.data.mlflow_tracking import MlflowTracking, is_local_store, resolve_artifact_location, resolve_tracking_uri
 
 
 

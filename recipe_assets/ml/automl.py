@@ -15,15 +15,15 @@ import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from recipe_assets.errors import RecipeConfigError, RecipeDataError
+from recipe_assets.core.errors import RecipeConfigError, RecipeDataError
 
 if TYPE_CHECKING:
     import numpy as np
     import pandas as pd
 
-    from recipe_assets.config import RecipeConfig
+    from recipe_assets.engine.config import RecipeConfig
     from recipe_assets.steps.train import TrainConfig
-    from recipe_assets.steps.tuning import EstimatorChoice
+    from recipe_assets.ml.tuning import EstimatorChoice
 
 AUTOML_FLAML = "automl/flaml"
 DEFAULT_TIME_BUDGET_SECS = 600  # MLflow Recipes' default
@@ -64,7 +64,7 @@ def flaml_metric(recipe: "RecipeConfig", root: Path | None = None, recipe_file: 
     """FLAML's name for the primary metric, or a FLAML metric function when FLAML has no name for it.
 
     Raises a config error naming `primary_metric` when neither exists (counts, sums and the like)."""
-    from recipe_assets.metrics import task_variant
+    from recipe_assets.ml.metrics import task_variant
 
     variant = task_variant(recipe.task, recipe.positive_class)
     primary = primary_metric_of(recipe)
@@ -97,7 +97,7 @@ class FlamlMetric:
     """A FLAML metric function for a primary metric FLAML does not name: our own metric, on decoded labels."""
 
     def __init__(self, root: Path, recipe: "RecipeConfig", name: str):
-        from recipe_assets.config import greater_is_better
+        from recipe_assets.engine.config import greater_is_better
 
         self.root, self.recipe, self.name = root, recipe, name
         self.sign = -1.0 if greater_is_better(recipe, name) else 1.0
@@ -129,7 +129,7 @@ class LabelCodes:
     def __init__(self, target: "pd.Series", positive_class: Any):
         import numpy as np
 
-        from recipe_assets.metrics import plain_value, resolve_positive_class
+        from recipe_assets.ml.metrics import plain_value, resolve_positive_class
 
         classes = [plain_value(c) for c in np.unique(target.to_numpy())]
         if positive_class is not None:
@@ -140,7 +140,7 @@ class LabelCodes:
     def encode(self, labels: Any) -> "np.ndarray":
         import numpy as np
 
-        from recipe_assets.metrics import plain_value
+        from recipe_assets.ml.metrics import plain_value
 
         position = {label: code for code, label in enumerate(self.classes)}
         return np.array([position[plain_value(label)] for label in np.asarray(labels)], dtype=int)
@@ -155,7 +155,7 @@ def automl_estimator(root: Path, recipe: "RecipeConfig", config: "TrainConfig", 
     """Run FLAML within the time budget; the best learner, unfitted, with its history for the card."""
     from sklearn.base import clone
 
-    from recipe_assets.steps.tuning import EstimatorChoice
+    from recipe_assets.ml.tuning import EstimatorChoice
 
     target_col = recipe.target_col  # `transformed` is what the model is fitted on: for classification, rebalanced
     features = transformed.drop(columns=[target_col]).to_numpy()

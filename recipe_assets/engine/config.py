@@ -16,20 +16,20 @@ from typing import Any, Literal
 import yaml
 from pydantic import Field, ValidationError, field_validator, model_validator
 
-from recipe_assets.configmodel import ConfigModel
-from recipe_assets.errors import NotSupportedYet, RecipeConfigError
-from recipe_assets.instance import InstanceConfig
+from recipe_assets.core.configmodel import ConfigModel
+from recipe_assets.core.errors import NotSupportedYet, RecipeConfigError
+from recipe_assets.engine.instance import InstanceConfig
 from recipe_assets.steps.evaluate import CustomMetric, EvaluateConfig
 from recipe_assets.steps.ingest import IngestConfig
-from recipe_assets.metrics import builtin_metric_names, canonical_metric, metric_greater_is_better
+from recipe_assets.ml.metrics import builtin_metric_names, canonical_metric, metric_greater_is_better
 from recipe_assets.steps.predict import PredictConfig
 from recipe_assets.steps.register import RegisterConfig
 from recipe_assets.steps.split import SplitConfig
 from recipe_assets.steps.train import TrainConfig
 from recipe_assets.steps.transform import TransformConfig
-from recipe_assets.tables import TableMapping, with_tables_in_steps
+from recipe_assets.data.tables import TableMapping, with_tables_in_steps
 
-PACKAGE_DIR = Path(__file__).resolve().parent
+PACKAGE_DIR = Path(__file__).resolve().parents[1]  # recipe_assets/
 
 
 def _shipped(folder: str) -> Path:
@@ -324,7 +324,7 @@ def _refuse_unsupported(merged: dict[str, Any], recipe_path: Path) -> None:
 def _refuse_unsupported_ingest(ingest: dict[str, Any], key_path: str, file: str) -> None:
     """URLs are read through fsspec; refused here, before anything is read, only when this machine
     cannot read them (dbfs:, or the filesystem package is not installed)."""
-    from recipe_assets import remote
+    from recipe_assets.data import remote
 
     if ingest.get("using") in SPARK_INGEST:
         return  # `location` is a table name there

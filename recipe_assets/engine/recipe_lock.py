@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from recipe_assets.errors import RecipeError
+from recipe_assets.core.errors import RecipeError
 
 LOCK_FILE = "recipe.lock"
 HOLDER_FILE = "recipe.lock.holder"

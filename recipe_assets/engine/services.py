@@ -8,10 +8,10 @@ import socket
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
-from recipe_assets.errors import RecipeError
+from recipe_assets.core.errors import RecipeError
 
 if TYPE_CHECKING:
-    from recipe_assets.config import LoadedConfig
+    from recipe_assets.engine.config import LoadedConfig
 
 CONNECT_TIMEOUT_SECONDS = 5
 DEFAULT_PORTS = {"http": 80, "https": 443, "redis": 6379, "rediss": 6379, "postgresql": 5432, "amqp": 5672, "pyamqp": 5672}

@@ -18,13 +18,13 @@ from urllib.parse import urlsplit
 
 from pydantic import Field, model_validator
 
-from recipe_assets.configmodel import ConfigModel
-from recipe_assets.errors import RecipeError
+from recipe_assets.core.configmodel import ConfigModel
+from recipe_assets.core.errors import RecipeError
 
 if TYPE_CHECKING:
     from dagster import DagsterInstance
 
-    from recipe_assets.config import LoadedConfig
+    from recipe_assets.engine.config import LoadedConfig
 
 # Written at the top of the dagster.yaml we manage: a file without it is the user's and is never rewritten.
 MANAGED_MARK = "# written by recipe-assets from the recipe's profile; edits are overwritten"
@@ -136,7 +136,7 @@ def _open_postgres_instance(home: Path, postgres: PostgresInstanceConfig) -> Dag
 
 
 def check_postgres_reachable(postgres: PostgresInstanceConfig) -> None:
-    from recipe_assets.services import check_reachable
+    from recipe_assets.engine.services import check_reachable
 
     if postgres.password_env and postgres.password_env not in os.environ:
         raise RecipeError(

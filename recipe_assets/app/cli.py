@@ -15,7 +15,7 @@ import shutil
 import sys
 import traceback
 
-from recipe_assets.errors import RecipeError, user_traceback_of
+from recipe_assets.core.errors import RecipeError, user_traceback_of
 
 TEMPLATE_CHOICES = ("regression", "classification")
 EXIT_FAILED_RUN = 1
@@ -94,14 +94,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def open_recipe(args: argparse.Namespace):
-    from recipe_assets.recipe import Recipe
+    from recipe_assets.app.recipe import Recipe
 
     # without either, Recipe looks for recipe.yaml from the current directory upwards
     return Recipe(profile=args.profile, recipe_root=args.recipe_root or os.environ.get("RECIPE_ROOT"))
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from recipe_assets.recipe import RecipeRunError
+    from recipe_assets.app.recipe import RecipeRunError
 
     recipe = open_recipe(args)
     print(f"recipe {recipe.root} (profile {args.profile}); Dagster instance {recipe.instance_dir}")
@@ -158,8 +158,8 @@ def cmd_clean(args: argparse.Namespace) -> int:
 
 
 def cmd_get_artifact(args: argparse.Namespace) -> int:
-    from recipe_assets.keys import step_of
-    from recipe_assets.recipe import check_artifact_name
+    from recipe_assets.core.keys import step_of
+    from recipe_assets.app.recipe import check_artifact_name
 
     check_artifact_name(args.name)
     recipe = open_recipe(args)
@@ -168,7 +168,7 @@ def cmd_get_artifact(args: argparse.Namespace) -> int:
         print(f"error: {args.name} is not materialized yet; run `{this_command()} run --step {step_of(args.name)}`", file=sys.stderr)
         return EXIT_FAILED_RUN
     print(location)
-    from recipe_assets.staleness import artifact_staleness
+    from recipe_assets.engine.staleness import artifact_staleness
 
     stale = artifact_staleness(recipe, args.name)
     if stale:
@@ -177,7 +177,7 @@ def cmd_get_artifact(args: argparse.Namespace) -> int:
 
 
 def cmd_init(args: argparse.Namespace) -> int:
-    from recipe_assets.recipe import create_recipe
+    from recipe_assets.app.recipe import create_recipe
 
     target = create_recipe(args.directory or args.recipe_root or default_root(), args.template)
     print(f"created a {args.template} recipe in {target}")

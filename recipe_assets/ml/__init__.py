@@ -1,0 +1,1 @@
+"""Machine-learning building blocks the steps share: metrics, tuning and AutoML."""

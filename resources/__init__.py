@@ -1,4 +1,0 @@
-"""Dagster resources of recipe-assets."""
-from resources.mlflow_tracking import MlflowTracking
-
-__all__ = ["MlflowTracking"]
