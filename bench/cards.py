@@ -23,7 +23,7 @@ CARD_CPU = "card cpu s"
 
 def card_seconds(recipe_dir: Path) -> dict[str, tuple[float, float]]:
     """Step -> (wall, CPU) seconds spent on its card, from the latest materialization of its outputs."""
-    from recipe_assets.core.keys import STEP_OUTPUTS
+    from recipe_assets.steps.registry import STEP_OUTPUTS
     from recipe_assets.app.recipe import Recipe
 
     recipe = Recipe(recipe_root=recipe_dir)

@@ -1,12 +1,10 @@
-"""recipe-assets: MLflow Recipes, rebuilt as a Dagster asset graph."""
+"""recipe-assets: MLflow Recipes, rebuilt as a Dagster asset graph.
+
+Importing the package does nothing but define names: the ways in (the CLI, `Recipe`, the code location,
+the Component) prepare the process when they build a recipe's definitions (engine.graph)."""
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
-
-from recipe_assets.data import parquet_reads
-
-# before anything reads Parquet in this process: see parquet_reads for the abort at exit it prevents
-parquet_reads.install()
 
 if TYPE_CHECKING:
     from recipe_assets.app.recipe import Recipe

@@ -42,7 +42,7 @@ def wrap(owner, name: str, before=None, after=None) -> None:
 def install(point: str) -> None:
     kind, _, arg = point.partition(":")
     if kind in ("half-write", "before-publish", "after-publish"):
-        from recipe_assets.data import io_manager
+        from recipe_assets.core import atomic  # every write goes through its publish
 
         def matches(path) -> bool:
             return os.path.basename(str(path)).split(".")[0] == arg
@@ -59,7 +59,7 @@ def install(point: str) -> None:
             if matches(path) and kind == "after-publish":
                 die()
 
-        wrap(io, "publish", before=before, after=after)
+        wrap(atomic, "publish", before=before, after=after)
     elif kind == "fit":
         from sklearn.linear_model import SGDRegressor
 

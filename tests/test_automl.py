@@ -44,15 +44,15 @@ def classification(tmp_path: Path) -> Path:
 
 
 def test_primary_metrics_map_to_flaml_names_as_mlflow_recipes_mapped_them(regression: Path, classification: Path, edit):
-    assert flaml_metric(load_config(regression, "local").config) == "rmse"
-    assert flaml_metric(load_config(classification, "local").config) == "f1"
+    assert flaml_metric(load_config(regression, "local").settings) == "rmse"
+    assert flaml_metric(load_config(classification, "local").settings) == "f1"
     edit(regression / "recipe.yaml", 'primary_metric: "root_mean_squared_error"', 'primary_metric: "r2_score"')
-    assert flaml_metric(load_config(regression, "local").config) == "r2"
+    assert flaml_metric(load_config(regression, "local").settings) == "r2"
 
 
 def test_a_custom_primary_metric_is_scored_by_the_recipes_own_function(regression: Path, edit):
     edit(regression / "recipe.yaml", 'primary_metric: "root_mean_squared_error"', 'primary_metric: "weighted_mean_squared_error"')
-    config = load_config(regression, "local").config
+    config = load_config(regression, "local").settings
     metric = flaml_metric(config, regression)
     assert isinstance(metric, FlamlMetric) and metric.sign == 1.0  # lower is better: FLAML minimizes it as is
 

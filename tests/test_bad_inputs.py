@@ -275,7 +275,7 @@ def rematerialized_since(root: Path, since: float) -> set[str]:
     """Outputs (and step cards) the failed run materialized anew before the failure: legitimately newer."""
     from dagster import DagsterInstance
 
-    from recipe_assets.core.keys import STEP_OUTPUTS, step_of
+    from recipe_assets.steps.registry import STEP_OUTPUTS, step_of
 
     STEP_OUTPUTS_NAMES = [n for names in STEP_OUTPUTS.values() for n in names]
 

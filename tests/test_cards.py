@@ -17,6 +17,7 @@ from dagster import DagsterInstance, MetadataValue, Output, TableMetadataValue, 
 from conftest import TEMPLATES
 from recipe_assets import cards
 from recipe_assets.cards import layout, plots
+from recipe_assets.steps.registry import BY_NAME
 from recipe_assets.app.notebook import DisplayText, StepCard
 from recipe_assets.app.recipe import Recipe
 from recipe_assets.engine.runner import RunSummary
@@ -74,7 +75,7 @@ def test_html_card_puts_entries_in_the_peers_tabs_and_escapes_text():
         "warning logs": cards.table(("level", "where", "message"), [("UserWarning", "train.py:3", "OK & done")]),
         "run summary": cards.table(("item", "value"), [("step", "evaluate")]),
     }
-    page = cards.render_html("evaluate", metadata)
+    page = cards.render_html("evaluate", metadata, card_layout=BY_NAME["evaluate"].card_layout)
     tabs = re.findall(r'<label for="card-\w+-tab\d+">([^<]+)</label>', page)
     assert tabs == ["Model Performance (Test)", "Model Validation", "Warning Logs", "Run Summary"]
     validation = tab_of(page, "Model Validation")
@@ -87,7 +88,7 @@ def test_html_card_puts_entries_in_the_peers_tabs_and_escapes_text():
 
 
 def test_entries_no_rule_names_land_in_details_not_lost():
-    grouped = dict(layout.tabs("train", {"model performance": 1, "something new": 2, "run summary": 3}))
+    grouped = dict(layout.tabs(BY_NAME["train"].card_layout, {"model performance": 1, "something new": 2, "run summary": 3}))
     assert grouped == {"Model Performance": ["model performance"], "Details": ["something new"], "Run Summary": ["run summary"]}
 
 
@@ -95,7 +96,7 @@ def test_text_card_shows_tables_aligned_and_names_the_plots():
     criteria = cards.table(("metric", "value"), [("rmse", 1.5), ("weighted_mse", 12.25)])
     plot = MetadataValue.md("![residuals (test)](data:image/png;base64,iVBORw0KGgo=)")
     text = cards.render_text("evaluate", {"model validation status": "VALIDATED", "criteria": criteria, "plot: residuals (test)": plot},
-                             card_path="/r/metadata/outputs/cards/evaluate.html")
+                             card_layout=BY_NAME["evaluate"].card_layout, card_path="/r/metadata/outputs/cards/evaluate.html")
     assert text.startswith("evaluate\n========\n")
     assert "model validation status: VALIDATED" in text
     lines = text.splitlines()
@@ -127,10 +128,10 @@ def test_plots_read_a_fixed_sample_of_large_data():
 
 
 def test_card_step_adds_warnings_logs_plots_and_run_summary_and_writes_the_card(tmp_path: Path):
-    loaded = SimpleNamespace(metadata_dir=tmp_path / "metadata", name="demo")
+    recipe = SimpleNamespace(outputs_dir=tmp_path / "metadata" / "outputs", name="demo")
 
     @asset
-    @cards.card_step(loaded, "ingest")
+    @cards.card_step(recipe, "ingest", BY_NAME["ingest"].card_layout)
     def ingested(context) -> Output:
         warnings.warn("column fare has negative values", UserWarning)  # as a user's step code would
         logging.getLogger("steps.ingest").warning("3 files were empty")
@@ -257,7 +258,7 @@ def test_plots_drawn_in_the_helper_process_are_the_plots_drawn_here():
 def test_a_card_shown_twice_in_a_notebook_gets_its_own_tabs_each_time():
     from recipe_assets.app.notebook import card_fragment
 
-    page = cards.render_html("train", {"model performance": cards.table(("m",), [("rmse",)])})
+    page = cards.render_html("train", {"model performance": cards.table(("m",), [("rmse",)])}, card_layout=BY_NAME["train"].card_layout)
     first, second = card_fragment(page), card_fragment(page)
     ids = [re.search(r'class="recipe-card" id="(card-\w+)"', shown).group(1) for shown in (first, second)]
     assert ids[0] != ids[1] and f'name="{ids[1]}"' in second and ids[0] not in second

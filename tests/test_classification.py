@@ -12,8 +12,11 @@ from sklearn import metrics as sk
 
 from recipe_assets.engine.config import load_config
 from recipe_assets.core.errors import RecipeConfigError
-from recipe_assets.steps.split import SplitConfig, assign_stratified_splits, split_frames
-from recipe_assets.steps.train import REBALANCING_MIN_ROWS, RESAMPLING_SEED, TrainConfig, rebalance_training_data, score_frame
+from recipe_assets.steps.split.config import SplitConfig
+from recipe_assets.steps.split.splitting import assign_stratified_splits, split_frames
+from recipe_assets.ml.rebalancing import REBALANCING_MIN_ROWS, RESAMPLING_SEED, rebalance_training_data
+from recipe_assets.steps.train.config import TrainConfig
+from recipe_assets.ml.estimators import score_frame
 
 TEMPLATES = Path(__file__).resolve().parents[1] / "templates"
 
@@ -207,7 +210,7 @@ def test_rebalancing_leaves_small_balanced_or_multiclass_data_alone(frame, why):
 def fitted_classifier():
     from sklearn.linear_model import LogisticRegression
 
-    from recipe_assets.steps.train import make_classifier
+    from recipe_assets.ml.estimators import make_classifier
 
     data = synthetic(300, ["bad", "good"], [0.5, 0.5], seed=6)
     model = make_classifier(LogisticRegression(), TrainConfig(), data["label"])

@@ -235,7 +235,7 @@ def test_hints_name_this_very_executable(monkeypatch):
 
 
 def test_mlflow_hint_is_the_interpreters_mlflow_ui_or_the_server_itself(monkeypatch):
-    from recipe_assets.app.cli import mlflow_ui_hint
+    from recipe_assets.core.commands import mlflow_ui_hint
 
     monkeypatch.setenv("PATH", "/usr/bin:/bin")
     assert mlflow_ui_hint("sqlite:////tmp/r/metadata/mlflow/mlruns.db") == f"{sys.executable} -m mlflow ui --backend-store-uri sqlite:////tmp/r/metadata/mlflow/mlruns.db"

@@ -13,12 +13,12 @@ import pytest
 
 from conftest import copy_template
 from recipe_assets.core.errors import RecipeError
-from recipe_assets.engine.recipe_lock import HOLDER_FILE, RecipeBusy, hold_recipe, lock_path
+from recipe_assets.data.recipe_lock import HOLDER_FILE, RecipeBusy, hold_recipe, lock_path
 
 HOLD_FOR_A_WHILE = """
 import sys, time
 from pathlib import Path
-from recipe_assets.engine.recipe_lock import hold_recipe
+from recipe_assets.data.recipe_lock import hold_recipe
 with hold_recipe(Path(sys.argv[1])):
     print("held", flush=True)
     time.sleep(float(sys.argv[2]))

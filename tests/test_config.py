@@ -46,7 +46,7 @@ def test_another_profile_changes_only_what_it_sets(recipe: Path):
 
 def test_relative_paths_resolve_against_the_recipe_root_not_the_cwd(recipe: Path, tmp_path: Path, monkeypatch):
     from recipe_assets.engine.graph import mlflow_resource
-    from recipe_assets.steps.ingest import resolve_files
+    from recipe_assets.data.sources import resolve_files
 
     monkeypatch.chdir(tmp_path)
     loaded = load_config(recipe, "local")

@@ -7,7 +7,7 @@ from __future__ import annotations
 from dagster import AssetKey, AssetObservation, DagsterInstance, DataVersion, Output, asset, materialize, observable_source_asset
 
 from recipe_assets.engine.dagster_internal import FRESH, MISSING, STALE, stale_statuses
-from recipe_assets.steps.ingest import DATA_VERSION_TAG
+from recipe_assets.core.keys import DATA_VERSION_TAG
 
 version = {"source": "1"}
 
@@ -38,7 +38,7 @@ def statuses(instance: DagsterInstance) -> dict[str, str]:
 def materialize_graph():
     from dagster import Definitions
 
-    return Definitions(assets=ASSETS).resolve_asset_graph()
+    return Definitions(assets=ASSETS)
 
 
 def observe(instance: DagsterInstance, data_version: str) -> None:
@@ -78,5 +78,5 @@ def test_stale_causes_name_the_changed_input_and_a_new_code_version():
         causes = stale_causes(instance, materialize_graph(), [AssetKey("first"), AssetKey("second")])
         assert [(c.category, c.dependency) for c in causes[AssetKey("first")]] == [("DATA", AssetKey("files"))]
         assert causes[AssetKey("second")] == []
-        changed = Definitions(assets=[files, first, second]).resolve_asset_graph()
+        changed = Definitions(assets=[files, first, second])
         assert ("CODE", "has a new code version") in [(c.category, c.reason) for c in stale_causes(instance, changed, [AssetKey("first")])[AssetKey("first")]]

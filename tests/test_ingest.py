@@ -8,7 +8,7 @@ import pytest
 from deltalake import write_deltalake
 
 from recipe_assets.core.errors import RecipeDataError
-from recipe_assets.steps.ingest import IngestConfig, read_data, resolve_files
+from recipe_assets.data.sources import IngestConfig, read_data, resolve_files
 from recipe_assets.app.recipe import Recipe
 
 

@@ -99,6 +99,15 @@ def test_the_wheel_carries_the_built_in_profiles_templates_and_their_gitignores(
     assert not [name for name in names if "/metadata/" in name or "__pycache__" in name]
 
 
+def test_installing_the_wheel_adds_only_recipe_assets_to_site_packages(installed):
+    """A user's own `resources` (or any other) package cannot collide with ours: the wheel installs one package."""
+    site_packages = next((installed["bin"].parent / "lib").glob("python3.*/site-packages"))
+    record = next(site_packages.glob("recipe_assets-*.dist-info")) / "RECORD"
+    top_level = {line.split(",")[0].split("/")[0] for line in record.read_text().splitlines() if line and not line.startswith("..")}
+    assert top_level == {"recipe_assets", record.parent.name}
+    assert not (site_packages / "resources").exists()
+
+
 def test_help_from_the_console_script_and_python_m(installed, tmp_path):
     env = user_env(tmp_path)
     for command in ([str(installed["bin"] / "recipe-assets"), "--help"], [str(installed["bin"] / "python"), "-m", "recipe_assets", "--help"]):

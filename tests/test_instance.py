@@ -17,7 +17,7 @@ from conftest import REPO
 from recipe_assets.engine.config import load_config
 from recipe_assets.core.errors import RecipeConfigError, RecipeError
 from recipe_assets.engine.instance import check_instance, instance_dir, prepare_instance_dir, recipe_instance
-from recipe_assets.core.keys import MODEL_DEVELOPMENT_STEPS
+from recipe_assets.steps.registry import MODEL_DEVELOPMENT_STEPS
 from recipe_assets.app.recipe import Recipe
 from recipe_assets.engine.runner import keys_of_steps, keys_to_run
 from servers import VENV_BIN, dagster_dev, free_port

@@ -6,17 +6,8 @@ import pytest
 from sklearn import metrics as sk
 
 from recipe_assets.core.errors import RecipeDataError
-from recipe_assets.ml.metrics import (
-    BINARY_METRICS,
-    MULTICLASS_METRICS,
-    REGRESSION_METRICS,
-    builtin_metric_names,
-    classification_metrics,
-    confusion_table,
-    default_primary_metric,
-    per_class_table,
-    resolve_positive_class,
-)
+from recipe_assets.core.metrics import BINARY_METRICS, MULTICLASS_METRICS, REGRESSION_METRICS, builtin_metric_names, default_primary_metric
+from recipe_assets.ml.metrics import classification_metrics, confusion_table, per_class_table, resolve_positive_class
 
 
 def test_metric_names_follow_the_task_and_positive_class():
@@ -123,7 +114,8 @@ def test_label_sums_are_named_as_mlflow_2_logged_them_and_the_old_names_still_wo
     """recipe-format.md says *_on_label; MLflow 2.x's evaluator logged *_on_target. A recipe may name
     either; custom metrics see both keys in builtin_metrics."""
     from recipe_assets.engine.config import load_config
-    from recipe_assets.ml.metrics import regression_metrics, with_aliases
+    from recipe_assets.ml.metrics import regression_metrics
+    from recipe_assets.core.metrics import with_aliases
 
     values = regression_metrics([1.0, 2.0, 3.0], [1.0, 2.0, 4.0])
     assert (values["sum_on_target"], values["mean_on_target"]) == (6.0, 2.0)
@@ -137,7 +129,7 @@ def test_label_sums_are_named_as_mlflow_2_logged_them_and_the_old_names_still_wo
 
 
 def test_primary_and_custom_metrics_lead_the_card_table():
-    from recipe_assets.steps.train import metrics_table
+    from recipe_assets.cards.models import metrics_table
 
     table = metrics_table({"training": {"r2_score": 0.9, "root_mean_squared_error": 2.0, "wmse": 3.0}}, ("root_mean_squared_error", "wmse"))
     rows = [(r.data["metric"], r.data["role"]) for r in table.records]

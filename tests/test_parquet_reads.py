@@ -1,5 +1,5 @@
-"""`pandas.read_parquet` in any process that imports recipe_assets reads local files through Arrow's own
-filesystem: no Python file object, so no abort at exit (exit 134, "terminate called without an active
+"""`pandas.read_parquet` in any process that built a recipe's definitions (every way in does) reads local files
+through Arrow's own filesystem: no Python file object, so no abort at exit (exit 134, "terminate called without an active
 exception") and errors that name the file instead of `'<Buffer>'`. See recipe_assets/data/parquet_reads.py."""
 from __future__ import annotations
 
@@ -14,12 +14,13 @@ SAMPLE = Path(__file__).resolve().parents[1] / "templates" / "regression" / "dat
 
 READ_CORRUPT = """
 import sys
+from recipe_assets.data import parquet_reads
 order = sys.argv[2]
 if order == "pandas first":
     import pandas as pd
-    import recipe_assets
+    parquet_reads.install()
 else:
-    import recipe_assets
+    parquet_reads.install()
     import pandas as pd
 try:
     pd.read_parquet(sys.argv[1])
@@ -29,11 +30,38 @@ except Exception as exc:
 
 READ_AND_EXIT = """
 import sys
-import recipe_assets
+from recipe_assets.data import parquet_reads
+parquet_reads.install()
 import pandas as pd
 frame = pd.read_parquet(sys.argv[1])
 assert len(frame) > 0
 """
+
+
+PATCHED = """
+import sys
+{setup}
+import pandas
+from recipe_assets.data.parquet_reads import PATCHED_FLAG
+print(getattr(pandas.read_parquet, PATCHED_FLAG, False))
+"""
+
+
+@pytest.mark.parametrize(
+    ("setup", "patched"),
+    [
+        ("import recipe_assets; from recipe_assets import Recipe; import recipe_assets.app.cli", "False"),  # importing changes nothing
+        ("from recipe_assets.engine.graph import load_definitions; load_definitions(sys.argv[1])", "True"),  # every way in builds these
+    ],
+    ids=["import alone", "definitions built"],
+)
+def test_the_patch_comes_with_a_recipes_definitions_not_with_an_import(tmp_path: Path, setup: str, patched: str):
+    import shutil
+
+    recipe = tmp_path / "regression"
+    shutil.copytree(SAMPLE.parents[1], recipe, ignore=shutil.ignore_patterns("metadata"))
+    shown = subprocess.run([sys.executable, "-c", PATCHED.format(setup=setup), str(recipe)], capture_output=True, text=True, timeout=120)
+    assert shown.stdout.strip().splitlines()[-1:] == [patched], shown.stdout + shown.stderr
 
 
 @pytest.mark.parametrize("order", ["recipe_assets first", "pandas first"])
@@ -47,7 +75,9 @@ def test_a_corrupt_file_is_named_whichever_was_imported_first(tmp_path: Path, or
 def test_reads_never_hand_arrow_a_python_file_object(monkeypatch: pytest.MonkeyPatch):
     import pandas.io.parquet
 
-    import recipe_assets  # noqa: F401  (installs the patch)
+    from recipe_assets.data import parquet_reads
+
+    parquet_reads.install()
 
     def refuse(*args, **kwargs):
         raise AssertionError("pandas opened a Python file object for Arrow")
@@ -60,8 +90,9 @@ def test_reads_never_hand_arrow_a_python_file_object(monkeypatch: pytest.MonkeyP
 def test_the_callers_own_choices_are_kept(tmp_path: Path):
     import fsspec
 
-    import recipe_assets  # noqa: F401
+    from recipe_assets.data import parquet_reads
 
+    parquet_reads.install()
     with open(SAMPLE, "rb") as handle:  # a file object stays a file object
         assert len(pd.read_parquet(handle)) > 0
     assert len(pd.read_parquet(f"file://{SAMPLE}")) > 0

@@ -17,7 +17,7 @@ from deltalake import write_deltalake
 from recipe_assets.engine.config import load_config
 from recipe_assets.core.errors import NotSupportedYet, RecipeConfigError, RecipeDataError
 from recipe_assets.app.recipe import Recipe
-from recipe_assets.steps.ingest import IngestConfig, read_data, resolve_files, source_fingerprint
+from recipe_assets.data.sources import IngestConfig, read_data, resolve_files, source_fingerprint
 from servers import free_port, running
 
 PROFILE = """

@@ -5,7 +5,8 @@ import pandas as pd
 import pytest
 
 from conftest import NYC_SAMPLE
-from recipe_assets.steps.split import SplitConfig, assign_splits, split_frames
+from recipe_assets.steps.split.config import SplitConfig
+from recipe_assets.steps.split.splitting import assign_splits, split_frames
 
 
 def test_nyc_sample_splits_exactly_as_mlflow_recipes_did():

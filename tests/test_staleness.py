@@ -132,7 +132,7 @@ def test_a_version_materialized_before_the_ledger_still_gets_a_reason(recipe_cop
 
 
 def test_the_register_card_links_only_to_a_server_and_otherwise_shows_the_ui_command(materialized: Path):
-    from recipe_assets.steps.register import registry_entry
+    from recipe_assets.steps.register.card import registry_entry
 
     recipe = Recipe(recipe_root=materialized)
     card = recipe.instance.get_latest_materialization_event(recipe.key("registered_model_version")).asset_materialization.metadata

@@ -11,7 +11,7 @@ from deltalake import DeltaTable, write_deltalake
 from recipe_assets.engine.config import load_config
 from recipe_assets.core.errors import RecipeConfigError, RecipeDataError
 from recipe_assets.app.recipe import Recipe
-from recipe_assets.steps.ingest import IngestConfig, read_data, resolve_files
+from recipe_assets.data.sources import IngestConfig, read_data, resolve_files
 
 PROFILE = """
 experiment:

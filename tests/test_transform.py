@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from recipe_assets.steps.transform import apply_transformer, feature_names, features_of
+from recipe_assets.ml.transformers import apply_transformer, feature_names, features_of
 
 
 def mutating_transformer():

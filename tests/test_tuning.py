@@ -14,14 +14,9 @@ from recipe_assets.engine.config import load_config
 from recipe_assets.engine.graph import build_definitions
 from recipe_assets.core.errors import RecipeConfigError, RecipeError
 from recipe_assets.app.recipe import Recipe
-from recipe_assets.ml.tuning import (
-    HyperoptSearch,
-    OptunaSearch,
-    SearchParameter,
-    TrialOutcome,
-    TuningConfig,
-    search,
-)
+from recipe_assets.ml.tuning.backends import HyperoptSearch, OptunaSearch
+from recipe_assets.ml.tuning.config import SearchParameter, TuningConfig
+from recipe_assets.ml.tuning.trials import TrialOutcome, search
 
 TUNING = """\
     estimator_method: estimator_fn
@@ -78,7 +73,7 @@ def test_one_trial_at_a_time_suggests_exactly_what_hyperopt_fmin_suggests(algori
 
     from hyperopt import Trials, fmin
 
-    from recipe_assets.ml.tuning import hyperopt_space
+    from recipe_assets.ml.tuning.spaces import hyperopt_space
 
     seen_by_fmin = []
 
@@ -165,7 +160,7 @@ def test_warnings_of_the_trials_are_raised_again_once_naming_the_trials(monkeypa
     import warnings
     from types import SimpleNamespace
 
-    from recipe_assets.ml import tuning
+    from recipe_assets.ml.tuning import trials as tuning
 
     def score(data, params):
         warnings.warn("slow to converge", UserWarning)
@@ -326,7 +321,7 @@ def test_parallel_trials_run_in_as_many_worker_processes(tmp_path: Path):
     recipe = Recipe(recipe_root=root)
     loaded = load(root, "local")
     choice = tuned_estimator(
-        root, loaded.config, loaded.config.steps.train, recipe.latest_value("transformer"),
+        root, loaded.settings, loaded.config.steps.train, recipe.latest_value("transformer"),
         recipe.latest_value("transformed_training_data"), recipe.latest_value("validation_data"),
     )
     pids = set(choice.trials["pid"])

@@ -11,10 +11,10 @@ import argparse
 import gc
 import os
 import shlex
-import shutil
 import sys
 import traceback
 
+from recipe_assets.core.commands import mlflow_ui_hint, sibling_command, this_command
 from recipe_assets.core.errors import RecipeError, user_traceback_of
 
 TEMPLATE_CHOICES = ("regression", "classification")
@@ -26,40 +26,6 @@ CLEAN_HELP = (
     "files and Dagster materialization history (no --step: all steps). MLflow runs and registered model "
     "versions are never deleted."
 )
-
-
-def on_users_path(executable: str) -> str:
-    """`executable`'s bare name when the user's shell finds this very file by it, else its full path:
-    a hint must work where the user stands. `uv run` puts the project's venv on PATH for its child only."""
-    name = os.path.basename(executable)
-    found = shutil.which(name)
-    if found and "UV_RUN_RECURSION_DEPTH" not in os.environ and os.path.abspath(found) == os.path.abspath(executable):
-        return name
-    return shlex.quote(executable)
-
-
-def python_command() -> str:
-    """The interpreter running this command, which has mlflow and dagster installed beside us."""
-    return on_users_path(sys.executable)
-
-
-def this_command() -> str:
-    """How the user can run `recipe-assets` again: the console script they ran, or `python -m recipe_assets`."""
-    script = sys.argv[0] if sys.argv else ""
-    if os.path.basename(script) == "recipe-assets":
-        return on_users_path(os.path.abspath(script))
-    return f"{python_command()} -m recipe_assets"
-
-
-def sibling_command(name: str) -> str:
-    """A console script installed beside this interpreter (dagster, dg, mlflow)."""
-    return on_users_path(os.path.join(os.path.dirname(sys.executable), name))
-
-
-def mlflow_ui_hint(tracking_uri: str) -> str:
-    if tracking_uri.startswith(("http://", "https://")):
-        return tracking_uri
-    return f"{python_command()} -m mlflow ui --backend-store-uri {shlex.quote(tracking_uri)}"
 
 
 def default_root() -> str:
@@ -158,8 +124,8 @@ def cmd_clean(args: argparse.Namespace) -> int:
 
 
 def cmd_get_artifact(args: argparse.Namespace) -> int:
-    from recipe_assets.core.keys import step_of
     from recipe_assets.app.recipe import check_artifact_name
+    from recipe_assets.steps.registry import step_of
 
     check_artifact_name(args.name)
     recipe = open_recipe(args)

@@ -16,12 +16,13 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from recipe_assets.engine.config import BUNDLED_TEMPLATES, RECIPE_FILE, find_recipe_root, load_config
 from recipe_assets.core.errors import RecipeError
-from recipe_assets.engine.graph import build_definitions, mlflow_resource
+from recipe_assets.core.keys import asset_key
 from recipe_assets.data.io_manager import remove_stored_output, stored_output
-from recipe_assets.core.keys import BATCH_SCORING_STEPS, MODEL_DEVELOPMENT_STEPS, STEP_OUTPUTS, asset_key, step_of
-from recipe_assets.app.progress import Printer
+from recipe_assets.engine.config import BUNDLED_TEMPLATES, RECIPE_FILE, find_recipe_root, load_config
+from recipe_assets.engine.graph import build_definitions, mlflow_resource
+from recipe_assets.engine.progress import Printer
+from recipe_assets.steps.registry import BATCH_SCORING_STEPS, MODEL_DEVELOPMENT_STEPS, STEP_OUTPUTS, step_of
 
 if TYPE_CHECKING:
     from dagster import AssetKey

@@ -25,7 +25,7 @@ _EXPORTS = {
     "fmt": "tables",
     "markdown_table": "tables",
     "merge_outputs": "tables",
-    "plain": "tables",
+    "readable_content": "tables",
     "preview": "tables",
     "profile": "tables",
     "table": "tables",
@@ -60,8 +60,8 @@ def _frame_card():
     return frame_card
 
 
-def render_html(title: str, metadata: Any, subtitle: str = "") -> str:
-    """The HTML card of step `title` from its metadata."""
+def render_html(title: str, metadata: Any, subtitle: str = "", card_layout: Any = ()) -> str:
+    """The HTML card of step `title` from its metadata, in `card_layout`'s tabs (the step spec's)."""
     from recipe_assets.cards.html import render_html as render_page
 
-    return render_page(title, metadata, subtitle)
+    return render_page(title, metadata, subtitle, card_layout)

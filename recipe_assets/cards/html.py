@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
@@ -16,7 +16,7 @@ from typing import Any
 from dagster import TableMetadataValue, TableSchema
 
 from recipe_assets.cards import layout
-from recipe_assets.cards.tables import fmt, plain
+from recipe_assets.cards.tables import fmt, readable_content
 
 IMAGE = re.compile(r"!\[([^\]]*)\]\((data:image/[a-z+]+;base64,[A-Za-z0-9+/=]+)\)")
 
@@ -73,7 +73,7 @@ def entry_of(label: str, value: Any) -> Entry:
         return Entry(shown_label, "table", table_of(value))
     if isinstance(getattr(value, "schema", None), TableSchema):  # TableSchemaMetadataValue
         return Entry(shown_label, "table", table_of(value.schema))
-    readable = plain(value)
+    readable = readable_content(value)
     if isinstance(readable, str):
         images = IMAGE.findall(readable)
         if images:
@@ -88,8 +88,9 @@ def entry_of(label: str, value: Any) -> Entry:
     return Entry(shown_label, "value", fmt(readable))
 
 
-def render_html(step: str, metadata: Mapping[str, Any], subtitle: str = "") -> str:
-    """The step's card page from its metadata (several outputs' metadata merged by tables.merge_outputs)."""
-    tabs = [(name, [entry_of(label, metadata[label]) for label in labels]) for name, labels in layout.tabs(step, metadata)]
+def render_html(title: str, metadata: Mapping[str, Any], subtitle: str = "", card_layout: Sequence[tuple[str, Sequence[str]]] = ()) -> str:
+    """A step's card page from its metadata (several outputs' metadata merged by tables.merge_outputs),
+    in the tabs of `card_layout`."""
+    tabs = [(name, [entry_of(label, metadata[label]) for label in labels]) for name, labels in layout.tabs(card_layout, metadata)]
     template = _environment().get_template("card.html.j2")
-    return template.render(title=step, subtitle=subtitle, tabs=tabs, card_id="card-" + uuid.uuid4().hex[:8])
+    return template.render(title=title, subtitle=subtitle, tabs=tabs, card_id="card-" + uuid.uuid4().hex[:8])

@@ -17,11 +17,9 @@ if TYPE_CHECKING:
     import numpy as np
     import pandas as pd
 
-    from recipe_assets.engine.config import RecipeConfig
 
 TOP_FEATURES = 15
 PERMUTATION_ROWS = 1_000
-LEADERBOARD_RUNS = 10
 
 
 @timed
@@ -149,134 +147,6 @@ def worst_vs_training(worst: "pd.DataFrame", training: "pd.DataFrame"):
     return table(("column", "worst predictions", "training", "training std", "distance (std)"), rows)
 
 
-@timed
-def leaderboard(client: Any, experiment_id: str, run_id: str, recipe: "RecipeConfig", primary: str, champion_run_id: str | None):
-    """This run against the experiment's earlier runs and the registered champion, ranked by the
-    primary metric on the validation data; criteria columns say whether each would pass."""
-    from recipe_assets.engine.config import greater_is_better
-    from recipe_assets.ml.metrics import passes
-
-    higher = greater_is_better(recipe, primary)
-    order = "DESC" if higher else "ASC"
-    runs = client.search_runs(
-        [experiment_id], filter_string=f"metrics.val_{primary} > -1e308", order_by=[f"metrics.val_{primary} {order}"], max_results=200
-    )
-    criteria = recipe.steps.evaluate.validation_criteria
-    shown = [r for r in runs[:LEADERBOARD_RUNS]]
-    for extra in (run_id, champion_run_id):
-        if extra and not any(r.info.run_id == extra for r in shown):
-            shown += [r for r in runs if r.info.run_id == extra]
-    position = {r.info.run_id: index + 1 for index, r in enumerate(runs)}
-    rows = []
-    for run in shown:
-        metrics = run.data.metrics
-        role = ", ".join(name for name, match in (("this run", run_id), ("champion", champion_run_id)) if match == run.info.run_id)
-        verdicts = [
-            ("PASS" if passes(metrics[f"val_{c.metric}"], c.threshold, greater_is_better(recipe, c.metric)) else "FAIL") if f"val_{c.metric}" in metrics else ""
-            for c in criteria
-        ]
-        started = _started(run.info.start_time)
-        rows.append((position[run.info.run_id], role, run.info.run_id[:12], started, metrics.get(f"val_{primary}"), *verdicts))
-    headers = ("rank", "", "run id", "started", f"validation {primary}", *(f"{c.metric} {'≥' if greater_is_better(recipe, c.metric) else '≤'} {c.threshold}" for c in criteria))
-    return table(headers, rows)
-
-
-def _started(millis: int | None) -> str:
-    import datetime as dt
-
-    return dt.datetime.fromtimestamp(millis / 1000).strftime("%Y-%m-%d %H:%M") if millis else ""
-
-
-def champion_run_id(client: Any, model_name: str, alias: str | None) -> str | None:
-    """The run of the registered champion: the alias's version when the recipe sets one, else the latest version."""
-    try:
-        if alias:
-            return client.get_model_version_by_alias(model_name, alias).run_id
-        versions = client.search_model_versions(f"name='{model_name}'", max_results=1, order_by=["version_number DESC"])
-        return versions[0].run_id if versions else None
-    except Exception:  # no registered model yet
-        return None
-
-
-FULL_CONFUSION_ROWS = 200_000
-
-
-@timed
-def evaluation_plots(pipeline: Any, test: "pd.DataFrame", target_col: str, task: str, positive: Any, test_metrics: dict[str, float]) -> None:
-    """The evaluate card's plots on the test data. A binary confusion matrix is drawn from the logged
-    counts; the curves (and a multiclass matrix on large data) from a fixed sample."""
-    import numpy as np
-
-    small = len(test) <= FULL_CONFUSION_ROWS
-    sample = (test if small else plots.sample_frame(test)).copy()
-    features, truth = sample.drop(columns=[target_col]), sample[target_col]
-    if task != "classification":
-        regression_plots(truth, pipeline.predict(features), "test")
-        return
-    from recipe_assets.ml.metrics import plain_value
-    from recipe_assets.steps.train import predict_with_probabilities
-
-    from recipe_assets.ml.metrics import resolve_positive_class
-
-    classes = [plain_value(c) for c in pipeline.classes_]
-    positive = resolve_positive_class(classes, positive) if positive is not None else None
-    labels, probabilities = predict_with_probabilities(pipeline, features)
-    counts = None
-    if positive is not None and "true_positives" in test_metrics:
-        negative = next(c for c in classes if c != positive)
-        counts = np.array(
-            [[test_metrics["true_negatives"], test_metrics["false_positives"]], [test_metrics["false_negatives"], test_metrics["true_positives"]]]
-        ).astype(int)
-        classes = [negative, positive]
-        if probabilities is not None:
-            model_classes = [plain_value(c) for c in pipeline.classes_]
-            probabilities = probabilities[:, [model_classes.index(c) for c in classes]]
-    split = "test" if small else f"test, sample of {len(sample):,}"
-    classification_plots(truth, labels, probabilities, classes, split, positive=positive, counts=counts)
-
-
-def parameter_sections(metadata: dict[str, Any], value: Any) -> dict[str, Any]:
-    """The train card's "best parameters": from tuning (with the metric over trials as a plot) when the
-    card has a "tuning trials" table, else the estimator's own parameters, as MLflow Recipes showed them."""
-    tuned = tuning_sections(metadata)
-    if tuned or "best parameters" in metadata:
-        return tuned
-    pipeline = value.get("pipeline") if isinstance(value, dict) else None
-    if pipeline is None or not hasattr(pipeline, "steps"):
-        return {}
-    estimator = pipeline.steps[-1][1]
-    estimator = getattr(estimator, "estimator", estimator)  # our label-encoding / calibration wrappers
-    if not hasattr(estimator, "get_params"):
-        return {}
-    params = estimator.get_params(deep=False)
-    rows = [(name, repr(params[name])[:200]) for name in sorted(params)]
-    return {"best parameters": table(("parameter (no tuning: the estimator's own)", "value"), rows)}
-
-
-def tuning_sections(metadata: dict[str, Any]) -> dict[str, Any]:
-    """With a "tuning trials" table on the train card: the metric over trials as a plot, and the best
-    trial's parameters (unless the card already has them)."""
-    import pandas as pd
-    from dagster import TableMetadataValue
-
-    trials = metadata.get("tuning trials")
-    if not isinstance(trials, TableMetadataValue) or not trials.records:
-        return {}
-    frame = pd.DataFrame([record.data for record in trials.records])
-    metric = next((c for c in frame.columns if str(c).startswith("validation ")), None)
-    if metric is None:
-        return {}
-    from recipe_assets.ml.metrics import metric_greater_is_better
-
-    add_plot(plots.metric_over_trials, frame, metric)
-    if "best parameters" in metadata:
-        return {}
-    values = pd.to_numeric(frame[metric], errors="coerce")
-    best = frame.loc[values.idxmax() if metric_greater_is_better(metric.removeprefix("validation ")) else values.idxmin()]
-    parameters = [c for c in frame.columns if c not in ("trial", metric, "duration s")]
-    return {"best parameters": table(("parameter", "value"), [(p, best[p]) for p in parameters] + [(metric, best[metric])])}
-
-
 MAX_CLASS_FRAMES = 6
 
 
@@ -304,3 +174,12 @@ def metric_entries(by_split: dict[str, dict[str, float]], names: Sequence[str]) 
             if isinstance(value, (int, float)) and math.isfinite(value):
                 entries[f"{split} {name}"] = MetadataValue.float(float(value))
     return entries
+
+
+def metrics_table(by_split: dict[str, dict[str, float]], first: tuple[str, ...] = ()):
+    """Metrics by split; the `first` ones (primary, then custom metrics) lead, as a reader looks for them first."""
+    names = list(next(iter(by_split.values())))
+    leading = [m for m in dict.fromkeys(first) if m in names]
+    roles = {m: ("primary" if i == 0 and m == first[0] else "custom") for i, m in enumerate(leading)}
+    ordered = leading + [m for m in names if m not in leading]
+    return table(("metric", "role", *by_split), [(m, roles.get(m, ""), *(by_split[s][m] for s in by_split)) for m in ordered])

@@ -1,7 +1,7 @@
 """The card of one step execution: what the step adds while it runs (plots), what it raised on the way
 (warnings and log records, the user's code's included), and how it is finished and published.
 
-`card_step(loaded, step)` wraps a step's asset function. The step returns or yields its Outputs as
+`card_step(recipe, step, layout)` wraps a step's asset function. The step returns or yields its Outputs as
 before, with its tables as metadata and its plots handed to `add_plot`; the wrapper then adds the
 warning logs, the plots and the run summary to each output's metadata, renders the step's HTML card
 (`<metadata>/outputs/cards/<step>.html`, what `inspect` and notebooks show) and, when the step has an
@@ -14,10 +14,9 @@ import contextvars
 import functools
 import inspect
 import logging
-import os
 import time
 import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,11 +26,12 @@ from dagster import AssetCheckResult, MetadataValue, Output
 
 from recipe_assets.cards import drawing, tables
 from recipe_assets.cards.plots import Plot
+from recipe_assets.core.atomic import write_text_atomically
 
 if TYPE_CHECKING:
     from dagster import AssetExecutionContext
 
-    from recipe_assets.engine.config import LoadedConfig
+    from recipe_assets.core.settings import RecipeSettings
 
 log = logging.getLogger(__name__)
 
@@ -43,13 +43,15 @@ MAX_WARNINGS = 50
 # warnings about how this package uses its libraries (Dagster's beta markers, MLflow's store internals):
 # nothing the recipe's author can act on
 IGNORED_WARNING_SOURCES = ("dagster", "sqlalchemy")
-# the steps before train have no MLflow run of their own: train's run carries their cards too
-UPSTREAM_OF_TRAIN = ("ingest", "split", "transform")
+Sections = Callable[[dict[str, Any], Any], dict[str, Any]]  # (first output's metadata, its value) -> more entries
 
 
 @dataclass
 class StepSession:
     step: str
+    layout: Sequence[tuple[str, Sequence[str]]] = ()
+    sections: Sections | None = None  # card sections the step computes from its finished output
+    also_log: tuple[str, ...] = ()  # earlier steps' cards to log to this step's MLflow run
     started: float = field(default_factory=time.perf_counter)
     plots: list[Plot] = field(default_factory=list)
     logs: list[tuple[str, str, str]] = field(default_factory=list)  # (level or category, where, message)
@@ -131,7 +133,7 @@ class _RecordCollector(logging.Handler):
         self.session = session
 
     def emit(self, record: logging.LogRecord) -> None:
-        if record.name.startswith(("dagster", "recipe_assets.app.progress")):
+        if record.name.startswith(("dagster", "recipe_assets.engine.progress")):
             return
         self.session.logs.append((record.levelname, record.name, record.getMessage()))
 
@@ -155,17 +157,27 @@ def capturing(session: StepSession) -> Iterator[StepSession]:
         _CURRENT.reset(token)
 
 
-def card_step(loaded: "LoadedConfig", step: str) -> Callable:
-    """Decorate a step's asset function (under `@asset` / `@multi_asset`) to give it a full card."""
+def card_step(
+    recipe: "RecipeSettings",
+    step: str,
+    layout: Sequence[tuple[str, Sequence[str]]],
+    *,
+    sections: Sections | None = None,
+    also_log: tuple[str, ...] = (),
+) -> Callable:
+    """Decorate a step's asset function (under `@asset` / `@multi_asset`) to give it a full card, laid out
+    in `layout`'s tabs. `sections` adds entries computed from the finished output (drawn in the step's card
+    session); `also_log` names earlier steps whose stored cards go to this step's MLflow run too (steps
+    that have no MLflow run of their own)."""
 
     def decorate(fn: Callable) -> Callable:
         @functools.wraps(fn)
         def wrapper(context: "AssetExecutionContext", *args: Any, **kwargs: Any):
-            session = StepSession(step)
+            session = StepSession(step, layout, sections, also_log)
             with capturing(session):
                 produced = fn(context, *args, **kwargs)
                 items = list(produced) if inspect.isgenerator(produced) else [produced]
-            finished = finish(context, loaded, session, items)
+            finished = finish(context, recipe, session, items)
             return iter(finished) if generator else finished[0]
 
         generator = inspect.isgeneratorfunction(fn)
@@ -181,19 +193,19 @@ def card_step(loaded: "LoadedConfig", step: str) -> Callable:
     return decorate
 
 
-def finish(context: "AssetExecutionContext", loaded: "LoadedConfig", session: StepSession, items: list[Any]) -> list[Any]:
+def finish(context: "AssetExecutionContext", recipe: "RecipeSettings", session: StepSession, items: list[Any]) -> list[Any]:
     outputs = [item for item in items if isinstance(item, Output)]
     checks = [item for item in items if isinstance(item, AssetCheckResult)]
     with session.counting():
         extra = card_entries(session, outputs)
     run_id = next((o.value["run_id"] for o in outputs if isinstance(o.value, dict) and o.value.get("run_id")), None)
-    card_path = card_file(loaded, session.step)
+    card_path = card_file(recipe.outputs_dir, session.step)
     extra[RUN_SUMMARY] = run_summary(context, session, run_id, checks)
     extra[CARD_FILE] = MetadataValue.path(str(card_path))
     finished = [item.with_metadata({**item.metadata, **extra}) if isinstance(item, Output) else item for item in items]
     per_output = [(output_name(context, o), o.metadata) for o in finished if isinstance(o, Output)]
     publishing = time.perf_counter()  # after the run summary was written: logged, not on the card
-    publish(context, loaded, session.step, tables.merge_outputs(per_output), card_path, run_id)
+    publish(context, recipe.name, session, tables.merge_outputs(per_output), card_path, run_id)
     log.debug("%s card: %.3f s (+ %.3f s publishing)", session.step, session.card_seconds, time.perf_counter() - publishing)
     return finished
 
@@ -201,12 +213,10 @@ def finish(context: "AssetExecutionContext", loaded: "LoadedConfig", session: St
 def card_entries(session: StepSession, outputs: list[Output]) -> dict[str, Any]:
     """What the session adds to each output's metadata: train's parameters, the plots, the warning logs."""
     extra: dict[str, Any] = {}
-    if session.step == "train" and outputs:
-        from recipe_assets.cards.models import parameter_sections
-
+    if session.sections is not None and outputs:
         token = _CURRENT.set(session)
         try:
-            extra.update(parameter_sections(dict(outputs[0].metadata), outputs[0].value))
+            extra.update(session.sections(dict(outputs[0].metadata), outputs[0].value))
         finally:
             _CURRENT.reset(token)
     _collect_plots(session)
@@ -257,35 +267,28 @@ def input_versions(context: "AssetExecutionContext") -> list[tuple[Any, str]]:
     return found
 
 
-def card_file(loaded: "LoadedConfig", step: str) -> Path:
-    from recipe_assets.engine.graph import outputs_dir
+def card_file(outputs_dir: Path, step: str) -> Path:
+    """Where a step's HTML card is stored, beside the recipe's outputs."""
+    return outputs_dir / "cards" / f"{step}.html"
 
-    return outputs_dir(loaded) / "cards" / f"{step}.html"
 
-
-def publish(context: "AssetExecutionContext", loaded: "LoadedConfig", step: str, metadata: dict[str, Any], path: Path, run_id: str | None) -> None:
+def publish(context: "AssetExecutionContext", recipe_name: str, session: StepSession, metadata: dict[str, Any], path: Path, run_id: str | None) -> None:
     from recipe_assets.cards.html import render_html
 
-    page = render_html(step, metadata, subtitle=f"recipe {loaded.name}, Dagster run {context.run.run_id[:8]}")
-    write_atomically(path, page)
+    step = session.step
+    page = render_html(step, metadata, subtitle=f"recipe {recipe_name}, Dagster run {context.run.run_id[:8]}", card_layout=session.layout)
+    write_text_atomically(path, page)
     if run_id is None:
         return
     from recipe_assets.core.keys import mlflow_of
 
     try:
-        client = mlflow_of(context, loaded.name).client()
+        client = mlflow_of(context, recipe_name).client()
     except Exception:  # a step without the MLflow resource
         return
     client.log_text(run_id, page, f"cards/{step}.html")
-    if step == "train":
-        for upstream in UPSTREAM_OF_TRAIN:
-            stored = card_file(loaded, upstream)
-            if stored.is_file():
-                client.log_text(run_id, stored.read_text(), f"cards/{upstream}.html")
+    for upstream in session.also_log:
+        stored = path.with_name(f"{upstream}.html")
+        if stored.is_file():
+            client.log_text(run_id, stored.read_text(), f"cards/{upstream}.html")
 
-
-def write_atomically(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    temporary.write_text(text, encoding="utf-8")
-    temporary.replace(path)

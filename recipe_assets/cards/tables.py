@@ -115,7 +115,7 @@ def frame_card(df: "pd.DataFrame", with_profile: bool = True) -> dict[str, Any]:
     return card
 
 
-def plain(value: Any) -> Any:
+def readable_content(value: Any) -> Any:
     """The readable content of a metadata value; tables as markdown."""
     if isinstance(value, TableMetadataValue):
         headers = [c.name for c in value.schema.columns]
@@ -124,7 +124,7 @@ def plain(value: Any) -> Any:
         return markdown_table(("column", "type"), [(c.name, c.type) for c in value.columns])
     inner = getattr(value, "value", value)
     if isinstance(inner, TableSchema):
-        return plain(inner)
+        return readable_content(inner)
     if hasattr(inner, "text"):
         return inner.text
     if hasattr(inner, "md_str"):
@@ -146,6 +146,6 @@ def merge_outputs(per_output: Sequence[tuple[str, Mapping[str, Any]]]) -> dict[s
     merged: dict[str, Any] = {}
     for name, metadata in per_output:
         for label, value in metadata.items():
-            shared = all(label in other and plain(other[label]) == plain(value) for _, other in per_output)
+            shared = all(label in other and readable_content(other[label]) == readable_content(value) for _, other in per_output)
             merged[label if shared else f"{name}: {label.removeprefix('dagster/')}"] = value
     return merged

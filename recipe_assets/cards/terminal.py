@@ -3,7 +3,7 @@ plots are (they live in the HTML card; a terminal cannot show them)."""
 from __future__ import annotations
 
 import io
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from recipe_assets.cards import layout
@@ -12,7 +12,7 @@ from recipe_assets.cards.html import entry_of
 TERMINAL_WIDTH = 120
 
 
-def render_text(title: str, metadata: Mapping[str, Any], step: str | None = None, card_path: str | None = None) -> str:
+def render_text(title: str, metadata: Mapping[str, Any], card_layout: Sequence[tuple[str, Sequence[str]]] = (), card_path: str | None = None) -> str:
     """The card as text, grouped in the same tabs as the HTML card."""
     from rich import box
     from rich.console import Console
@@ -26,7 +26,7 @@ def render_text(title: str, metadata: Mapping[str, Any], step: str | None = None
     console.print(title, style="bold")
     console.print("=" * len(title))
     plots: list[str] = []
-    for tab, labels in layout.tabs(step or title, metadata):
+    for tab, labels in layout.tabs(card_layout, metadata):
         console.print(f"\n[{tab}]", markup=False)
         for label in labels:
             entry = entry_of(label, metadata[label])

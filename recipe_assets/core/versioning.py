@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import functools
 import hashlib
+from collections.abc import Sequence
 from pathlib import Path
+from types import ModuleType
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -16,13 +18,23 @@ if TYPE_CHECKING:
 _HASH_CHUNK = 1 << 20
 
 
-def code_version(implementation_file: str, config_text: str, user_digest: str = "") -> str:
-    """Short, stable hash of our step module's source, its config slice and the user's step code."""
+def code_version(implementation: "str | Path | Sequence[str | Path]", config_text: str, user_digest: str = "") -> str:
+    """Short, stable hash of our step implementation's source (one file or several), its config slice and
+    the user's step code."""
+    files = [implementation] if isinstance(implementation, (str, Path)) else list(implementation)
     digest = hashlib.sha256()
-    digest.update(Path(implementation_file).read_bytes())
+    for file in files:
+        digest.update(Path(file).read_bytes())
     digest.update(b"\0config\0" + config_text.encode())
     digest.update(b"\0user\0" + user_digest.encode())
     return digest.hexdigest()[:16]
+
+
+def step_files(step_module_file: str, *shared_modules: ModuleType) -> list[Path]:
+    """Our implementation of a step, for its code version: every module of its subpackage, then the shared
+    modules (ml/, data/) whose code decides its outputs."""
+    folder = Path(step_module_file).parent
+    return sorted(folder.glob("*.py")) + [Path(module.__file__) for module in shared_modules if module.__file__]
 
 
 def dataframe_version(df: "pd.DataFrame") -> str:

@@ -5,21 +5,17 @@ interrupted step never leaves a half-written output behind the previous good one
 """
 from __future__ import annotations
 
-import errno
-import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from dagster import ConfigurableIOManager, InitResourceContext, InputContext, MetadataValue, OutputContext
 
+from recipe_assets.core.atomic import write_atomically
+from recipe_assets.core.code_ledger import write_noted
 from recipe_assets.data import remote_outputs
 from recipe_assets.data.remote_outputs import is_remote
 from recipe_assets.data.remote_outputs import write_output as write_remote_output
-
-if TYPE_CHECKING:
-    from recipe_assets.engine.config import LoadedConfig
 
 PARQUET = ".parquet"
 PICKLE = ".pkl"
@@ -34,10 +30,11 @@ def output_path(base_dir: Path, name: str) -> Path | None:
     return None
 
 
-def outputs_base(loaded: "LoadedConfig") -> str:
-    """Where the IO manager stores the recipe's outputs: `execution.outputs_location` (s3://bucket/prefix)
-    or the local `<recipe root>/metadata/outputs`."""
-    return loaded.config.execution.outputs_location or str(loaded.metadata_dir / "outputs")
+class StoresOutputs(Protocol):
+    """A recipe, as far as its stored outputs go (`RecipeSettings`, or the engine's loaded recipe)."""
+
+    root: Path
+    outputs_base: str  # `execution.outputs_location` (s3://bucket/prefix) or `<recipe root>/metadata/outputs`
 
 
 @dataclass(frozen=True)
@@ -65,14 +62,14 @@ def stored_output_at(base_dir: str, name: str, recipe_root: Path) -> StoredOutpu
     return None if path is None else StoredOutput(str(path), recipe_root)
 
 
-def stored_output(loaded: "LoadedConfig", name: str) -> StoredOutput | None:
+def stored_output(recipe: StoresOutputs, name: str) -> StoredOutput | None:
     """Output `name` of the recipe wherever its profile stores outputs, None when it is not stored: what
     `Recipe.get_artifact`, `get-artifact`, `clean` and the run summary read, as the steps do."""
-    return stored_output_at(outputs_base(loaded), name, loaded.root)
+    return stored_output_at(recipe.outputs_base, name, recipe.root)
 
 
-def remove_stored_output(loaded: "LoadedConfig", name: str) -> None:
-    base_dir = outputs_base(loaded)
+def remove_stored_output(recipe: StoresOutputs, name: str) -> None:
+    base_dir = recipe.outputs_base
     if is_remote(base_dir):
         remote_outputs.remove_output(base_dir, name)
         return
@@ -84,61 +81,6 @@ def remove_stored_output(loaded: "LoadedConfig", name: str) -> None:
     folder = Path(base_dir) / name
     if folder.is_dir():
         shutil.rmtree(folder)
-
-
-def write_atomically(path: Path, write: Any) -> None:
-    temp_name = temp_file_beside(path)
-    try:
-        write(temp_name)
-        publish(temp_name, path)
-    except OSError as exc:
-        Path(temp_name).unlink(missing_ok=True)
-        if is_write_failure(exc):
-            raise not_writable(path, exc) from None
-        raise
-    except BaseException:
-        Path(temp_name).unlink(missing_ok=True)
-        raise
-
-
-def temp_file_beside(path: Path) -> str:
-    """A new temporary file in `path`'s folder (same filesystem, so the rename is atomic)."""
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        handle, temp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    except OSError as exc:
-        raise not_writable(path, exc) from None
-    os.close(handle)
-    return temp_name
-
-
-def publish(temp_name: str | os.PathLike, path: Path) -> None:
-    """Give the finished temp file the mode a plainly created file would have, then rename it into place.
-    mkstemp creates 0600 files: other users and services reading the outputs would be refused."""
-    os.chmod(temp_name, umask_file_mode())
-    os.replace(temp_name, path)
-
-
-def umask_file_mode() -> int:
-    current = os.umask(0o022)
-    os.umask(current)
-    return 0o666 & ~current
-
-
-WRITE_ERRNOS = {errno.ENOSPC, errno.EROFS, errno.EACCES, errno.EPERM, errno.EDQUOT}
-WRITE_FAILURE_TEXTS = ("No space left on device", "Read-only file system", "Permission denied", "Disk quota exceeded")
-
-
-def is_write_failure(exc: OSError) -> bool:
-    """Arrow's writers raise OSError without errno, naming the cause only in the message."""
-    return exc.errno in WRITE_ERRNOS or any(text in str(exc) for text in WRITE_FAILURE_TEXTS)
-
-
-def not_writable(path: Path, exc: OSError):
-    from recipe_assets.core.errors import RecipeDataError
-
-    reason = next((text for text in WRITE_FAILURE_TEXTS if text in str(exc)), None) or exc.strerror or str(exc)
-    return RecipeDataError(f"cannot write {path}: {reason} (the folder {path.parent} must be writable and have free space)")
 
 
 def sweep_temp_files(folders: list[tuple[Path, str]]) -> list[Path]:
@@ -205,17 +147,18 @@ class RecipeIOManager(ConfigurableIOManager):
     def setup_for_execution(self, context: InitResourceContext) -> None:
         if self.expected_instance and context.instance is not None:
             # before any step writes: outputs and the versions recorded for them must stay together
-            from recipe_assets.engine.instance import check_running_instance
+            from recipe_assets.data.run_guards import check_running_instance
 
             check_running_instance(context.instance, self.recipe_root, self.expected_instance, self.instance_home)
         share_heap_with_numpy()
         if self.lock_in_steps:
             self._hold_recipe()
+        write_noted(self.recipe_root)  # a run Dagster launched itself: the ledger of the code versions it runs
 
     def _hold_recipe(self) -> None:
         """A run Dagster started itself (UI, `dagster` CLI, daemon) holds the recipe while it writes, or
         fails at once when another run does; `recipe-assets run` already holds it (recipe_lock.py)."""
-        from recipe_assets.engine.recipe_lock import acquire, is_held_by_this_run, lock_path
+        from recipe_assets.data.recipe_lock import acquire, is_held_by_this_run, lock_path
 
         lock = lock_path(Path(self.recipe_root) / "metadata")
         if not is_held_by_this_run(lock):

@@ -12,10 +12,11 @@ change the timing. The same Python file object is why a corrupt file's error say
 instead of its path.
 
 Read through Arrow's own local filesystem, the buffers are Arrow's: no GIL, no abort, and errors name the
-file. The fix is installed when `recipe_assets` is imported, so it covers every process that loads the
-package: the CLI, the `dagster` CLI's code location, step subprocesses, the daemon, a notebook that
-imports `recipe_assets`. pandas is patched once it is imported (or at once if it already is), so importing
-`recipe_assets` stays light.
+file. The fix is installed when a process builds a recipe's definitions (engine.graph.build_definitions), which
+every way in does before it reads anything: the CLI, `Recipe` in a notebook, the `dagster` CLI's code location,
+the webserver, the daemon, step subprocesses, Celery workers, a `dg` project's Component. Importing
+`recipe_assets` alone changes nothing. pandas is patched once it is imported (or at once if it already is),
+so installing stays light.
 """
 from __future__ import annotations
 

@@ -91,10 +91,10 @@ SAMPLES = {"regression": (taxi_trips, 5000, 20160201), "classification": (wine_q
 
 
 def write_sample(path: Path, rows: int = 5000, seed: int = 20160201, kind: str = "regression") -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    SAMPLES[kind][0](rows, seed).to_parquet(tmp, index=False)
-    tmp.replace(path)
+    from recipe_assets.core.atomic import write_atomically
+
+    frame = SAMPLES[kind][0](rows, seed)
+    write_atomically(path, lambda temp_name: frame.to_parquet(temp_name, index=False))
     return path
 
 

@@ -18,8 +18,8 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 from pydantic import AfterValidator
 
-from recipe_assets.data import remote
 from recipe_assets.core.errors import RecipeDataError
+from recipe_assets.data import remote
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -164,7 +164,7 @@ def _data_files(path: Path, file_format: str | None) -> list[Path]:
 
 def table_files(root: Path, table: TableData, version: int | None = None) -> list:
     """What fingerprints a table: its data files, or a Delta table's commit files (they name every data file)."""
-    from recipe_assets.steps.ingest import delta_commits
+    from recipe_assets.data.delta import delta_commits
 
     if table.is_remote:
         return remote.table_objects(table.location, table.format, table.where)

@@ -7,27 +7,21 @@ definitions load.
 from __future__ import annotations
 
 import re
-import warnings
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import yaml
 from pydantic import Field, ValidationError, field_validator, model_validator
 
 from recipe_assets.core.configmodel import ConfigModel
 from recipe_assets.core.errors import NotSupportedYet, RecipeConfigError
-from recipe_assets.engine.instance import InstanceConfig
-from recipe_assets.steps.evaluate import CustomMetric, EvaluateConfig
-from recipe_assets.steps.ingest import IngestConfig
-from recipe_assets.ml.metrics import builtin_metric_names, canonical_metric, metric_greater_is_better
-from recipe_assets.steps.predict import PredictConfig
-from recipe_assets.steps.register import RegisterConfig
-from recipe_assets.steps.split import SplitConfig
-from recipe_assets.steps.train import TrainConfig
-from recipe_assets.steps.transform import TransformConfig
+from recipe_assets.core.metrics import builtin_metric_names, canonical_metric
+from recipe_assets.core.settings import RECIPE_FILE, CustomMetric, ExperimentConfig, ModelRegistryConfig, RecipeSettings
 from recipe_assets.data.tables import TableMapping, with_tables_in_steps
+from recipe_assets.engine.execution_config import ExecutionConfig
+from recipe_assets.steps.registry import StepsConfig
 
 PACKAGE_DIR = Path(__file__).resolve().parents[1]  # recipe_assets/
 
@@ -41,90 +35,7 @@ def _shipped(folder: str) -> Path:
 
 BUILTIN_PROFILES = _shipped("profiles")
 BUNDLED_TEMPLATES = _shipped("templates")
-RECIPE_FILE = "recipe.yaml"
 TEMPLATES = ("regression/v1", "classification/v1")
-
-
-# `register` is the step's documented key; pydantic warns that it shadows ABCMeta.register, which is harmless here.
-warnings.filterwarnings("ignore", message='Field name "register" in "StepsConfig" shadows')
-
-
-class StepsConfig(ConfigModel):
-    ingest: IngestConfig
-    split: SplitConfig = Field(default_factory=SplitConfig)
-    transform: TransformConfig = Field(default_factory=TransformConfig)
-    train: TrainConfig = Field(default_factory=TrainConfig)
-    evaluate: EvaluateConfig = Field(default_factory=EvaluateConfig)
-    register: RegisterConfig = Field(default_factory=RegisterConfig)
-    ingest_scoring: IngestConfig | None = None
-    predict: PredictConfig | None = None
-
-    @field_validator("split", "transform", "train", "evaluate", "register", mode="before")
-    @classmethod
-    def _empty_section_means_defaults(cls, value: Any) -> Any:
-        return {} if value is None else value
-
-
-class ExperimentConfig(ConfigModel):
-    name: str | None = None  # (ours) defaults to the recipe's name
-    tracking_uri: str | None = None
-    artifact_location: str | None = None
-
-
-class ModelRegistryConfig(ConfigModel):
-    model_name: str
-    registry_uri: str | None = Field(default=None, alias="uri")
-
-    @model_validator(mode="before")
-    @classmethod
-    def _accept_both_spellings(cls, data: Any) -> Any:
-        if isinstance(data, dict) and "registry_uri" in data:
-            data = {**data}
-            data["uri"] = data.pop("registry_uri")
-        return data
-
-
-class CeleryConfig(ConfigModel):
-    """(ours) `execution.celery`: steps as Celery tasks; workers: `dagster-celery worker start -A dagster_celery.app`."""
-
-    broker: str
-    backend: str | None = None  # default: the broker (Redis keeps the results too)
-
-
-class KubernetesConfig(ConfigModel):
-    """(ours) `execution.kubernetes`: each step a Kubernetes Job (dagster-k8s's k8s_job_executor)."""
-
-    job_namespace: str = "default"
-    image: str | None = None  # default: the image of the run's pod
-    env_secrets: list[str] = Field(default_factory=list)
-    env_vars: list[str] = Field(default_factory=list)
-    service_account_name: str | None = None
-
-
-class ScoringSensorConfig(ConfigModel):
-    """(ours) `execution.scoring_sensor`: the batch-scoring sensor on from the start (a deployment's daemon
-    then scores by itself) and how often the daemon evaluates it."""
-
-    running: bool = False
-    interval_seconds: int = Field(default=30, ge=1)
-
-
-class ExecutionConfig(ConfigModel):
-    """(ours) How Dagster runs the graph, and where its state and the step outputs live."""
-
-    executor: Literal["in_process", "multiprocess", "celery", "k8s"] = "in_process"
-    max_concurrent: int | None = Field(default=None, ge=1)
-    celery: CeleryConfig | None = None
-    kubernetes: KubernetesConfig | None = None
-    instance: InstanceConfig = Field(default_factory=InstanceConfig)
-    outputs_location: str | None = None  # default: <recipe root>/metadata/outputs; or s3://bucket/prefix
-    scoring_sensor: ScoringSensorConfig = Field(default_factory=ScoringSensorConfig)
-
-    @model_validator(mode="after")
-    def _executor_has_its_settings(self) -> "ExecutionConfig":
-        if self.executor == "celery" and self.celery is None:
-            raise ValueError("executor: celery needs execution.celery.broker (e.g. redis://127.0.0.1:6379/0)")
-        return self
 
 
 class RecipeConfig(ConfigModel):
@@ -171,19 +82,46 @@ class LoadedConfig:
     config: RecipeConfig
 
     @cached_property
+    def settings(self) -> RecipeSettings:
+        """What every step gets besides its own config: the recipe-wide settings, never this object."""
+        config = self.config
+        return RecipeSettings(
+            root=self.root,
+            profile=self.profile,
+            profile_path=self.profile_path,
+            template=config.recipe,
+            target_col=config.target_col,
+            positive_class=config.positive_class,
+            primary_metric=config.primary_metric,
+            custom_metrics=tuple(config.custom_metrics),
+            experiment=config.experiment,
+            model_registry=config.model_registry,
+            tables=dict(config.tables),
+            outputs_location=config.execution.outputs_location,
+        )
+
+    @property
     def name(self) -> str:
-        return re.sub(r"[^A-Za-z0-9_]", "_", self.root.name) or "recipe"
+        return self.settings.name
 
     @property
     def metadata_dir(self) -> Path:
-        return self.root / "metadata"
+        return self.settings.metadata_dir
 
     @property
     def steps_dir(self) -> Path:
-        return self.root / "steps"
+        return self.settings.steps_dir
+
+    @property
+    def outputs_dir(self) -> Path:
+        return self.settings.outputs_dir
+
+    @property
+    def outputs_base(self) -> str:
+        return self.settings.outputs_base
 
     def describe_source(self) -> str:
-        return f"{self.root / RECIPE_FILE} (profile {self.profile_path})"
+        return self.settings.describe_source()
 
 
 def find_profile(root: Path, profile: str) -> Path:
@@ -448,9 +386,3 @@ def _metrics_variant(config: RecipeConfig) -> str:
         return f"{config.recipe} without positive_class (multiclass)"
     return f"{config.recipe} with positive_class {config.positive_class!r} (binary)"
 
-
-def greater_is_better(config: RecipeConfig, metric: str) -> bool:
-    for custom in config.custom_metrics:
-        if custom.name == metric:
-            return custom.greater_is_better
-    return metric_greater_is_better(metric)

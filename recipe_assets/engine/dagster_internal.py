@@ -3,22 +3,23 @@
 It is the resolver behind the UI's "Materialize changed and missing" and `RunRequest(stale_assets_only=True)`,
 but Dagster has no public function that answers "which of these assets are stale or missing" outside a
 sensor. tests/test_dagster_internal.py pins the behaviour relied on here, so a Dagster upgrade that moves
-or changes it fails there first.
+or changes it fails there first. Its functions take public types (`DagsterInstance`, `Definitions`,
+`AssetKey`) and return plain values, so no internal type leaks past this module.
 """
 from __future__ import annotations
 
 from collections.abc import Iterable
 from typing import NamedTuple
 
-from dagster import AssetKey, DagsterInstance
-from dagster._core.definitions.assets.graph.asset_graph import AssetGraph
+from dagster import AssetKey, DagsterInstance, Definitions
+from dagster._core.asset_graph_view.asset_graph_view import AssetGraphView
 from dagster._core.definitions.data_version import CachingStaleStatusResolver, StaleStatus
 from dagster._core.definitions.temporal_context import TemporalContext
-from dagster._core.asset_graph_view.asset_graph_view import AssetGraphView
 from dagster._time import get_current_datetime
 
 
-def _resolver(instance: DagsterInstance, asset_graph: AssetGraph) -> CachingStaleStatusResolver:
+def _resolver(instance: DagsterInstance, defs: Definitions) -> CachingStaleStatusResolver:
+    asset_graph = defs.resolve_asset_graph()
     view = AssetGraphView(
         temporal_context=TemporalContext(effective_dt=get_current_datetime(), last_event_id=None),
         instance=instance,
@@ -27,9 +28,9 @@ def _resolver(instance: DagsterInstance, asset_graph: AssetGraph) -> CachingStal
     return CachingStaleStatusResolver(instance=instance, asset_graph=asset_graph, loading_context=view)
 
 
-def stale_statuses(instance: DagsterInstance, asset_graph: AssetGraph, keys: Iterable[AssetKey]) -> dict[AssetKey, str]:
+def stale_statuses(instance: DagsterInstance, defs: Definitions, keys: Iterable[AssetKey]) -> dict[AssetKey, str]:
     """FRESH, STALE or MISSING per asset, as the Dagster UI shows it."""
-    resolver = _resolver(instance, asset_graph)
+    resolver = _resolver(instance, defs)
     return {key: resolver.get_status(key).value for key in keys}
 
 
@@ -42,9 +43,9 @@ class StaleCause(NamedTuple):
     dependency: AssetKey | None
 
 
-def stale_causes(instance: DagsterInstance, asset_graph: AssetGraph, keys: Iterable[AssetKey]) -> dict[AssetKey, list[StaleCause]]:
+def stale_causes(instance: DagsterInstance, defs: Definitions, keys: Iterable[AssetKey]) -> dict[AssetKey, list[StaleCause]]:
     """Why each asset is STALE (empty for FRESH and MISSING), as the UI's "Why stale?" lists it."""
-    resolver = _resolver(instance, asset_graph)
+    resolver = _resolver(instance, defs)
     return {
         key: [
             StaleCause(cause.category.value, cause.reason, cause.dependency.asset_key if cause.dependency else None)

@@ -1,29 +1,27 @@
 """One recipe → one set of Dagster definitions: assets, checks, resources, executor and jobs."""
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 from dagster import (
     AssetSelection,
+    BetaWarning,
     Definitions,
     define_asset_job,
     in_process_executor,
     multiprocess_executor,
 )
 
-from recipe_assets.steps import evaluate, ingest, predict, register, split, train, transform
-from recipe_assets.engine.config import LoadedConfig, load_config
-from recipe_assets.data.io_manager import RecipeIOManager, outputs_base
-from recipe_assets.engine.instance import expected_identity, instance_dir
-from recipe_assets.steps.ingest import raw_file_observer
 from recipe_assets.core.keys import BATCH_SCORING, MODEL_DEVELOPMENT, io_manager_key, job_name, mlflow_key, raw_files_key
-from recipe_assets.engine.sensors import build_scoring_sensor
+from recipe_assets.data import parquet_reads
+from recipe_assets.data.io_manager import RecipeIOManager
 from recipe_assets.data.mlflow_tracking import MlflowTracking, is_local_store, resolve_artifact_location, resolve_tracking_uri
-
-
-
-def outputs_dir(loaded: LoadedConfig) -> Path:
-    return loaded.metadata_dir / "outputs"
+from recipe_assets.engine.config import LoadedConfig, load_config
+from recipe_assets.engine.instance import expected_identity, instance_dir
+from recipe_assets.engine.observation import raw_file_observer
+from recipe_assets.engine.sensors import build_scoring_sensor
+from recipe_assets.steps.registry import STEPS
 
 
 def mlflow_resource(loaded: LoadedConfig) -> MlflowTracking:
@@ -45,19 +43,10 @@ def mlflow_resource(loaded: LoadedConfig) -> MlflowTracking:
     )
 
 
-def model_development_assets(loaded: LoadedConfig) -> list:
-    return [
-        *ingest.build(loaded),
-        *split.build(loaded),
-        *transform.build(loaded),
-        *train.build(loaded),
-        *evaluate.build(loaded),
-        *register.build(loaded),
-    ]
-
-
-def batch_scoring_assets(loaded: LoadedConfig) -> list:
-    return [*ingest.build_ingest_scoring(loaded), *predict.build(loaded)]
+def step_assets(loaded: LoadedConfig, group: str) -> list:
+    """Every step's definitions in `group`, in the registry's order; each step gets the recipe-wide settings
+    and the parsed `steps:` section, never this engine's objects."""
+    return [definition for spec in STEPS if spec.group == group for definition in spec.build(loaded.settings, loaded.config.steps)]
 
 
 def executors(loaded: LoadedConfig):
@@ -123,18 +112,28 @@ def recipe_job(loaded: LoadedConfig, group: str, description: str, executor):
 
 
 def build_definitions(loaded: LoadedConfig) -> Definitions:
+    # every way in builds the definitions before anything reads Parquet in its process (the CLI, Recipe, the
+    # code location in the webserver, daemon and step subprocesses, the Component): see parquet_reads
+    parquet_reads.install()
+    with warnings.catch_warnings():
+        # data versions on outputs and observable sources are the heart of the design; Dagster marks both beta
+        warnings.filterwarnings("ignore", category=BetaWarning, message=r".*(data_version|observable_source_asset).*")
+        return _definitions(loaded)
+
+
+def _definitions(loaded: LoadedConfig) -> Definitions:
     location_executor, job_executor = executors(loaded)
-    scoring = batch_scoring_assets(loaded)
+    scoring = step_assets(loaded, BATCH_SCORING)
     jobs = [recipe_job(loaded, MODEL_DEVELOPMENT, "ingest → split → transform → train → evaluate → register.", job_executor)]
     if scoring:
         jobs.append(recipe_job(loaded, BATCH_SCORING, "ingest_scoring → predict with the registered model.", job_executor))
     return Definitions(
-        assets=[*model_development_assets(loaded), *scoring],
+        assets=[*step_assets(loaded, MODEL_DEVELOPMENT), *scoring],
         jobs=jobs,
         sensors=[build_scoring_sensor(loaded, job_name(loaded.name, BATCH_SCORING))] if scoring else [],
         resources={
             io_manager_key(loaded.name): RecipeIOManager(
-                base_dir=outputs_base(loaded),
+                base_dir=loaded.outputs_base,
                 recipe_root=str(loaded.root),
                 expected_instance=expected_identity(loaded),
                 instance_home=str(instance_dir(loaded)),

@@ -13,13 +13,12 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
+from typing import TYPE_CHECKING
 
-from pydantic import Field, model_validator
-
-from recipe_assets.core.configmodel import ConfigModel
+from recipe_assets.core.atomic import write_text_atomically
 from recipe_assets.core.errors import RecipeError
+from recipe_assets.data.run_guards import check_running_instance
+from recipe_assets.engine.execution_config import PostgresInstanceConfig
 
 if TYPE_CHECKING:
     from dagster import DagsterInstance
@@ -28,39 +27,6 @@ if TYPE_CHECKING:
 
 # Written at the top of the dagster.yaml we manage: a file without it is the user's and is never rewritten.
 MANAGED_MARK = "# written by recipe-assets from the recipe's profile; edits are overwritten"
-DEFAULT_PASSWORD_ENV = "DAGSTER_PG_PASSWORD"
-
-
-class PostgresInstanceConfig(ConfigModel):
-    """(ours) `execution.instance.postgres`: where the Dagster instance keeps runs, event logs and sensor state."""
-
-    host: str = "127.0.0.1"
-    port: int = Field(default=5432, ge=1, le=65535)
-    db: str
-    user: str
-    password_env: str | None = DEFAULT_PASSWORD_ENV  # the environment variable holding the password; null: none
-    connect_timeout: int = Field(default=10, ge=1)
-
-    @model_validator(mode="before")
-    @classmethod
-    def _no_password_in_files(cls, data: Any) -> Any:
-        if isinstance(data, dict) and "password" in data:
-            raise ValueError(
-                "a password never goes in a profile; name the environment variable that holds it with "
-                f"password_env (default {DEFAULT_PASSWORD_ENV})"
-            )
-        return data
-
-    def address(self) -> str:
-        return f"postgresql://{self.user}@{self.host}:{self.port}/{self.db}"
-
-
-class InstanceConfig(ConfigModel):
-    """(ours) `execution.instance`: SQLite in the instance folder (default) or PostgreSQL."""
-
-    postgres: PostgresInstanceConfig | None = None
-
-
 def instance_dir(loaded: LoadedConfig) -> Path:
     home = os.environ.get("DAGSTER_HOME")
     return Path(home).expanduser().resolve() if home else loaded.metadata_dir / "dagster"
@@ -98,9 +64,7 @@ def prepare_instance_dir(loaded: LoadedConfig) -> Path:
     wanted = instance_settings(postgres_of(loaded))
     if not settings.exists() or (settings.read_text().startswith(MANAGED_MARK) and settings.read_text() != wanted):
         # whole or not at all: the webserver, daemon and workers of a stack prepare it at the same moment
-        temporary = home / f".dagster.yaml.{os.getpid()}.tmp"
-        temporary.write_text(wanted)
-        os.replace(temporary, settings)
+        write_text_atomically(settings, wanted)
     return home
 
 
@@ -152,36 +116,8 @@ def expected_identity(loaded: LoadedConfig) -> str:
     return postgres.address() if postgres is not None else f"the instance folder {instance_dir(loaded)}"
 
 
-def instance_identity(instance: DagsterInstance, expected: str) -> str:
-    """The same description of a running instance: the PostgreSQL database it stores runs in (no
-    password), or its folder. A user's own dagster.yaml in DAGSTER_HOME may use any storage."""
-    url = getattr(instance.run_storage, "postgres_url", None)
-    if expected.startswith("postgresql://"):
-        if not url:
-            return f"SQLite in {Path(instance.root_directory).resolve()}"
-        parts = urlsplit(url)
-        return f"postgresql://{parts.username}@{parts.hostname}:{parts.port or 5432}{parts.path}"
-    return f"the instance folder {Path(instance.root_directory).resolve()}"
-
-
-def refusal(recipe_root: Path | str, expected: str, actual: str, home: Path | str) -> str:
-    return (
-        f"recipe {recipe_root} keeps its Dagster state in {expected}, but this process's Dagster instance is "
-        f"{actual}: materializing here would rewrite the recipe's outputs while recording their versions "
-        f"elsewhere, so nothing was run. Use the recipe's instance: export DAGSTER_HOME={home} "
-        f"(then run the same command again), or run `recipe-assets run --recipe-root {recipe_root}`"
-    )
-
-
 def check_instance(loaded: LoadedConfig, instance: DagsterInstance) -> None:
     check_running_instance(instance, str(loaded.root), expected_identity(loaded), str(instance_dir(loaded)))
-
-
-def check_running_instance(instance: DagsterInstance, recipe_root: str, expected: str, home: str) -> None:
-    """The check where only what the definitions recorded is at hand (a step's resource, a sensor)."""
-    actual = instance_identity(instance, expected)
-    if expected != actual:
-        raise RecipeError(refusal(recipe_root, expected, actual, home))
 
 
 def dagster_home_hint(loaded: LoadedConfig) -> str | None:

@@ -7,7 +7,6 @@ takes everything downstream of what is stale or missing, within the selected ste
 from __future__ import annotations
 
 import logging
-import os
 import uuid
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -26,21 +25,14 @@ from dagster import (
     logger,
 )
 
+from recipe_assets.core.code_ledger import write_noted
+from recipe_assets.core.errors import RecipeError, user_traceback
+from recipe_assets.core.keys import BATCH_SCORING, MODEL_DEVELOPMENT, asset_key, job_name
 from recipe_assets.engine.config import LoadedConfig
 from recipe_assets.engine.dagster_internal import FRESH, stale_statuses
-from recipe_assets.core.errors import RecipeError, user_traceback
-from recipe_assets.steps.ingest import observe_sources
-from recipe_assets.core.keys import (
-    BATCH_SCORING,
-    BATCH_SCORING_STEPS,
-    MODEL_DEVELOPMENT,
-    MODEL_DEVELOPMENT_STEPS,
-    STEP_OUTPUTS,
-    asset_key,
-    job_name,
-)
-from recipe_assets.app.progress import Printer, progress_logger
-
+from recipe_assets.engine.observation import observe_sources
+from recipe_assets.engine.progress import Printer, progress_logger
+from recipe_assets.steps.registry import BATCH_SCORING_STEPS, MODEL_DEVELOPMENT_STEPS, STEP_OUTPUTS
 
 
 @dataclass
@@ -63,8 +55,8 @@ def instance_dir(loaded: LoadedConfig) -> Path:
 
 def recipe_instance(loaded: LoadedConfig) -> DagsterInstance:
     """The recipe's own Dagster instance (recipe_assets/engine/instance.py has the rule)."""
+    from recipe_assets.data.recipe_lock import creating_instance
     from recipe_assets.engine.instance import recipe_instance as open_recipe_instance
-    from recipe_assets.engine.recipe_lock import creating_instance
 
     with creating_instance(instance_dir(loaded)):
         return open_recipe_instance(loaded)
@@ -96,7 +88,7 @@ def keys_to_run(defs: Definitions, instance: DagsterInstance, targets: list[Asse
     """What is stale or missing among `targets`, everything after it, and the rest of each multi-asset
     step it touches (a split writes all three splits)."""
     graph = defs.resolve_asset_graph()
-    statuses = stale_statuses(instance, graph, targets)
+    statuses = stale_statuses(instance, defs, targets)
     dirty = [key for key, status in statuses.items() if status != FRESH]
     if not dirty:
         return []
@@ -114,7 +106,7 @@ def run(
     printer: Printer | None = None,
 ) -> RunSummary:
     """One run at a time per recipe (recipe_lock.py): a second run waits, then finds what the first made."""
-    from recipe_assets.engine.recipe_lock import hold_recipe, wait_seconds
+    from recipe_assets.data.recipe_lock import hold_recipe, wait_seconds
 
     instance = instance or recipe_instance(loaded)
     _check_services(loaded)
@@ -123,21 +115,21 @@ def run(
         raise RecipeError(f"{loaded.root / 'recipe.yaml'}: steps.ingest_scoring and steps.predict are needed for batch scoring")
     with hold_recipe(loaded.metadata_dir, wait_seconds(), on_wait=printer or logging.getLogger(__name__).warning):
         _sweep_killed_runs_leftovers(loaded)
+        write_noted(loaded.root)  # what went into each code version, for `inspect`'s "why stale"
         if steps[0] in BATCH_SCORING_STEPS:
             _check_model_registered(loaded, instance)
         return _run_steps(loaded, defs, steps, instance, printer)
 
 
 def _sweep_killed_runs_leftovers(loaded: LoadedConfig) -> None:
-    from recipe_assets.engine.graph import outputs_dir
     from recipe_assets.data.io_manager import sweep_temp_files
 
-    folders = [(outputs_dir(loaded), "")]
+    folders = [(loaded.outputs_dir, "")]
     predict = loaded.config.steps.predict
     if predict is not None and predict.output.using == "parquet":
-        from recipe_assets.steps.predict import output_location
+        from recipe_assets.steps.predict.scoring import output_location
 
-        location = output_location(loaded, predict)
+        location = output_location(loaded.settings, predict)
         folders += [(location.parent, f"{location.name}."), (location, "part-")]
     sweep_temp_files(folders)
 

@@ -12,13 +12,14 @@ from dagster import (
 )
 
 from recipe_assets.core.errors import RecipeDataError
-from recipe_assets.engine.instance import check_running_instance, expected_identity, instance_dir
-from recipe_assets.steps.ingest import DATA_VERSION_TAG
-from recipe_assets.core.keys import SOURCES, asset_key
+from recipe_assets.core.keys import DATA_VERSION_TAG, asset_key
+from recipe_assets.data.run_guards import check_running_instance
+from recipe_assets.engine.instance import expected_identity, instance_dir
+from recipe_assets.steps.registry import SOURCES
 
 
 def build_scoring_sensor(loaded, job_name: str):
-    from recipe_assets.steps.ingest import fingerprint_files
+    from recipe_assets.engine.observation import fingerprint_files
 
     config = loaded.config.steps.ingest_scoring
     model_key = asset_key(loaded.name, "registered_model_version")
@@ -35,7 +36,7 @@ def build_scoring_sensor(loaded, job_name: str):
     def _scoring_sensor(context: SensorEvaluationContext):
         check_running_instance(context.instance, str(loaded.root), expected_identity(loaded), str(instance_dir(loaded)))
         try:
-            fingerprint = fingerprint_files(loaded, "ingest_scoring", config)
+            fingerprint = fingerprint_files(loaded, "ingest_scoring")
         except RecipeDataError as exc:  # scoring data not landed yet: nothing to score
             return SkipReason(f"no scoring data: {exc}")
         model_event = context.instance.get_latest_materialization_event(model_key) if follows_registry else None

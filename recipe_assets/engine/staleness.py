@@ -9,82 +9,45 @@ ledger entry of the version last materialized with the current one names the fil
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import json
-import os
-import tempfile
 import warnings
 import weakref
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
+
+from recipe_assets.core.code_ledger import read_entry
 
 if TYPE_CHECKING:
     from dagster import AssetKey, DagsterInstance
 
     from recipe_assets.engine.config import LoadedConfig
-    from recipe_assets.app.recipe import Recipe
 
-LEDGER_DIR = ("metadata", "code_versions")
 CODE_VERSION_TAG = "dagster/code_version"
+
+
+class OpenRecipe(Protocol):
+    """A recipe opened with its definitions and instance (the app's `Recipe` is one)."""
+
+    loaded: "LoadedConfig"
+    root: Path
+    instance: "DagsterInstance"
+    definitions: Any
+    steps: tuple[str, ...]
+
+    def key(self, name: str) -> "AssetKey": ...
 
 
 class StaleArtifactWarning(UserWarning):
     """`Recipe.get_artifact` returned an output that the next run would replace."""
 
 
-# --- the code-version ledger -----------------------------------------------------------------------
-
-
-def _sha(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()[:16]
-
-
-def _ingredients(implementation_file: str, config_parts: list[str], root: Path, user_modules: list[str]) -> dict[str, Any]:
-    from recipe_assets.core.user_code import step_file
-
-    user_files = {}
-    for module in sorted(set(user_modules)):
-        path = step_file(root, module)
-        user_files[f"steps/{module}.py"] = _sha(path.read_bytes()) if path.is_file() else "<missing>"
-    return {
-        "implementation": Path(implementation_file).name,
-        "implementation_sha": _sha(Path(implementation_file).read_bytes()),
-        "config": list(config_parts),
-        "user_files": user_files,
-    }
-
-
-def remember_code_version(root: Path | str, version: str, implementation_file: str, config_parts: list[str], user_modules: list[str]) -> None:
-    """Keep what went into `version`, once. A recipe on a read-only disk just loses the explanation."""
-    folder = Path(root).joinpath(*LEDGER_DIR)
-    target = folder / f"{version}.json"
-    if target.exists():
-        return
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-        entry = json.dumps(_ingredients(implementation_file, config_parts, Path(root), user_modules), indent=1)
-        handle, temporary = tempfile.mkstemp(prefix=f".{version}.", dir=folder)
-        with os.fdopen(handle, "w") as out:
-            out.write(entry)
-        os.replace(temporary, target)
-    except OSError:
-        pass
-
-
-def _ledger_entry(root: Path, version: str | None) -> dict[str, Any] | None:
-    if not version:
-        return None
-    path = root.joinpath(*LEDGER_DIR, f"{version}.json")
-    try:
-        return json.loads(path.read_text())
-    except (OSError, ValueError):
-        return None
+# --- why a step is stale -------------------------------------------------------------------------
 
 
 def code_changes(root: Path, step: str, old_version: str | None, new_version: str | None, sections: dict[str, str] | None = None) -> list[str]:
     """What differs between two code versions of `step`: user files, config keys, our own step module.
     `sections` names config slices by their text (`steps.train`, `model_registry`) for the keys' paths."""
-    old, new = _ledger_entry(root, old_version), _ledger_entry(root, new_version)
+    old, new = read_entry(root, old_version), read_entry(root, new_version)
     if old is None or new is None:
         return [f"the {step} step's code or config changed (which one was not recorded for the earlier run)"]
     changes = [f"code changed: {name}" for name in sorted(set(old["user_files"]) | set(new["user_files"]))
@@ -127,8 +90,8 @@ def observe_available_sources(loaded: "LoadedConfig", instance: "DagsterInstance
     """Record the raw files' fingerprints where they exist; return the problems of those that do not.
     Reading states, cards and artifacts must work when the source data has gone."""
     from recipe_assets.core.errors import RecipeError
-    from recipe_assets.core.keys import SOURCES
-    from recipe_assets.steps.ingest import observe_sources
+    from recipe_assets.engine.observation import observe_sources
+    from recipe_assets.steps.registry import SOURCES
 
     problems = []
     for step in steps:
@@ -144,16 +107,16 @@ def observe_available_sources(loaded: "LoadedConfig", instance: "DagsterInstance
 # --- why STALE, and how the last attempt ended -----------------------------------------------------
 
 
-def _asset_names(recipe: "Recipe") -> dict["AssetKey", str]:
-    from recipe_assets.core.keys import SOURCES, STEP_OUTPUTS
+def _asset_names(recipe: "OpenRecipe") -> dict["AssetKey", str]:
+    from recipe_assets.steps.registry import SOURCES, STEP_OUTPUTS
 
     names = {recipe.key(name): name for step in recipe.steps for name in STEP_OUTPUTS[step]}
     names.update({recipe.key(source): source for source in SOURCES.values()})
     return names
 
 
-def _describe_cause(recipe: "Recipe", key: "AssetKey", cause, names: dict) -> list[str]:
-    from recipe_assets.core.keys import SOURCES, step_of
+def _describe_cause(recipe: "OpenRecipe", key: "AssetKey", cause, names: dict) -> list[str]:
+    from recipe_assets.steps.registry import SOURCES, step_of
 
     step = step_of(names[key])
     if cause.category == "CODE":
@@ -174,7 +137,7 @@ def _describe_cause(recipe: "Recipe", key: "AssetKey", cause, names: dict) -> li
     return [cause.reason]
 
 
-def _config_sections(recipe: "Recipe") -> dict[str, str]:
+def _config_sections(recipe: "OpenRecipe") -> dict[str, str]:
     """Each config section's version text -> its key path, to name where a changed key lives."""
     config = recipe.loaded.config
     named = {f"steps.{name}": getattr(config.steps, name) for name in type(config.steps).model_fields}
@@ -183,17 +146,17 @@ def _config_sections(recipe: "Recipe") -> dict[str, str]:
 
 
 def _output_names() -> set[str]:
-    from recipe_assets.core.keys import STEP_OUTPUTS
+    from recipe_assets.steps.registry import STEP_OUTPUTS
 
     return {name for outputs in STEP_OUTPUTS.values() for name in outputs}
 
 
-def stale_reasons(recipe: "Recipe", keys: list["AssetKey"]) -> dict["AssetKey", list[str]]:
+def stale_reasons(recipe: "OpenRecipe", keys: list["AssetKey"]) -> dict["AssetKey", list[str]]:
     """Dagster's direct stale causes of each key, in words; empty for FRESH and MISSING outputs."""
     from recipe_assets.engine.dagster_internal import stale_causes
 
     names = _asset_names(recipe)
-    causes = stale_causes(recipe.instance, recipe.definitions.resolve_asset_graph(), keys)
+    causes = stale_causes(recipe.instance, recipe.definitions, keys)
     reasons: dict = {}
     for key, found in causes.items():
         lines: list[str] = []
@@ -205,7 +168,7 @@ def stale_reasons(recipe: "Recipe", keys: list["AssetKey"]) -> dict["AssetKey", 
     return reasons
 
 
-def last_failure(recipe: "Recipe", key: "AssetKey", failed_runs: dict[str, str | None] | None = None) -> str | None:
+def last_failure(recipe: "OpenRecipe", key: "AssetKey", failed_runs: dict[str, str | None] | None = None) -> str | None:
     """When the latest run planned to materialize `key` failed before it did: when, where and why.
     `failed_runs` (run id -> that text) saves reading one run's events again for each of its outputs."""
     instance = recipe.instance
@@ -221,7 +184,7 @@ def last_failure(recipe: "Recipe", key: "AssetKey", failed_runs: dict[str, str |
     return failed_runs[planned.run_id]
 
 
-def _run_failure(recipe: "Recipe", run_id: str) -> str | None:
+def _run_failure(recipe: "OpenRecipe", run_id: str) -> str | None:
     from dagster import DagsterEventType, DagsterRunStatus
 
     record = recipe.instance.get_run_record_by_id(run_id)
@@ -231,7 +194,7 @@ def _run_failure(recipe: "Recipe", run_id: str) -> str | None:
     return f"the last run to update it ({run_id[:8]}, {when}) failed{_failure_detail(recipe, run_id, DagsterEventType)}"
 
 
-def _failure_detail(recipe: "Recipe", run_id: str, event_types) -> str:
+def _failure_detail(recipe: "OpenRecipe", run_id: str, event_types) -> str:
     from recipe_assets.engine.runner import failure_message
 
     for entry in recipe.instance.all_logs(run_id, of_type=event_types.STEP_FAILURE):
@@ -243,8 +206,8 @@ def _failure_detail(recipe: "Recipe", run_id: str, event_types) -> str:
     return ""
 
 
-def _step_name(recipe: "Recipe", step_key: str) -> str:
-    from recipe_assets.core.keys import STEP_OUTPUTS, step_of
+def _step_name(recipe: "OpenRecipe", step_key: str) -> str:
+    from recipe_assets.steps.registry import STEP_OUTPUTS, step_of
 
     name = step_key.removeprefix(f"{recipe.loaded.name}__")
     if name in STEP_OUTPUTS:
@@ -255,13 +218,13 @@ def _step_name(recipe: "Recipe", step_key: str) -> str:
 # --- is an artifact the next run would replace? ----------------------------------------------------
 
 
-def artifact_staleness(recipe: "Recipe", name: str) -> str | None:
+def artifact_staleness(recipe: "OpenRecipe", name: str) -> str | None:
     """Why the stored `name` is out of date (it, or an output it was made from, is STALE or MISSING),
     or None when it is what the next run would produce."""
     from dagster import AssetSelection
 
     from recipe_assets.engine.dagster_internal import FRESH, STALE, stale_statuses
-    from recipe_assets.core.keys import BATCH_SCORING_STEPS, MODEL_DEVELOPMENT_STEPS, step_of
+    from recipe_assets.steps.registry import BATCH_SCORING_STEPS, MODEL_DEVELOPMENT_STEPS, step_of
 
     step = step_of(name)
     sequence = BATCH_SCORING_STEPS if step in BATCH_SCORING_STEPS else MODEL_DEVELOPMENT_STEPS
@@ -270,7 +233,7 @@ def artifact_staleness(recipe: "Recipe", name: str) -> str | None:
     outputs = _asset_names(recipe)
     key = recipe.key(name)
     upstream = [k for k in outputs if k in AssetSelection.assets(key).upstream().resolve(graph) and outputs[k] in _output_names()]
-    statuses = stale_statuses(recipe.instance, graph, upstream)
+    statuses = stale_statuses(recipe.instance, recipe.definitions, upstream)
     dirty = [k for k in upstream if statuses[k] != FRESH]
     if not dirty:
         return None
@@ -288,13 +251,13 @@ def artifact_staleness(recipe: "Recipe", name: str) -> str | None:
     return f"{name} is out of date: " + "; ".join(part.rstrip(".") for part in parts) + f". Running the {step} step updates it."
 
 
-def warn_if_stale(recipe: "Recipe", name: str) -> None:
+def warn_if_stale(recipe: "OpenRecipe", name: str) -> None:
     message = artifact_staleness(recipe, name)
     if message:
         warnings.warn(message, StaleArtifactWarning, stacklevel=3)
 
 
-def why_text(recipe: "Recipe", key: "AssetKey", status: str) -> str:
+def why_text(recipe: "OpenRecipe", key: "AssetKey", status: str) -> str:
     """One line for `inspect`: why `key` is STALE, and how the last run that was to update it failed."""
     from recipe_assets.engine.dagster_internal import FRESH
 
@@ -303,10 +266,10 @@ def why_text(recipe: "Recipe", key: "AssetKey", status: str) -> str:
 
 # inspect asks output by output; every output's answer is worked out at once (one stale resolver, each
 # failed run read once) and kept while the instance shows no new run, materialization or observation
-_EXPLAINED: "weakref.WeakKeyDictionary[Recipe, tuple[Any, dict]]" = weakref.WeakKeyDictionary()
+_EXPLAINED: "weakref.WeakKeyDictionary[OpenRecipe, tuple[Any, dict]]" = weakref.WeakKeyDictionary()
 
 
-def _explained(recipe: "Recipe") -> dict["AssetKey", str]:
+def _explained(recipe: "OpenRecipe") -> dict["AssetKey", str]:
     from recipe_assets.engine.dagster_internal import FRESH, STALE, stale_statuses
 
     keys = [key for key, name in _asset_names(recipe).items() if name in _output_names()]
@@ -314,7 +277,7 @@ def _explained(recipe: "Recipe") -> dict["AssetKey", str]:
     cached = _EXPLAINED.get(recipe)
     if cached is not None and cached[0] == mark:
         return cached[1]
-    statuses = stale_statuses(recipe.instance, recipe.definitions.resolve_asset_graph(), keys)
+    statuses = stale_statuses(recipe.instance, recipe.definitions, keys)
     reasons = stale_reasons(recipe, [key for key in keys if statuses[key] == STALE])
     failed_runs: dict[str, str | None] = {}
     explained = {}
@@ -330,8 +293,8 @@ def _explained(recipe: "Recipe") -> dict["AssetKey", str]:
     return explained
 
 
-def _state_mark(recipe: "Recipe", keys: list["AssetKey"]) -> tuple:
-    from recipe_assets.core.keys import SOURCES
+def _state_mark(recipe: "OpenRecipe", keys: list["AssetKey"]) -> tuple:
+    from recipe_assets.steps.registry import SOURCES
 
     instance = recipe.instance
     latest = instance.get_latest_materialization_events(keys)

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import tempfile
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from recipe_assets.core.errors import RecipeConfigError, RecipeDataError
 
@@ -21,8 +21,7 @@ if TYPE_CHECKING:
     import numpy as np
     import pandas as pd
 
-    from recipe_assets.engine.config import RecipeConfig
-    from recipe_assets.steps.train import TrainConfig
+    from recipe_assets.core.settings import RecipeSettings
     from recipe_assets.ml.tuning import EstimatorChoice
 
 AUTOML_FLAML = "automl/flaml"
@@ -54,17 +53,15 @@ SKLEARN_METRICS = {"recall_score", "precision_score", "f1_score"}
 FLAML_LOSS_IS_ONE_MINUS = {"r2", "accuracy", "roc_auc", "roc_auc_ovr_weighted", "f1", "micro_f1", "macro_f1"}
 
 
-def primary_metric_of(recipe: "RecipeConfig") -> str:
-    from recipe_assets.steps.train import leading_metrics
-
-    return leading_metrics(recipe)[0]
+def primary_metric_of(recipe: "RecipeSettings") -> str:
+    return recipe.leading_metrics[0]
 
 
-def flaml_metric(recipe: "RecipeConfig", root: Path | None = None, recipe_file: str = "recipe.yaml") -> Any:
+def flaml_metric(recipe: "RecipeSettings", root: Path | None = None, recipe_file: str = "recipe.yaml") -> Any:
     """FLAML's name for the primary metric, or a FLAML metric function when FLAML has no name for it.
 
     Raises a config error naming `primary_metric` when neither exists (counts, sums and the like)."""
-    from recipe_assets.ml.metrics import task_variant
+    from recipe_assets.core.metrics import task_variant
 
     variant = task_variant(recipe.task, recipe.positive_class)
     primary = primary_metric_of(recipe)
@@ -83,7 +80,7 @@ def flaml_metric(recipe: "RecipeConfig", root: Path | None = None, recipe_file: 
     )
 
 
-def check_automl(root: Path, recipe: "RecipeConfig", config: "TrainConfig", recipe_file: str) -> None:
+def check_automl(root: Path, recipe: "RecipeSettings", config: "FlamlSettings", recipe_file: str) -> None:
     """At definition load: the primary metric maps to FLAML, and `flaml_params` leaves the recipe's own keys alone."""
     flaml_metric(recipe, None, recipe_file)
     for key, owner in RESERVED_FLAML_PARAMS.items():
@@ -93,14 +90,23 @@ def check_automl(root: Path, recipe: "RecipeConfig", config: "TrainConfig", reci
         raise RecipeConfigError(recipe_file, "steps.train.tuning.enabled", f"tuning applies to using: custom; {AUTOML_FLAML} searches by itself")
 
 
+class FlamlSettings(Protocol):
+    """What of `steps.train` FLAML reads (the train step's config has these keys)."""
+
+    flaml_params: dict[str, Any]
+    time_budget_secs: float
+    tuning: Any  # tuning applies to using: custom only; its `enabled` is refused here
+
+
+
 class FlamlMetric:
     """A FLAML metric function for a primary metric FLAML does not name: our own metric, on decoded labels."""
 
-    def __init__(self, root: Path, recipe: "RecipeConfig", name: str):
-        from recipe_assets.engine.config import greater_is_better
+    def __init__(self, root: Path, recipe: "RecipeSettings", name: str):
+        from recipe_assets.core.metrics import greater_is_better
 
         self.root, self.recipe, self.name = root, recipe, name
-        self.sign = -1.0 if greater_is_better(recipe, name) else 1.0
+        self.sign = -1.0 if greater_is_better(name, recipe.custom_metrics) else 1.0
         self.labels: LabelCodes | None = None
 
     def __call__(self, X_val, y_val, estimator, labels, X_train, y_train, weight_val=None, weight_train=None, *args) -> tuple[float, dict]:
@@ -111,7 +117,7 @@ class FlamlMetric:
         import numpy as np
         import pandas as pd
 
-        from recipe_assets.steps.evaluate import compute_metrics
+        from recipe_assets.ml.evaluation import compute_metrics
 
         predicted = np.asarray(estimator.predict(features))
         if self.labels is None:
@@ -129,7 +135,8 @@ class LabelCodes:
     def __init__(self, target: "pd.Series", positive_class: Any):
         import numpy as np
 
-        from recipe_assets.ml.metrics import plain_value, resolve_positive_class
+        from recipe_assets.core.values import plain_value
+        from recipe_assets.ml.metrics import resolve_positive_class
 
         classes = [plain_value(c) for c in np.unique(target.to_numpy())]
         if positive_class is not None:
@@ -140,7 +147,7 @@ class LabelCodes:
     def encode(self, labels: Any) -> "np.ndarray":
         import numpy as np
 
-        from recipe_assets.ml.metrics import plain_value
+        from recipe_assets.core.values import plain_value
 
         position = {label: code for code, label in enumerate(self.classes)}
         return np.array([position[plain_value(label)] for label in np.asarray(labels)], dtype=int)
@@ -151,7 +158,7 @@ class LabelCodes:
         return np.asarray(self.classes, dtype=object)[np.asarray(codes).astype(int)]
 
 
-def automl_estimator(root: Path, recipe: "RecipeConfig", config: "TrainConfig", transformed: "pd.DataFrame") -> "EstimatorChoice":
+def automl_estimator(root: Path, recipe: "RecipeSettings", config: "FlamlSettings", transformed: "pd.DataFrame") -> "EstimatorChoice":
     """Run FLAML within the time budget; the best learner, unfitted, with its history for the card."""
     from sklearn.base import clone
 
@@ -174,14 +181,13 @@ def automl_estimator(root: Path, recipe: "RecipeConfig", config: "TrainConfig", 
     best = {"learner": automl.best_estimator, **automl.best_config}
     return EstimatorChoice(
         estimator=estimator,
-        card=automl_card(history, best, type(estimator), primary_metric_of(recipe)),
         best_params=best,
         trials=history,
         summary_params={"automl_learner": automl.best_estimator, "automl_trials": len(history)},
     )
 
 
-def fit_flaml(features: "np.ndarray", target: Any, task: str, metric: Any, config: "TrainConfig", workdir: Path) -> tuple[Any, Path]:
+def fit_flaml(features: "np.ndarray", target: Any, task: str, metric: Any, config: "FlamlSettings", workdir: Path) -> tuple[Any, Path]:
     import flaml
 
     settings: dict[str, Any] = {"verbose": 0, "mlflow_logging": False, "seed": DEFAULT_SEED, "log_file_name": str(workdir / "flaml.log")}
@@ -227,21 +233,3 @@ def metric_from_loss(metric: Any, loss: float) -> float:
     if isinstance(metric, FlamlMetric):
         return metric.sign * loss
     return 1.0 - loss if metric in FLAML_LOSS_IS_ONE_MINUS else loss
-
-
-def automl_card(history: "pd.DataFrame", best: dict[str, Any], estimator_class: type, primary: str) -> dict[str, Any]:
-    from recipe_assets import cards
-
-    columns = ("trial", "learner", "params", f"validation {primary}", "time s")
-    rows = [(r["trial"], r["learner"], _params_text(r["params"]), r[f"validation {primary}"], r["time s"]) for r in history.to_dict("records")]
-    chosen = [("learner", best["learner"]), ("estimator class", f"{estimator_class.__module__}.{estimator_class.__name__}")]
-    chosen += [(name, value if isinstance(value, (int, float, str, bool)) else str(value)) for name, value in best.items() if name != "learner"]
-    return {
-        "automl": f"FLAML: {len(history)} trials; best learner {best['learner']} (validated on FLAML's hold-out of the training data)",
-        "automl trials": cards.table(columns, rows),
-        "best parameters": cards.table(("parameter", "value"), chosen),
-    }
-
-
-def _params_text(params: dict[str, Any]) -> str:
-    return ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in params.items())

@@ -497,7 +497,7 @@ def steps_run(side_name: str, log: Path) -> list[str]:
     text = log.read_text(errors="replace")
     if side_name == "peer":
         return steps_that_ran(text)
-    from recipe_assets.core.keys import MODEL_DEVELOPMENT_STEPS, step_of
+    from recipe_assets.steps.registry import MODEL_DEVELOPMENT_STEPS, step_of
 
     done = set()
     for line in text.splitlines():

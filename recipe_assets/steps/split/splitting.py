@@ -1,73 +1,25 @@
-"""split: `ingested_data` → `training_data`, `validation_data`, `test_data`.
+"""Where each row goes: MLflow Recipes' hash rule (per class for classification), the recipe's own
+split function, and the filters after the split."""
+from __future__ import annotations
 
-Deterministic, as MLflow Recipes did it: each row (with its position in the ingested data) is hashed
-into one of 1000 buckets and the bucket picks the split, so a row always lands in the same split and
-never moves when rows are added. Classification recipes split class by class as MLflow Recipes did,
-which puts every row where the hash puts it and orders each split by class; `stratify: exact` (ours)
-instead cuts each class at exactly the ratios (see `assign_stratified_splits`). Rows without a target
-value are dropped first, as MLflow Recipes did.
-"""
+from typing import TYPE_CHECKING, Any
 
-from typing import TYPE_CHECKING, Any, Literal
-
-from dagster import AssetExecutionContext, AssetOut, DataVersion, MetadataValue, Output, multi_asset
-from pydantic import Field, field_validator, model_validator
-
-from recipe_assets import cards
-from recipe_assets.cards import models as card_models
-from recipe_assets.core.configmodel import ConfigModel
 from recipe_assets.core.errors import RecipeConfigError, RecipeDataError, UserCodeError
-from recipe_assets.core.keys import MODEL_DEVELOPMENT, asset_key, io_manager_key, step_code_version
-from recipe_assets.core.user_code import check_function_defined, load_function
-from recipe_assets.core.versioning import dataframe_version
+from recipe_assets.core.user_code import load_function
+from recipe_assets.steps.split.config import SplitConfig
 
 if TYPE_CHECKING:
     import numpy as np
     import pandas as pd
 
-    from recipe_assets.engine.config import LoadedConfig
 
 HASH_BUCKETS = 1000
+
+
 SPLITS = ("TRAINING", "VALIDATION", "TEST")
+
+
 OUTPUTS = {"TRAINING": "training_data", "VALIDATION": "validation_data", "TEST": "test_data"}
-
-
-class SplitConfig(ConfigModel):
-    using: Literal["split_ratios", "custom"] = "split_ratios"
-    split_ratios: list[float] = Field(default_factory=lambda: [0.75, 0.125, 0.125])
-    post_split_filter_method: str | None = None
-    post_split_method: str | None = None
-    split_method: str | None = None
-    # (ours) classification only: `hash` puts rows where MLflow Recipes did; `exact` gives every class the
-    # ratios to within one row, for small or very imbalanced data, at the cost of rows near a cut moving
-    stratify: Literal["hash", "exact"] = "hash"
-
-    @field_validator("split_ratios")
-    @classmethod
-    def _three_positive(cls, value: list[float]) -> list[float]:
-        if len(value) != 3 or any(r <= 0 for r in value):
-            raise ValueError("expected three positive numbers [train, validation, test]")
-        return value
-
-    @model_validator(mode="after")
-    def _custom_needs_method(self) -> "SplitConfig":
-        if self.using == "custom" and not self.split_method:
-            raise ValueError("using: 'custom' needs `split_method` in steps/split.py: f(df) -> Series of TRAINING/VALIDATION/TEST")
-        return self
-
-    @property
-    def normalized_ratios(self) -> tuple[float, float, float]:
-        total = sum(self.split_ratios)
-        return tuple(r / total for r in self.split_ratios)  # type: ignore[return-value]
-
-    @property
-    def user_functions(self) -> list[tuple[str, str]]:
-        names = [
-            ("split_method", self.split_method if self.using == "custom" else None),
-            ("post_split_filter_method", self.post_split_filter_method),
-            ("post_split_method", self.post_split_method),
-        ]
-        return [(key, fn) for key, fn in names if fn]
 
 
 def row_hashes(df: "pd.DataFrame") -> "np.ndarray":
@@ -246,87 +198,3 @@ def check_classes(df: "pd.DataFrame", target_col: str, positive_class: Any, reci
         except RecipeDataError as exc:
             raise RecipeConfigError(recipe_file, "positive_class", f"{exc} (target column {target_col!r})") from None
 
-
-def class_balance_card(frames: dict[str, "pd.DataFrame"], target_col: str):
-    """Rows of each class in each split, and the class's share of that split."""
-    import pandas as pd
-
-    counts = pd.DataFrame({OUTPUTS[s]: frames[s][target_col].value_counts() for s in SPLITS}).fillna(0).astype(int)
-    counts = counts.sort_index(key=lambda index: index.map(str))
-    totals = counts.sum()
-    rows = [
-        (str(label), *(f"{count} ({count / max(totals[name], 1):.1%})" for name, count in row.items()))
-        for label, row in counts.iterrows()
-    ]
-    return cards.table((f"{target_col} (rows, share)", *counts.columns), rows)
-
-
-def split_card(df: "pd.DataFrame", frames: dict[str, "pd.DataFrame"], target_col: str) -> dict[str, Any]:
-    """What every split's card shares: sizes, rows dropped, and the splits side by side."""
-    import pandas as pd
-
-    sizes = [(OUTPUTS[s], len(frames[s]), f"{len(frames[s]) / max(len(df), 1):.1%}") for s in SPLITS]
-    numeric = [c for c in df.columns if pd.api.types.is_numeric_dtype(df[c]) and not pd.api.types.is_bool_dtype(df[c])]
-    rows = [(c, *(frames[s][c].mean() if len(frames[s]) else float("nan") for s in SPLITS)) for c in numeric]
-    missing_target = int(df[target_col].isna().sum()) if target_col in df.columns else 0
-    return {
-        "split sizes": cards.table(("split", "rows", "share of ingested"), sizes),
-        "ingested rows": MetadataValue.int(len(df)),
-        "rows without a target (dropped)": MetadataValue.int(missing_target),
-        "rows filtered out": MetadataValue.int(len(df) - missing_target - sum(len(f) for f in frames.values())),
-        "splits compared (column means)": cards.table(("column", *OUTPUTS.values()), rows),
-    }
-
-
-def build(loaded: "LoadedConfig") -> list:
-    config = loaded.config.steps.split
-    root = loaded.root
-    target_col = loaded.config.target_col
-    task = loaded.config.task
-    positive_class = loaded.config.positive_class
-    recipe_file = loaded.describe_source()
-    for key, function in config.user_functions:
-        check_function_defined(root, "split", function, f"steps.split.{key}")
-    version = step_code_version(
-        __file__, [config.slice_for_version(), target_col, task, str(positive_class)], root, ["split"] if config.user_functions else []
-    )
-    outs = {
-        OUTPUTS[s]: AssetOut(key=asset_key(loaded.name, OUTPUTS[s]), code_version=version, kinds={"pandas", "parquet"}, io_manager_key=io_manager_key(loaded.name))
-        for s in SPLITS
-    }
-
-    @multi_asset(
-        name=f"{loaded.name}__split",
-        outs=outs,
-        ins={"ingested_data": _in(loaded, "ingested_data")},
-        group_name=MODEL_DEVELOPMENT,
-        description="Deterministic hash split of the ingested data into training, validation and test sets.",
-    )
-    @cards.card_step(loaded, "split")
-    def _split(context: AssetExecutionContext, ingested_data):
-        if task == "classification":
-            check_classes(ingested_data, target_col, positive_class, recipe_file)
-        frames = split_frames(ingested_data, config, root, target_col, task)
-        empty = [OUTPUTS[s] for s in SPLITS if frames[s].empty]
-        if empty:
-            raise RecipeDataError(
-                f"steps.split: the {', '.join(empty)} split is empty ({len(ingested_data)} ingested rows, ratios "
-                f"{config.split_ratios}); add data or change split_ratios / post_split_filter_method"
-            )
-        shared = split_card(ingested_data, frames, target_col)
-        cards.add_plot(cards.plots.distributions, {OUTPUTS[s]: frames[s] for s in SPLITS}, "training vs validation vs test")
-        if task == "classification":
-            shared["class balance"] = class_balance_card(frames, target_col)
-            cards.add_plot(cards.plots.distributions, card_models.class_frames(frames["TRAINING"], target_col, positive_class), "training data by class")
-        for split in SPLITS:
-            frame = frames[split]
-            metadata: dict[str, Any] = {**shared, **cards.frame_card(frame)}
-            yield Output(frame, output_name=OUTPUTS[split], data_version=DataVersion(dataframe_version(frame)), metadata=metadata)
-
-    return [_split]
-
-
-def _in(loaded: "LoadedConfig", name: str):
-    from dagster import AssetIn
-
-    return AssetIn(key=asset_key(loaded.name, name))

@@ -8,7 +8,7 @@ from collections.abc import Callable
 
 from dagster import DagsterEventType, LoggerDefinition, logger
 
-from recipe_assets.core.keys import step_of
+from recipe_assets.steps.registry import step_of
 
 Printer = Callable[[str], None]
 
@@ -52,7 +52,7 @@ def progress_logger(printer: Printer | None = None) -> LoggerDefinition:
 
     @logger(description="Prints one line per recipe step.")
     def _progress(_init_context) -> logging.Logger:
-        progress = logging.getLogger("recipe_assets.app.progress")
+        progress = logging.getLogger("recipe_assets.engine.progress")
         progress.handlers = [_ProgressHandler(chosen)]
         progress.setLevel(logging.DEBUG)
         progress.propagate = False

@@ -1,97 +1,44 @@
-"""predict: batch scoring. Streams the scoring data in record batches through the registered model
-and writes the scoring data plus predictions, so memory stays bounded on data larger than RAM and
-no Spark is needed (MLflow Recipes scored through a PySpark UDF)."""
+"""Batch scoring in bounded memory: the scoring files read in record batches, each scored and written before
+the next is read, to an output written whole or not at all."""
+from __future__ import annotations
+
 import hashlib
-import os
 import tempfile
 import time
 import uuid
-from pathlib import Path
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any, Literal
-
-from dagster import AssetExecutionContext, AssetIn, DataVersion, MetadataValue, Output, asset
-from pydantic import Field, field_validator, model_validator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from recipe_assets import cards
-from recipe_assets.core.configmodel import ConfigModel
 from recipe_assets.core.errors import RecipeDataError
-from recipe_assets.core.keys import BATCH_SCORING, asset_key, io_manager_key, mlflow_key, mlflow_of, step_code_version
+from recipe_assets.steps.predict.config import RESULT_TYPES, PredictConfig
 
 if TYPE_CHECKING:
     import pandas as pd
     import pyarrow as pa
 
-    from recipe_assets.engine.config import LoadedConfig
-
-RESULT_TYPES = {
-    "double": "float64",
-    "float": "float32",
-    "int": "int32",
-    "integer": "int32",
-    "long": "int64",
-    "string": "str",
-    "boolean": "bool",
-    "bool": "bool",
-}
-SAVE_MODES = ("overwrite", "append", "error", "errorifexists", "ignore", "default")
+    from recipe_assets.core.settings import RecipeSettings
+    from recipe_assets.ml.estimators import EstimatorSettings
 
 
-class PredictOutput(ConfigModel):
-    using: Literal["parquet", "delta", "table"] = "parquet"
-    location: str
-
-    @model_validator(mode="after")
-    def _on_this_machine(self) -> "PredictOutput":
-        from recipe_assets.data import remote
-        from recipe_assets.data import tables
-
-        if self.using == "table" and not tables.TABLE_NAME.match(self.location):
-            raise ValueError(f"using: 'table' takes a table name (`table` or `database.table`) as location; got {self.location!r}")
-        if remote.is_remote(self.location):
-            raise ValueError(f"predictions are written on this machine; {self.location!r} is a URL (write locally, then copy it)")
-        return self
-
-
-class PredictConfig(ConfigModel):
-    output: PredictOutput
-    model_uri: str | None = None
-    result_type: str = "double"
-    save_mode: str = "overwrite"
-    batch_rows: int = Field(default=65536, ge=1)  # (ours) rows per record batch while streaming
-
-    @field_validator("result_type")
-    @classmethod
-    def _known_result_type(cls, value: str) -> str:
-        if value.lower() not in RESULT_TYPES:
-            raise ValueError(f"unknown result_type {value!r}; expected one of {', '.join(RESULT_TYPES)}")
-        return value.lower()
-
-    @field_validator("save_mode")
-    @classmethod
-    def _known_save_mode(cls, value: str) -> str:
-        if value.lower() not in SAVE_MODES:
-            raise ValueError(f"unknown save_mode {value!r}; expected one of {', '.join(SAVE_MODES)}")
-        return "overwrite" if value.lower() == "default" else value.lower()
-
-
-def output_location(loaded: "LoadedConfig", config: PredictConfig) -> Path:
+def output_location(recipe: "RecipeSettings", config: PredictConfig) -> Path:
     if config.output.using == "table":  # a table name: a Delta table where Spark's saveAsTable would have put it
         from recipe_assets.data.tables import output_table_path
 
-        return output_table_path(loaded.root, loaded.config.tables, config.output.location)
+        return output_table_path(recipe.root, recipe.tables, config.output.location)
     path = Path(config.output.location).expanduser()
-    return path if path.is_absolute() else loaded.root / path
+    return path if path.is_absolute() else recipe.root / path
 
 
-def add_predictions(model: Any, batch: "pd.DataFrame", loaded: "LoadedConfig", result_type: str) -> "pd.DataFrame":
-    """The batch plus its predictions: `prediction` for regression; label and class scores for classification."""
-    from recipe_assets.steps import train
+def add_predictions(model: Any, batch: "pd.DataFrame", task: str, train_config: "EstimatorSettings", result_type: str) -> "pd.DataFrame":
+    """The batch plus its predictions: `prediction` for regression; label and class scores for classification
+    (columns named by train's `predict_prefix`, as MLflow Recipes named them)."""
+    from recipe_assets.ml.estimators import score_frame
 
-    config = loaded.config
     out = batch.copy()  # what is written: the scoring data as read; `batch` itself goes to the model's user code
-    if config.task == "classification" and hasattr(train, "score_frame"):
-        scores = train.score_frame(model, batch, config.steps.train, config.task, getattr(model, "classes_", None))
+    if task == "classification":
+        scores = score_frame(model, batch, train_config, task, getattr(model, "classes_", None))
     else:
         scores = None
     if scores is None:
@@ -145,7 +92,7 @@ def scoring_columns(files: list[str], file_format: str) -> list[str]:
     return pacsv.open_csv(files[0]).schema.names
 
 
-def stream_predictions(model, files: list[str], file_format: str, target: Path, loaded, config: PredictConfig) -> dict[str, Any]:
+def stream_predictions(model, files: list[str], file_format: str, target: Path, task: str, train_config: "EstimatorSettings", config: PredictConfig) -> dict[str, Any]:
     """Read record batches, score each, write each: one batch in memory at a time."""
     import pyarrow as pa
     import pyarrow.parquet as pq
@@ -167,7 +114,7 @@ def stream_predictions(model, files: list[str], file_format: str, target: Path, 
                 continue
             frame = record_batch.to_pandas()
             try:
-                scored = add_predictions(model, frame, loaded, config.result_type)
+                scored = add_predictions(model, frame, task, train_config, config.result_type)
             except (ValueError, TypeError, KeyError) as exc:
                 raise scoring_failed(exc, frame, files) from exc
             table = pa.Table.from_pandas(scored, preserve_index=False)
@@ -237,9 +184,9 @@ class _PredictionSummary:
         return cards.table(("min", "mean", "max"), [(self.low, mean, self.high)])
 
 
-def write_output(loaded: "LoadedConfig", config: PredictConfig, produce) -> tuple[Path, dict[str, Any]]:
+def write_output(recipe: "RecipeSettings", config: PredictConfig, produce) -> tuple[Path, dict[str, Any]]:
     """Write through a temporary file next to the output, then rename: a failed run keeps the old output."""
-    location = output_location(loaded, config)
+    location = output_location(recipe, config)
     if config.output.using in ("delta", "table"):
         return location, _write_delta(location, config, produce)
     mode = config.save_mode
@@ -257,19 +204,9 @@ def write_output(loaded: "LoadedConfig", config: PredictConfig, produce) -> tupl
 
 
 def _write_through_temp_file(final: Path, produce) -> dict[str, Any]:
-    from recipe_assets.data.io_manager import is_write_failure, not_writable, publish, temp_file_beside
+    from recipe_assets.core.atomic import write_atomically
 
-    temp_name = temp_file_beside(final)
-    try:
-        stats = produce(Path(temp_name))
-        publish(temp_name, final)
-    except OSError as exc:
-        if is_write_failure(exc):
-            raise not_writable(final, exc) from None
-        raise
-    finally:
-        Path(temp_name).unlink(missing_ok=True)
-    return stats
+    return write_atomically(final, lambda temp_name: produce(Path(temp_name)))
 
 
 def _kept_output_stats(location: Path) -> dict[str, Any]:
@@ -305,62 +242,3 @@ def model_uri_for(config: PredictConfig, registered: dict[str, Any] | None) -> s
         return config.model_uri
     return registered["model_uri"]
 
-
-def build(loaded: "LoadedConfig") -> list:
-    recipe = loaded.config
-    config = recipe.steps.predict
-    if config is None or recipe.steps.ingest_scoring is None:
-        return []
-    version = step_code_version(__file__, [config.slice_for_version(), recipe.task, recipe.steps.train.slice_for_version()], loaded.root, [])
-    ins = {"ingested_scoring_data": AssetIn(key=asset_key(loaded.name, "ingested_scoring_data"))}
-    if not config.model_uri:
-        ins["registered_model_version"] = AssetIn(key=asset_key(loaded.name, "registered_model_version"))
-
-    def score(context: AssetExecutionContext, ingested_scoring_data: dict, registered: dict | None) -> Output:
-        model_uri = model_uri_for(config, registered)
-        model = mlflow_of(context, loaded.name).load_model(model_uri)
-        started = time.perf_counter()
-        location, stats = write_output(
-            loaded,
-            config,
-            lambda target: stream_predictions(
-                model, ingested_scoring_data["files"], ingested_scoring_data["format"], target, loaded, config
-            ),
-        )
-        elapsed = time.perf_counter() - started
-        value = {"location": str(location), "rows": stats["rows"], "model_uri": model_uri, "format": config.output.using}
-        metadata = {
-            "dagster/row_count": MetadataValue.int(stats["rows"]),
-            "output": MetadataValue.path(str(location)),
-            "model uri": MetadataValue.text(model_uri),
-            "record batches": stats["batches"],
-            "rows per second": round(stats["rows"] / elapsed) if elapsed > 0 else stats["rows"],
-            "predictions": stats["summary"],
-        }
-        return Output(value, data_version=DataVersion(stats["digest"] + model_uri), metadata=metadata)
-
-    spec = dict(
-        key=asset_key(loaded.name, "scored_data"),
-        ins=ins,
-        group_name=BATCH_SCORING,
-        code_version=version,
-        required_resource_keys={mlflow_key(loaded.name)},
-        io_manager_key=io_manager_key(loaded.name),
-        kinds={"pyarrow", "mlflow"},
-        description=f"The scoring data plus predictions, written to `{config.output.location}` ({config.output.using}).",
-    )
-    if config.model_uri:
-
-        @asset(**spec)
-        @cards.card_step(loaded, "predict")
-        def _predict_with_model_uri(context: AssetExecutionContext, ingested_scoring_data) -> Output:
-            return score(context, ingested_scoring_data, None)
-
-        return [_predict_with_model_uri]
-
-    @asset(**spec)
-    @cards.card_step(loaded, "predict")
-    def _predict(context: AssetExecutionContext, ingested_scoring_data, registered_model_version) -> Output:
-        return score(context, ingested_scoring_data, registered_model_version)
-
-    return [_predict]

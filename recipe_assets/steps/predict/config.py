@@ -1,0 +1,64 @@
+"""`steps.predict`: the model to score with, the output (location, format, save mode), batch size, result type."""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Literal
+
+from pydantic import Field, field_validator, model_validator
+
+from recipe_assets.core.configmodel import ConfigModel
+
+if TYPE_CHECKING:
+    pass
+
+
+RESULT_TYPES = {
+    "double": "float64",
+    "float": "float32",
+    "int": "int32",
+    "integer": "int32",
+    "long": "int64",
+    "string": "str",
+    "boolean": "bool",
+    "bool": "bool",
+}
+
+
+SAVE_MODES = ("overwrite", "append", "error", "errorifexists", "ignore", "default")
+
+
+class PredictOutput(ConfigModel):
+    using: Literal["parquet", "delta", "table"] = "parquet"
+    location: str
+
+    @model_validator(mode="after")
+    def _on_this_machine(self) -> "PredictOutput":
+        from recipe_assets.data import remote, tables
+
+        if self.using == "table" and not tables.TABLE_NAME.match(self.location):
+            raise ValueError(f"using: 'table' takes a table name (`table` or `database.table`) as location; got {self.location!r}")
+        if remote.is_remote(self.location):
+            raise ValueError(f"predictions are written on this machine; {self.location!r} is a URL (write locally, then copy it)")
+        return self
+
+
+class PredictConfig(ConfigModel):
+    output: PredictOutput
+    model_uri: str | None = None
+    result_type: str = "double"
+    save_mode: str = "overwrite"
+    batch_rows: int = Field(default=65536, ge=1)  # (ours) rows per record batch while streaming
+
+    @field_validator("result_type")
+    @classmethod
+    def _known_result_type(cls, value: str) -> str:
+        if value.lower() not in RESULT_TYPES:
+            raise ValueError(f"unknown result_type {value!r}; expected one of {', '.join(RESULT_TYPES)}")
+        return value.lower()
+
+    @field_validator("save_mode")
+    @classmethod
+    def _known_save_mode(cls, value: str) -> str:
+        if value.lower() not in SAVE_MODES:
+            raise ValueError(f"unknown save_mode {value!r}; expected one of {', '.join(SAVE_MODES)}")
+        return "overwrite" if value.lower() == "default" else value.lower()
+
