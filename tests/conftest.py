@@ -9,6 +9,8 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
+TESTS = REPO / "tests"  # test files live in folders mirroring the package; shared helpers stay here
+FIXTURES = TESTS / "fixtures"
 TEMPLATES = REPO / "templates"
 SHARED_DATA = REPO.parent / "shared" / "data"
 NYC_SAMPLE = SHARED_DATA / "nyc-taxi-sample.parquet"
@@ -32,7 +34,7 @@ def pytest_sessionstart(session) -> None:
     if not NYC_SAMPLE.is_file():
         raise pytest.UsageError(f"{NYC_SAMPLE} is missing: the tests read the NYC taxi sample from ../shared/data beside this repo")
 
-# recipe directories used as test data; their own tests run inside a copy (tests/test_user_code.py)
+# recipe directories used as test data; their own tests run inside a copy (tests/core/test_user_code.py)
 collect_ignore = ["fixtures", "differential/recipes"]
 SESSION_STARTED = time.monotonic()
 

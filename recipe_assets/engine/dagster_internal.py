@@ -2,7 +2,7 @@
 
 It is the resolver behind the UI's "Materialize changed and missing" and `RunRequest(stale_assets_only=True)`,
 but Dagster has no public function that answers "which of these assets are stale or missing" outside a
-sensor. tests/test_dagster_internal.py pins the behaviour relied on here, so a Dagster upgrade that moves
+sensor. tests/engine/test_dagster_internal.py pins the behaviour relied on here, so a Dagster upgrade that moves
 or changes it fails there first. Its functions take public types (`DagsterInstance`, `Definitions`,
 `AssetKey`) and return plain values, so no internal type leaks past this module.
 """

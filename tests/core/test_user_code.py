@@ -11,8 +11,9 @@ import pytest
 
 from recipe_assets.core.errors import UserCodeError
 from recipe_assets.core.user_code import check_function_defined, load_function
+from conftest import FIXTURES
 
-DROPIN = Path(__file__).parent / "fixtures" / "dropin_recipe"
+DROPIN = FIXTURES / "dropin_recipe"
 
 
 def recipe_with_train(root: Path, body: str, package: bool = False) -> Path:

@@ -11,8 +11,9 @@ import pytest
 
 from recipe_assets.app.cli import main
 from recipe_assets.engine.config import BUNDLED_TEMPLATES, load_config
+from conftest import REPO, FIXTURES
 
-DROPIN = Path(__file__).parent / "fixtures" / "dropin_recipe"
+DROPIN = FIXTURES / "dropin_recipe"
 OUTPUTS = ("ingested_data", "training_data", "validation_data", "test_data", "transformer", "transformed_training_data",
            "transformed_validation_data", "model", "run", "registered_model_version")
 
@@ -201,7 +202,7 @@ def test_the_readme_dg_commands_share_the_recipe_instance(tmp_path: Path):
     root = copy_dropin(tmp_path)
     env = {**os.environ, "RECIPE_ROOT": str(root), "DAGSTER_HOME": str(root / "metadata" / "dagster"), "VIRTUAL_ENV": str(Path(sys.executable).parents[1])}
     dg = str(Path(sys.executable).parent / "dg")
-    repo = Path(__file__).resolve().parents[1]
+    repo = REPO
 
     checked = subprocess.run([dg, "check", "defs"], cwd=repo, env=env, capture_output=True, text=True, timeout=300)
     assert checked.returncode == 0, checked.stdout[-2000:] + checked.stderr[-3000:]
@@ -272,5 +273,5 @@ def test_the_readme_says_how_many_lines_a_run_prints_per_step(tmp_path: Path, ca
     assert main(["run", "--recipe-root", str(root), "--step", "split"]) == 0
     progress = [line.split()[0] for line in capsys.readouterr().out.splitlines() if line.startswith("  ")]
     assert progress == ["ingest", "ingest", "split", "split"]
-    readme = " ".join((Path(__file__).resolve().parents[1] / "README.md").read_text().split())
+    readme = " ".join((REPO / "README.md").read_text().split())
     assert "The first prints two lines per step" in readme

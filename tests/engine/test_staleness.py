@@ -12,9 +12,9 @@ import pytest
 from recipe_assets.app.cli import main
 from recipe_assets.app.recipe import Recipe
 from recipe_assets.engine.staleness import StaleArtifactWarning
-from conftest import ALL_OUTPUTS
+from conftest import ALL_OUTPUTS, FIXTURES
 
-DROPIN = Path(__file__).parent / "fixtures" / "dropin_recipe"
+DROPIN = FIXTURES / "dropin_recipe"
 BATCH_SCORING = """  ingest_scoring:
     using: csv
     location: "./data/measurements.csv"

@@ -18,7 +18,9 @@ from recipe_assets.ml.rebalancing import REBALANCING_MIN_ROWS, RESAMPLING_SEED, 
 from recipe_assets.steps.train.config import TrainConfig
 from recipe_assets.ml.estimators import score_frame
 
-TEMPLATES = Path(__file__).resolve().parents[1] / "templates"
+from conftest import REPO
+
+TEMPLATES = REPO / "templates"
 
 PROFILE = """\
 experiment:

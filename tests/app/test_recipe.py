@@ -10,11 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ALL_OUTPUTS
+from conftest import ALL_OUTPUTS, FIXTURES
 from recipe_assets import Recipe
 from recipe_assets.core.errors import RecipeError
 
-DROPIN = Path(__file__).parent / "fixtures" / "dropin_recipe"
+DROPIN = FIXTURES / "dropin_recipe"
 
 
 def output_states(graph: str) -> dict[str, str]:

@@ -14,10 +14,10 @@ from pathlib import Path
 import pytest
 
 from servers import free_port, running
+from conftest import REPO
 
 pytestmark = pytest.mark.slow
 
-REPO = Path(__file__).resolve().parents[1]
 BASE_PATH = "/usr/local/bin:/usr/bin:/bin"
 
 

@@ -10,7 +10,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-SAMPLE = Path(__file__).resolve().parents[1] / "templates" / "regression" / "data" / "sample.parquet"
+from conftest import REPO
+
+SAMPLE = REPO / "templates" / "regression" / "data" / "sample.parquet"
 
 READ_CORRUPT = """
 import sys

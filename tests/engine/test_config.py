@@ -9,8 +9,9 @@ import pytest
 
 from recipe_assets.engine.config import load_config
 from recipe_assets.core.errors import RecipeConfigError, RecipeError
+from conftest import FIXTURES
 
-DROPIN = Path(__file__).parent / "fixtures" / "dropin_recipe"
+DROPIN = FIXTURES / "dropin_recipe"
 
 
 @pytest.fixture
@@ -242,7 +243,7 @@ def test_step_module_without_the_function(recipe: Path, edit):
 
 # --- keys of MLflow Recipes' templates we do not implement yet -------------------------------------------
 
-# tuning and AutoML keys load now (tests/test_tuning.py and tests/test_automl.py run them)
+# tuning and AutoML keys load now (tests/ml/test_tuning.py and tests/ml/test_automl.py run them)
 TRAIN_KEYS_SUPPORTED = {
     "steps.train.tuning.enabled": ("    estimator_method: estimator_fn", "    estimator_method: estimator_fn\n    tuning:\n      enabled: true\n      max_trials: 5\n      parameters:\n        alpha: {distribution: uniform, low: 0, high: 1}"),
     "steps.train.using": ('    using: "custom"\n    estimator_method', '    using: "automl/flaml"\n    estimator_method'),
@@ -258,7 +259,7 @@ LOADED_AS = {
 NOT_SUPPORTED_INGEST = {
     "dbfs": ("steps.ingest.location", "  using: parquet\n  location: dbfs:/mnt/trips\n"),
 }
-# once refused, now read (tests/test_tables.py, tests/test_remote.py): loading them reads no data yet
+# once refused, now read (tests/data/test_tables.py, tests/data/test_remote.py): loading them reads no data yet
 INGEST_SUPPORTED = {
     "spark_sql": ("  using: spark_sql\n  sql: SELECT * FROM trips\n", lambda ingest: ingest.sql == "SELECT * FROM trips"),
     "table": ("  using: table\n  location: trips\n", lambda ingest: ingest.location == "trips"),

@@ -13,10 +13,10 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from conftest import copy_template
+from conftest import TESTS, copy_template
 from recipe_assets.app.cli import main
 
-LOOP = Path(__file__).parent / "sensor_loop.py"
+LOOP = TESTS / "sensor_loop.py"
 FILES = 100
 ROWS_PER_FILE = 20
 
