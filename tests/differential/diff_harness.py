@@ -224,8 +224,8 @@ def peer_output(peer: Side, step: str, name: str) -> Path:
 
 def probe(side_name: str, side: Side, work: Path, peer_test: Path, target_col: str) -> None:
     side.probe_dir = work / f"{side_name}-probe"
-    if side_name == "peer":
-        python, env = str(PEER_VENV / "bin" / "python"), peer_env(PEER_VENV, side.home)
+    if side_name == "peer":  # the run's environment (peer_site), so the probe can tell its patch took effect
+        python, env = str(PEER_VENV / "bin" / "python"), peer_run_env(PEER_VENV, side.home)
     else:
         python, env = sys.executable, ours_env(side.home)
     log = work / f"{side_name}-probe.log"
@@ -385,6 +385,9 @@ def compare_rebalancing(result: DirResult, peer_metrics: dict, our_metrics: dict
         return
     our_count = our_metrics.get("training", {}).get("example_count")
     result.add("rebalanced training rows", f"count (of {train_rows})", peer_count, our_count, peer_count == our_count)
+    seeded = result.peer.probe.get("rebalancing_seeded")
+    result.add("rebalanced training rows", "the peer's rebalancing seeded (peer_site took effect)", seeded, True, seeded is True,
+               "a peer process with the run's environment has TrainStep._rebalance_classes wrapped")
 
 
 def compare_recomputation(result: DirResult) -> dict[str, dict]:
@@ -460,7 +463,7 @@ def compare_metrics(result: DirResult, causes: dict, peer_frames: dict | None = 
     for prefix in sorted(set(peer_metrics) | set(our_metrics)):
         peer_set, our_set = peer_metrics.get(prefix, {}), our_metrics.get(prefix, {})
         common = sorted(set(peer_set) & set(our_set))
-        result.add("metric names", f"{prefix}_*: logged by both", len(peer_set), len(our_set), True, f"{len(common)} names in both")
+        result.add("metric names", f"{prefix}_*: logged by both", len(peer_set), len(our_set), bool(common) or prefix not in DATASETS, f"{len(common)} names in both")
         for name in sorted(set(peer_set) - set(our_set)):
             result.add("metric names", f"{prefix}_{name} (peer only)", "logged", "absent", False)
         for name in sorted(set(our_set) - set(peer_set)):

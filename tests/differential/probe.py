@@ -183,6 +183,10 @@ def main() -> None:
         except Exception as exc:
             report["errors"]["predictions"] = f"{type(exc).__name__}: {exc}"
     if side == "peer":
+        from mlflow.recipes.steps.train import TrainStep
+
+        # peer_site/sitecustomize.py wraps it on import when the harness runs the peer (and this probe)
+        report["rebalancing_seeded"] = bool(getattr(TrainStep, "_rebalance_classes_seeded_by_harness", False))
         try:
             report["kept_rows_metrics"] = peer_metrics_on_kept_rows(root, peer_test.parent, out)
         except Exception as exc:

@@ -147,6 +147,7 @@ def filtered_world() -> dict:
     on_all = {**metrics("val", 10.0, REGRESSOR), **metrics("test", 20.0, REGRESSOR)}
     on_kept = {**metrics("val", 11.0, REGRESSOR), **metrics("test", 21.0, REGRESSOR)}
     training = metrics("training", 5.0, REGRESSOR)
+    training["training_example_count"] = float(len(peer_frames["training_data"]))
     predictions = pd.DataFrame({"prediction": test["price"].to_numpy() + 0.5})
 
     def recomputed(prefix: str, split: pd.DataFrame) -> dict:
@@ -234,7 +235,31 @@ def statuses(result: DirResult) -> str:
     return "\n".join(f"{r.status:8} {r.check} | {r.subject} | {r.peer} | {r.ours} | {r.note}" for r in result.rows)
 
 
-WORLDS = {"classification": classification_world, "filtered": filtered_world, "sparse": sparse_world}
+def multiclass_world() -> dict:
+    """multiclass_strings: ours also logs f1_score_micro (= the peer's accuracy) and f1_score_macro (on the test
+    split: the macro F1 of the peer's own predictions)."""
+    world = classification_world()
+    world["entry"] = CorpusDir("multiclass_strings", Path("."), "label")
+    test = world["peer"]["frames"]["test_data"]
+    ours = world["ours"]["probe"]["metrics"]
+    for prefix in ("training", "val", "test"):
+        ours[f"{prefix}_f1_score_micro"] = ours[f"{prefix}_accuracy_score"]
+    ours["test_f1_score_macro"] = diff_harness.macro_f1(test["label"], world["peer"]["predictions"]["prediction"])
+    return world
+
+
+def rebalanced_world() -> dict:
+    """binary_rebalanced: the peer fitted on fewer rows than its training split (rebalancing), seeded by peer_site."""
+    world = classification_world()
+    world["entry"] = CorpusDir("binary_rebalanced", Path("."), "label")
+    for side in ("peer", "ours"):
+        world[side]["probe"]["metrics"]["training_example_count"] = 30.0
+    world["peer"]["probe"]["rebalancing_seeded"] = True
+    return world
+
+
+WORLDS = {"classification": classification_world, "filtered": filtered_world, "sparse": sparse_world,
+          "multiclass": multiclass_world, "rebalanced": rebalanced_world}
 
 
 @pytest.mark.parametrize("kind", WORLDS)
@@ -243,7 +268,8 @@ def test_undoctored_results_have_no_mismatch(kind: str, tmp_path: Path) -> None:
     assert not result.mismatches(), statuses(result)
     assert len(result.rows) >= 20, statuses(result)
     listed = {r.note.split(" ")[0] for r in result.rows if r.status == "listed"}
-    expected = {"classification": {"model-is-the-pipeline"}, "sparse": {"sparse-transformer-output"},
+    expected = {"classification": {"model-is-the-pipeline"}, "sparse": {"sparse-transformer-output"}, "rebalanced": {"model-is-the-pipeline"},
+                "multiclass": {"model-is-the-pipeline", "multiclass-f1-macro-micro"},
                 "filtered": {"model-is-the-pipeline", "filter-on-every-split", "follows"}}[kind]
     assert listed == expected, statuses(result)
     if kind == "filtered":  # the recomputed validation and test values are compared as values, not excused
@@ -322,7 +348,16 @@ def sparse_no_metrics(world: dict) -> None:
     world["ours"]["probe"]["metrics"] = {k: v for k, v in world["ours"]["probe"]["metrics"].items() if not k.startswith("val_")}
 
 
+def unseeded(world: dict) -> None:
+    world["peer"]["probe"]["rebalancing_seeded"] = False
+
+
 DOCTORED = {
+    "micro F1 is not the accuracy": ("multiclass", bump("ours", "val_f1_score_micro", 1e-3), "metric values"),
+    "macro F1 is not the peer predictions'": ("multiclass", bump("ours", "test_f1_score_macro", 1e-3), "metric values"),
+    "f1_score_macro logged in a binary dir": ("classification", lambda w: w["ours"]["probe"]["metrics"].update(val_f1_score_macro=0.5), "metric names"),
+    "the peer's rebalancing not seeded": ("rebalanced", unseeded, "rebalanced"),
+    "rebalanced on other rows": ("rebalanced", bump("ours", "training_example_count", 1), "rebalanced"),
     "metric off by 1e-3": ("classification", bump("ours", "val_f1_score", 1e-3), "metric values"),
     "training metric off by 1e-3": ("classification", bump("ours", "training_log_loss", 1e-3), "metric values"),
     "a row moved to another split": ("classification", move_row, "split membership"),
