@@ -39,8 +39,7 @@ RESULTS: list["DirResult"] = []  # every dir compared in this session, for the t
 TABLES_FILE: Path | None = None  # where this session's tables are written (under pytest's basetemp)
 
 # Metric values: both systems fit the same scikit-learn estimator on the same rows in the same order, so
-# values agree to the last printed digit when nothing differs (the published regression example does).
-# The peer runs scikit-learn 1.5.2 / numpy 2.x, we a newer scikit-learn: the same algorithms, but
+# values agree within RTOL / ATOL (math.isclose) when nothing differs. The peer runs scikit-learn 1.5.2 / numpy 2.x, we a newer scikit-learn: the same algorithms, but
 # BLAS / summation order may move the last bits, and iterative solvers (SGD, lbfgs) can amplify that
 # over a few hundred iterations to ~1e-9 relative. rtol 1e-6 leaves three orders of magnitude for that,
 # while a single row in a different split, a different class weight or a different prediction threshold
@@ -90,10 +89,15 @@ class DirResult:
         self.rows.append(row)
         return row
 
-    def follow(self, check: str, subject: str, peer, ours, cause: Row, note: str = "") -> Row:
-        """A difference that follows from an earlier listed one (e.g. validation metrics computed on a
-        validation split that differs only by a listed difference)."""
-        row = Row(check, subject, short(peer), short(ours), "listed", f"follows from: {cause.check} {cause.subject}; {note}")
+    def follow(self, check: str, subject: str, peer, ours, cause: Row, expected, note: str = "") -> Row:
+        """A difference that follows from an earlier listed one (e.g. the row count of a validation table
+        whose split differs by the listed filter difference), with the one value ours must then have:
+        `listed` when ours equals `expected`, else MISMATCH."""
+        allowed = same_value(ours, expected)
+        row = Row(
+            check, subject, short(peer), short(ours), "listed" if allowed else "MISMATCH",
+            f"follows from: {cause.check} {cause.subject} (allows ours = {short(expected)})" + (f"; {note}" if note else ""),
+        )
         self.rows.append(row)
         return row
 
@@ -105,8 +109,22 @@ class DirResult:
 
 
 def short(value, width: int = 60) -> str:
-    text = value if isinstance(value, str) else json.dumps(value, default=str) if not isinstance(value, float) else f"{value:.10g}"
+    if isinstance(value, (list, tuple)) and all(isinstance(v, str) for v in value):
+        text = ", ".join(value) if value else "none"
+    elif isinstance(value, str):
+        text = value
+    elif isinstance(value, float):
+        text = f"{value:.10g}"
+    else:
+        text = json.dumps(value, default=str)
     return text if len(text) <= width else text[: width - 3] + "..."
+
+
+def same_value(a, b) -> bool:
+    """Numbers within RTOL / ATOL, anything else by ==."""
+    if isinstance(a, (int, float)) and isinstance(b, (int, float)) and not isinstance(a, bool) and not isinstance(b, bool):
+        return values_equal(float(a), float(b))
+    return a == b
 
 
 # ---------------------------------------------------------------- running both systems
@@ -206,8 +224,8 @@ def peer_output(peer: Side, step: str, name: str) -> Path:
 
 def probe(side_name: str, side: Side, work: Path, peer_test: Path, target_col: str) -> None:
     side.probe_dir = work / f"{side_name}-probe"
-    if side_name == "peer":
-        python, env = str(PEER_VENV / "bin" / "python"), peer_env(PEER_VENV, side.home)
+    if side_name == "peer":  # the run's environment (peer_site), so the probe can tell its patch took effect
+        python, env = str(PEER_VENV / "bin" / "python"), peer_run_env(PEER_VENV, side.home)
     else:
         python, env = sys.executable, ours_env(side.home)
     log = work / f"{side_name}-probe.log"
@@ -302,11 +320,31 @@ def rows_removed(frames: dict, target_col: str) -> int | None:
     return len(ingested) - int(ingested[target_col].isna().sum()) - kept
 
 
+def filter_cause(causes: dict) -> Row | None:
+    """The listed `filter-on-every-split` row of the validation or test split, if one was listed."""
+    return next((c for name, c in causes.items() if c is not None and c.status == "listed" and c.check == "split membership (filter)" and name != "train"), None)
+
+
+def is_filter(cause: Row | None) -> bool:
+    """Whether a split's difference is the listed filter difference (its rows: the peer's that the filter keeps)."""
+    return cause is not None and cause.status == "listed" and cause.check == "split membership (filter)"
+
+
+def kept_counts(result: DirResult) -> dict[str, int]:
+    """Per split: how many of the peer's rows the recipe's filter keeps (from the ours-side probe)."""
+    return {name: int(sum(bool(v) for v in mask)) for name, mask in result.ours.probe.get("filter_keeps", {}).items()}
+
+
 def compare_filter(result: DirResult, peer_frames: dict, our_frames: dict, causes: dict) -> None:
     peer_removed, our_removed = rows_removed(peer_frames, result.entry.target_col), rows_removed(our_frames, result.entry.target_col)
-    cause = next((c for name, c in causes.items() if c is not None and c.status == "listed" and name != "train"), None)
+    cause = filter_cause(causes)
     if peer_removed != our_removed and cause is not None:
-        result.follow("filter removed", "rows (ingested - missing target - splits)", peer_removed, our_removed, cause)
+        # ours removes what the peer removed (from training) plus the validation and test rows the filter rejects
+        keeps = result.ours.probe.get("filter_keeps", {})
+        dropped = [len(keeps[name]) - kept_counts(result)[name] for name in ("validation", "test") if name in keeps]
+        expected = peer_removed + sum(dropped) if peer_removed is not None and len(dropped) == 2 else None
+        result.follow("filter removed", "rows (ingested - missing target - splits)", peer_removed, our_removed, cause, expected,
+                      "the peer's count plus the validation and test rows the filter rejects")
     else:
         result.add("filter removed", "rows (ingested - missing target - splits)", peer_removed, our_removed, peer_removed == our_removed)
 
@@ -347,27 +385,94 @@ def compare_rebalancing(result: DirResult, peer_metrics: dict, our_metrics: dict
         return
     our_count = our_metrics.get("training", {}).get("example_count")
     result.add("rebalanced training rows", f"count (of {train_rows})", peer_count, our_count, peer_count == our_count)
+    seeded = result.peer.probe.get("rebalancing_seeded")
+    result.add("rebalanced training rows", "the peer's rebalancing seeded (peer_site took effect)", seeded, True, seeded is True,
+               "a peer process with the run's environment has TrainStep._rebalance_classes wrapped")
 
 
-def compare_metrics(result: DirResult, causes: dict) -> None:
+def compare_recomputation(result: DirResult) -> dict[str, dict]:
+    """Where the filter difference is listed, the peer probe evaluates the peer's model again with MLflow
+    2.22's own evaluator (probe.py `peer_metrics_on_kept_rows`). First the proof that this is the peer's
+    computation: on all rows of a split it must give back every value the peer logged. Returns, per split,
+    the values on the rows the filter keeps ({} where the probe could not compute them)."""
+    recomputed = result.peer.probe.get("kept_rows_metrics") or {}
+    logged = result.peer.probe.get("metrics", {})
+    error = result.peer.probe.get("errors", {}).get("kept_rows_metrics", "not computed")
+    for split, prefix in (("validation", "val_"), ("test", "test_")):
+        names = sorted(k for k in logged if k.startswith(prefix))
+        again = recomputed.get(split, {}).get("all", {}).get("metrics", {})
+        wrong = [n for n in names if n not in again or not values_equal(logged[n], again[n])]
+        result.add(
+            "metric recompute", f"{split}: the peer's logged {prefix}* on all rows, evaluated again", f"{len(names)} logged",
+            f"{len(names) - len(wrong)} reproduced", bool(names) and not wrong,
+            ("differ: " + ", ".join(f"{n} {logged[n]:.10g} vs {again.get(n, 'absent')}" for n in wrong[:3])) if again and wrong else "" if again else error,
+        )
+    return {split: values.get("kept", {}) for split, values in recomputed.items()}
+
+
+def compare_metric_values(result: DirResult, prefix: str, common: list[str], peer_set: dict, our_set: dict, cause: Row | None, kept: dict | None) -> None:
+    """One row per metric logged by both. Where the split's rows differ by the listed filter difference, ours
+    must equal the peer's model evaluated on the rows the filter keeps (`kept`), not the value the peer logged."""
+    for name in common:
+        a, b = peer_set[name], our_set[name]
+        if cause is None:
+            result.add("metric values", f"{prefix}_{name}", a, b, values_equal(a, b))
+        elif kept:
+            expected = kept.get("metrics", {}).get(f"{prefix}_{name}")
+            result.add(
+                "metric values", f"{prefix}_{name}", "not recomputed" if expected is None else expected, b,
+                expected is not None and values_equal(expected, b),
+                f"peer: its model on the {kept.get('rows')} rows of its {DATASETS[prefix]} split the filter keeps (it logged {a:.10g} on all rows)",
+            )
+        else:
+            result.add("metric values", f"{prefix}_{name}", a, b, values_equal(a, b),
+                       f"{cause.check} {cause.subject} is listed, but the peer's values on the rows the filter keeps were not computed")
+
+
+def macro_f1(labels, predicted) -> float:
+    from sklearn.metrics import f1_score
+
+    return float(f1_score(np.asarray(labels).astype(str), np.asarray(predicted).astype(str), average="macro"))
+
+
+def compare_extra_multiclass_values(result: DirResult, prefix: str, peer_set: dict, our_set: dict, peer_frames: dict) -> None:
+    """Our f1_score_micro / f1_score_macro have no peer counterpart under that name (deliberate.py
+    multiclass-f1-macro-micro), but each has a peer value to equal: micro F1 of single-label classes is the
+    accuracy the peer logged, and on the test split, macro F1 of the peer's own predictions."""
+    if "f1_score_micro" in our_set and "f1_score_micro" not in peer_set:
+        expected = peer_set.get("accuracy_score")
+        result.add("metric values", f"{prefix}_f1_score_micro", "absent" if expected is None else expected, our_set["f1_score_micro"],
+                   expected is not None and values_equal(expected, our_set["f1_score_micro"]), f"peer: its {prefix}_accuracy_score (micro F1 = accuracy)")
+    if prefix == "test" and "f1_score_macro" in our_set and "f1_score_macro" not in peer_set:
+        path, test = result.peer.probe_dir / "predictions.parquet" if result.peer.probe_dir else None, peer_frames.get("test_data")
+        expected = None
+        if path is not None and path.exists() and test is not None:
+            predicted = pd.read_parquet(path)["prediction"]
+            if len(predicted) == len(test):
+                expected = macro_f1(test[result.entry.target_col], predicted)
+        result.add("metric values", "test_f1_score_macro", "absent" if expected is None else expected, our_set["f1_score_macro"],
+                   expected is not None and values_equal(expected, our_set["f1_score_macro"]), "peer: macro F1 of its model's predictions on its test split")
+
+
+def compare_metrics(result: DirResult, causes: dict, peer_frames: dict | None = None) -> None:
     peer_metrics = metrics_by_dataset(result.peer.probe.get("metrics", {}))
     our_metrics = metrics_by_dataset(result.ours.probe.get("metrics", {}))
     compare_rebalancing(result, peer_metrics, our_metrics)
+    filtered = filter_cause(causes)
+    kept = compare_recomputation(result) if filtered is not None else {}
     for prefix in sorted(set(peer_metrics) | set(our_metrics)):
         peer_set, our_set = peer_metrics.get(prefix, {}), our_metrics.get(prefix, {})
         common = sorted(set(peer_set) & set(our_set))
-        result.add("metric names", f"{prefix}_*: logged by both", len(peer_set), len(our_set), True, f"{len(common)} names in both")
+        result.add("metric names", f"{prefix}_*: logged by both", len(peer_set), len(our_set), bool(common) or prefix not in DATASETS, f"{len(common)} names in both")
         for name in sorted(set(peer_set) - set(our_set)):
             result.add("metric names", f"{prefix}_{name} (peer only)", "logged", "absent", False)
         for name in sorted(set(our_set) - set(peer_set)):
             result.add("metric names", f"{prefix}_{name} (ours only)", "absent", "logged", False)
         cause = metric_dataset_cause(result, prefix, causes) if prefix in DATASETS else None
-        for name in common:
-            a, b = peer_set[name], our_set[name]
-            if values_equal(a, b) or cause is None:
-                result.add("metric values", f"{prefix}_{name}", a, b, values_equal(a, b))
-            else:
-                result.follow("metric values", f"{prefix}_{name}", a, b, cause)
+        split_kept = kept.get(DATASETS[prefix]) if is_filter(cause) else None
+        compare_metric_values(result, prefix, common, peer_set, our_set, cause, split_kept)
+        if cause is None:
+            compare_extra_multiclass_values(result, prefix, peer_set, our_set, peer_frames or {})
 
 
 def peer_validation_status(peer: Side) -> str | None:
@@ -422,23 +527,28 @@ ARTIFACT_SPLIT = {
 }
 
 
+PROBE_ONLY = ("predictions", "kept_rows_metrics")  # probe errors that are not get_artifact names
+
+
 def compare_artifacts(result: DirResult, causes: dict) -> None:
     """Type and shape name by name; a table's row count may differ only where its split's rows differ by
     a listed difference (its columns and type may not)."""
     peer_art = result.peer.probe.get("artifacts", {})
     our_art = result.ours.probe.get("artifacts", {})
     for name in sorted(set(peer_art) | set(our_art) | set(result.peer.probe.get("errors", {})) | set(result.ours.probe.get("errors", {}))):
-        if name == "predictions":
+        if name in PROBE_ONLY:
             continue
         p = peer_art.get(name) or {"type": "error: " + result.peer.probe.get("errors", {}).get(name, "absent")}
         o = our_art.get(name) or {"type": "error: " + result.ours.probe.get("errors", {}).get(name, "absent")}
-        result.add("get_artifact type", name, p["type"].rsplit(".", 1)[-1], o["type"].rsplit(".", 1)[-1], p["type"] == o["type"], f"{p['type']} vs {o['type']}" if p["type"] != o["type"] else "")
+        # the qualified type names: a listed difference allows exactly one pair of them
+        result.add("get_artifact type", name, p["type"], o["type"], p["type"] == o["type"])
         if "shape" in p or "shape" in o:
             same = p.get("shape") == o.get("shape")
             cause = causes.get(ARTIFACT_SPLIT.get(name))
-            columns_agree = bool(p.get("shape")) and bool(o.get("shape")) and p["shape"][1:] == o["shape"][1:]
-            if not same and columns_agree and cause is not None and cause.status == "listed":
-                result.follow("get_artifact shape", name, p.get("shape"), o.get("shape"), cause)
+            kept = kept_counts(result).get(ARTIFACT_SPLIT.get(name))
+            if not same and is_filter(cause) and kept is not None and p.get("shape"):
+                # the table holds the split's rows the filter keeps, with the peer's columns
+                result.follow("get_artifact shape", name, p.get("shape"), o.get("shape"), cause, [kept, *p["shape"][1:]])
             else:
                 result.add("get_artifact shape", name, p.get("shape"), o.get("shape"), same)
 
@@ -458,11 +568,117 @@ def compare(result: DirResult) -> None:
     causes = compare_splits(result, peer_frames, our_frames)
     compare_filter(result, peer_frames, our_frames, causes)
     if not compares_model(result.entry):
+        compare_ours_alone(result, peer_frames, our_frames)
         return
-    compare_metrics(result, causes)
+    compare_metrics(result, causes, peer_frames)
     compare_registration(result)
     compare_predictions(result)
     compare_artifacts(result, causes)
+
+
+def compare_outcomes(result: DirResult, peer_step: str | None, our_step: str | None, note: str = "") -> None:
+    """How each run ended (None: it ran to the end), and whether the peer failed where the corpus says."""
+    peer_outcome, our_outcome = ("ok" if step is None else f"failed at {step}" for step in (peer_step, our_step))
+    # a match needs ours to end where the corpus says (the end, or the shared refusal to register), not
+    # merely where the peer ended: ours failing at transform in sparse_transformer is no match
+    ours_expected = "ok" if result.entry.ours_fails_at is None else f"failed at {result.entry.ours_fails_at}"
+    result.add("run", "outcome", peer_outcome, our_outcome, peer_outcome == our_outcome == ours_expected, note)
+    expected = result.entry.peer_fails_at
+    if expected and peer_step != expected:
+        result.rows.append(Row("run", "peer fails where the corpus says", expected, "", "MISMATCH", f"peer: {peer_step or 'ok'}"))
+
+
+# The metrics MLflow 2.22's default evaluator logs for a regressor, per dataset (its regression dirs log them all).
+REGRESSOR_METRICS = (
+    "example_count", "mean_absolute_error", "mean_squared_error", "root_mean_squared_error", "sum_on_target",
+    "mean_on_target", "r2_score", "max_error", "mean_absolute_percentage_error",
+)
+OUR_MODEL_TYPE = "sklearn.pipeline.Pipeline"
+
+
+def regression_metrics(target: np.ndarray, predicted: np.ndarray) -> dict[str, float]:
+    """What the evaluator computes from a test split and its predictions (the values ours must have logged)."""
+    error = predicted - target
+    return {
+        "example_count": float(len(target)),
+        "mean_absolute_error": float(np.mean(np.abs(error))),
+        "mean_squared_error": float(np.mean(error**2)),
+        "root_mean_squared_error": float(np.sqrt(np.mean(error**2))),
+        "r2_score": float(1 - np.sum(error**2) / np.sum((target - target.mean()) ** 2)),
+        "max_error": float(np.max(np.abs(error))),
+        "sum_on_target": float(np.sum(target)),
+        "mean_on_target": float(np.mean(target)),
+    }
+
+
+def compare_ours_alone(result: DirResult, peer_frames: dict, our_frames: dict) -> None:
+    """A dir where the peer stops before a model (sparse_transformer: it fails at transform) and ours, by a
+    listed difference, runs to the end: what ours produced is checked against what it must be, since no peer
+    value exists. Our model is the fitted Pipeline; it predicts a finite value for every row of the peer's
+    test split; it logged every regressor metric for each dataset, with example counts equal to our splits'
+    rows and test values equal to those of its predictions on the peer's test split (the splits match: see
+    the split rows); its registration follows the recipe's validation criteria."""
+    if result.entry.peer_fails_at is None:
+        return
+    missing = f"n/a (peer failed at {result.entry.peer_fails_at})"
+    art = result.ours.probe.get("artifacts", {})
+    errors = result.ours.probe.get("errors", {}) or ({"probe": result.ours.probe["failed"]} if "failed" in result.ours.probe else {})
+    our_type = art.get("model", {}).get("type") or "error: " + errors.get("model", errors.get("probe", "absent"))
+    result.add("get_artifact type", "model (ours alone)", missing, our_type, our_type == OUR_MODEL_TYPE, f"must be {OUR_MODEL_TYPE}")
+    target_col = result.entry.target_col
+    test = peer_frames.get("test_data")
+    path = result.ours.probe_dir / "predictions.parquet" if result.ours.probe_dir else None
+    predicted = pd.read_parquet(path)["prediction"].to_numpy() if path is not None and path.exists() else None
+    if predicted is None or test is None:
+        result.add("predictions", "ours alone: on the peer's test split", missing, "absent", False, errors.get("predictions", ""))
+    else:
+        finite = predicted.dtype.kind in "fiu" and len(predicted) == len(test) and bool(np.isfinite(predicted.astype(float)).all())
+        result.add("predictions", "ours alone: finite values on the peer's test split", f"{len(test)} rows", f"{len(predicted)} rows, {predicted.dtype}", finite)
+    metrics = metrics_by_dataset(result.ours.probe.get("metrics", {}))
+    for prefix in DATASETS:
+        absent = [name for name in REGRESSOR_METRICS if not isinstance(metrics.get(prefix, {}).get(name), float) or not math.isfinite(metrics[prefix][name])]
+        result.add("metric names", f"{prefix}_* (ours alone): the regressor's metrics, finite", f"{len(REGRESSOR_METRICS)} names",
+                   f"{len(REGRESSOR_METRICS) - len(absent)} logged", not absent, ("absent or not finite: " + ", ".join(absent)) if absent else "")
+        frame = our_frames.get(SPLITS[{"training": "train", "val": "validation", "test": "test"}[prefix]])
+        rows = None if frame is None else len(frame)
+        result.add("metric values", f"{prefix}_example_count (ours alone)", f"{rows} rows in our split", metrics.get(prefix, {}).get("example_count"),
+                   rows is not None and same_value(metrics.get(prefix, {}).get("example_count"), rows))
+    if predicted is not None and test is not None and len(predicted) == len(test) and predicted.dtype.kind in "fiu":
+        expected = regression_metrics(test[target_col].to_numpy(dtype=float), predicted.astype(float))
+        for name, value in expected.items():
+            ours_value = metrics.get("test", {}).get(name)
+            result.add("metric values", f"test_{name} (ours alone)", value, "absent" if ours_value is None else ours_value,
+                       ours_value is not None and values_equal(value, ours_value), "peer column: computed from our predictions on the peer's test split")
+    compare_our_registration(result, metrics.get("test", {}))
+
+
+def compare_our_registration(result: DirResult, test_metrics: dict) -> None:
+    """Our validation status and registration as the recipe's criteria decide them on our logged test metrics
+    (built-in error metrics: lower is better; custom metrics: as recipe.yaml says)."""
+    import yaml
+
+    config = yaml.safe_load((result.ours.recipe / "recipe.yaml").read_text())
+    profile = result.ours.recipe / "profiles" / "local.yaml"
+    if profile.exists():  # the profile's top-level blocks (experiment, model_registry) win, as both systems merge them
+        config.update(yaml.safe_load(profile.read_text()) or {})
+    greater = {m["name"]: m.get("greater_is_better", True) for m in config.get("custom_metrics") or []}
+    greater.update(r2_score=True)
+    criteria = (config.get("steps", {}).get("evaluate") or {}).get("validation_criteria") or []
+    passes = []
+    for criterion in criteria:
+        value = test_metrics.get(criterion["metric"])
+        threshold = float(criterion["threshold"])
+        passes.append(value is not None and (value >= threshold if greater.get(criterion["metric"], False) else value <= threshold))
+    status = "UNKNOWN" if not criteria else "VALIDATED" if all(passes) else "REJECTED"
+    our_run = result.ours.probe.get("artifacts", {}).get("run", {})
+    result.add("registration", "model_validation_status (ours alone)", f"{status} by the criteria", our_run.get("model_validation_status"),
+               our_run.get("model_validation_status") == status)
+    allow = bool((config.get("steps", {}).get("register") or {}).get("allow_non_validated_model", False))
+    name = (config.get("model_registry") or {}).get("model_name")
+    expected = f"{name} v1" if status == "VALIDATED" or allow else "not registered"
+    our_mv = result.ours.probe.get("artifacts", {}).get("registered_model_version", {})
+    our_reg = f"{our_mv.get('name')} v{our_mv.get('version')}" if our_mv.get("version") else "not registered"
+    result.add("registration", "registered model version (ours alone)", expected, our_reg, our_reg == expected)
 
 
 def run_dir(entry: CorpusDir, work: Path) -> DirResult:
@@ -472,10 +688,9 @@ def run_dir(entry: CorpusDir, work: Path) -> DirResult:
     peer_step = None if peer.ok else ("timeout" if peer.timed_out else failed_step(peer.log) or "unknown step")
     our_step = None if ours.ok else (failed_step(ours.log) or "unknown step")
     expected = entry.peer_fails_at
-    peer_outcome, our_outcome = ("ok" if side.ok else f"failed at {step}" for side, step in ((peer, peer_step), (ours, our_step)))
-    result.add("run", "outcome", peer_outcome, our_outcome, peer_outcome == our_outcome, ("peer hung once (split deadlock), ran again; " if peer.retried else "") + ("" if ours.ok else tail(ours.log, 6).replace("\n", " | ")))
+    compare_outcomes(result, peer_step, our_step, ("peer hung once (split deadlock), ran again; " if peer.retried else "") + ("" if ours.ok else tail(ours.log, 6).replace("\n", " | ")))
     if expected and peer_step != expected:
-        result.rows.append(Row("run", "peer fails where the corpus says", expected, "", "MISMATCH", f"peer: {peer_step or 'ok'}; " + tail(peer.log, 6)))
+        result.rows[-1].note += " | " + tail(peer.log, 6)
     if not peer.ok and not expected:
         return result  # the peer must run our corpus; its log says why it did not
     split_dir = peer_output(peer, "split", "test.parquet") if peer_execution_dir(peer) else None
@@ -523,15 +738,26 @@ def drop_last_rows(recipe: Path, relative: str, count: int) -> None:
     frame.iloc[:-count].to_parquet(path)
 
 
+ALL_STEPS = ["ingest", "split", "transform", "train", "evaluate", "register"]
+
+
+def compare_rerun_unchanged(result: DirResult, peer_steps: list[str], our_steps: list[str]) -> None:
+    result.add("rerun unchanged", "steps that ran", peer_steps, our_steps, peer_steps == our_steps == [])
+
+
+def compare_rerun_changed(result: DirResult, peer_steps: list[str], our_steps: list[str]) -> None:
+    """Ours must run every step again; a match needs the peer to do so too (deliberate.py allows exactly
+    one other pair: the peer ran nothing)."""
+    result.add("rerun changed data", "steps that ran", peer_steps, our_steps, peer_steps == our_steps == ALL_STEPS)
+
+
 def compare_reruns(result: DirResult) -> None:
     """Run again unchanged (both systems should do nothing), then with a changed data file (both should
     run every step again)."""
-    peer_steps, our_steps = rerun_both(result, "rerun")
-    result.add("rerun unchanged", "steps that ran", peer_steps or "none", our_steps or "none", peer_steps == our_steps == [])
+    compare_rerun_unchanged(result, *rerun_both(result, "rerun"))
     for side in (result.peer, result.ours):
         drop_last_rows(side.recipe, result.entry.data_file, 100)
-    peer_steps, our_steps = rerun_both(result, "changed-data")
-    result.add("rerun changed data", "steps that ran", peer_steps or "none", our_steps or "none", peer_steps == our_steps)
+    compare_rerun_changed(result, *rerun_both(result, "changed-data"))
 
 
 def step_test_outcomes(pytest_bin: Path, side: Side, env: dict, name: str) -> dict[str, str]:

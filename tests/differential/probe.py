@@ -101,6 +101,59 @@ def filter_keeps(recipe, root: Path, frames: dict) -> dict:
     return {name: [bool(v) for v in function(frame.copy())] for name, frame in frames.items()}
 
 
+def peer_metrics_on_kept_rows(root: Path, split_outputs: Path, out: Path) -> dict:
+    """Peer side, for a recipe with a post_split_filter_method: the peer's own model evaluated by MLflow
+    2.22's own `mlflow.evaluate`, configured as its evaluate step configures it (steps/evaluate.py: the
+    sklearn model train stored, model_type from the template, the "default" evaluator, the recipe's custom
+    metrics, pos_label for binary tasks, the val_ / test_ prefix), on
+
+    - all rows of the peer's validation and test splits: must give back the values the peer logged (a check
+      that this recomputation is the peer's computation), and
+    - the rows of those splits that the recipe's filter keeps: the values ours must log, since we apply the
+      filter to every split (deliberate.py `filter-on-every-split`).
+
+    Explainability is off: the evaluate step logs SHAP plots for validation, which do not change a metric.
+    The runs go to a store of their own under <out>, not the recipe's."""
+    import importlib
+
+    import mlflow
+    import pandas as pd
+    from mlflow.recipes.steps.evaluate import EvaluateStep
+    from mlflow.recipes.utils import get_recipe_config
+    from mlflow.recipes.utils.metrics import _get_model_type_from_template, _load_custom_metrics
+
+    config = get_recipe_config(str(root), "local")
+    method = (config.get("steps", {}).get("split") or {}).get("post_split_filter_method")
+    if not method:
+        return {}
+    step = EvaluateStep.from_recipe_config(config, str(root))
+    step._validate_and_apply_step_config()  # what its run() does first: target, task, metrics, custom metrics
+    sys.path.insert(0, str(root))
+    keep = getattr(importlib.import_module("steps.split"), method)
+    model_uri = str(split_outputs.parent.parent / "train" / "outputs" / "sk_model")
+    mlflow.set_tracking_uri((out / "recompute-mlruns").resolve().as_uri())
+    recomputed = {}
+    for split, prefix in (("validation", "val_"), ("test", "test_")):
+        frame = pd.read_parquet(split_outputs / f"{split}.parquet")
+        kept = frame[keep(frame.copy()).to_numpy(dtype=bool)]
+        for label, rows in (("all", frame), ("kept", kept)):
+            evaluator_config = {"log_model_explainability": False, "metric_prefix": prefix}
+            if step.extended_task == "classification/binary":
+                evaluator_config["pos_label"] = step.positive_class
+            with mlflow.start_run():
+                result = mlflow.evaluate(
+                    model=model_uri,
+                    data=rows,
+                    targets=step.target_col,
+                    model_type=_get_model_type_from_template(step.recipe),
+                    evaluators="default",
+                    extra_metrics=_load_custom_metrics(str(root), step.evaluation_metrics.values()),
+                    evaluator_config=evaluator_config,
+                )
+            recomputed.setdefault(split, {})[label] = {"rows": len(rows), "metrics": {k: float(v) for k, v in result.metrics.items()}}
+    return recomputed
+
+
 def main() -> None:
     side, root, peer_test, out = sys.argv[1], Path(sys.argv[2]).resolve(), Path(sys.argv[3]), Path(sys.argv[4])
     import pandas as pd
@@ -129,6 +182,15 @@ def main() -> None:
             predictions(values["model"], test.drop(columns=[target])).to_parquet(out / "predictions.parquet")
         except Exception as exc:
             report["errors"]["predictions"] = f"{type(exc).__name__}: {exc}"
+    if side == "peer":
+        from mlflow.recipes.steps.train import TrainStep
+
+        # peer_site/sitecustomize.py wraps it on import when the harness runs the peer (and this probe)
+        report["rebalancing_seeded"] = bool(getattr(TrainStep, "_rebalance_classes_seeded_by_harness", False))
+        try:
+            report["kept_rows_metrics"] = peer_metrics_on_kept_rows(root, peer_test.parent, out)
+        except Exception as exc:
+            report["errors"]["kept_rows_metrics"] = f"{type(exc).__name__}: {exc}"
     if side == "ours":
         peer_splits = {name: pd.read_parquet(peer_test.parent / f"{name}.parquet") for name in ("train", "validation", "test")}
         report["filter_keeps"] = filter_keeps(recipe, root, peer_splits)
