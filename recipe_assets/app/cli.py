@@ -16,6 +16,7 @@ import traceback
 
 from recipe_assets.core.commands import mlflow_ui_hint, sibling_command, this_command
 from recipe_assets.core.errors import RecipeError, user_traceback_of
+from recipe_assets.engine.staleness import artifact_staleness
 
 TEMPLATE_CHOICES = ("regression", "classification")
 EXIT_FAILED_RUN = 1
@@ -134,7 +135,6 @@ def cmd_get_artifact(args: argparse.Namespace) -> int:
         print(f"error: {args.name} is not materialized yet; run `{this_command()} run --step {step_of(args.name)}`", file=sys.stderr)
         return EXIT_FAILED_RUN
     print(location)
-    from recipe_assets.engine.staleness import artifact_staleness
 
     stale = artifact_staleness(recipe, args.name)
     if stale:

@@ -13,7 +13,9 @@ from typing import Any, Protocol
 from recipe_assets import cards
 from recipe_assets.app.notebook import DisplayText, OutputState, StepCard, card_fragment, graph_html
 from recipe_assets.cards.session import card_file
-from recipe_assets.engine.staleness import OpenRecipe
+from recipe_assets.core.commands import this_command
+from recipe_assets.engine.dagster_internal import stale_statuses
+from recipe_assets.engine.staleness import OpenRecipe, observe_available_sources, why_text
 from recipe_assets.steps.registry import BY_NAME, MODEL_DEVELOPMENT_STEPS, STEP_OUTPUTS
 
 NEVER = "-"
@@ -30,8 +32,6 @@ class InspectedRecipe(OpenRecipe, Protocol):
 
 def graph_view(recipe: "InspectedRecipe") -> DisplayText:
     from recipe_assets.engine import runner
-    from recipe_assets.engine.dagster_internal import stale_statuses
-    from recipe_assets.engine.staleness import observe_available_sources
 
     unreadable = observe_available_sources(recipe.loaded, recipe.instance, recipe.steps)
     header = _header(recipe) + [f"  raw data unavailable: {problem} (states as of its last observation)" for problem in unreadable]
@@ -59,8 +59,6 @@ def _output_state(recipe: "InspectedRecipe", step: str, name: str, key, status: 
 
 def _why(recipe: "InspectedRecipe", key, status: str) -> str:
     """Why an output is not FRESH, in a few words ("" when FRESH or unknown)."""
-    from recipe_assets.engine.staleness import why_text
-
     return why_text(recipe, key, status)
 
 
@@ -109,8 +107,6 @@ def step_card(recipe: "InspectedRecipe", step: str) -> StepCard:
         title = f"{step}: {name} (materialized {_local_time(event.timestamp)}, Dagster run {event.run_id[:8]})"
         parts.append(cards.render_text(title, metadata, card_layout=card_layout, card_path=str(stored) if stored.is_file() else None))
     if not parts:
-        from recipe_assets.core.commands import this_command
-
         return StepCard(f"{step}: not materialized yet; run `{this_command()} run --step {step}`\n")
     page = stored.read_text(encoding="utf-8") if stored.is_file() else cards.render_html(step, shown_metadata(recipe, step), card_layout=card_layout)
     return StepCard("\n".join(parts), card_fragment(page))

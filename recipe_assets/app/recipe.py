@@ -16,12 +16,17 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from recipe_assets.app import inspect_view
+from recipe_assets.app.notebook import run_result
 from recipe_assets.core.errors import RecipeError
 from recipe_assets.core.keys import asset_key
 from recipe_assets.data.io_manager import remove_stored_output, stored_output
+from recipe_assets.engine import runner
 from recipe_assets.engine.config import BUNDLED_TEMPLATES, RECIPE_FILE, find_recipe_root, load_config
 from recipe_assets.engine.graph import build_definitions, mlflow_resource
 from recipe_assets.engine.progress import Printer
+from recipe_assets.engine.runner import instance_dir, recipe_instance, steps_up_to
+from recipe_assets.engine.staleness import warn_if_stale
 from recipe_assets.steps.registry import BATCH_SCORING_STEPS, MODEL_DEVELOPMENT_STEPS, STEP_OUTPUTS, step_of
 
 if TYPE_CHECKING:
@@ -72,14 +77,10 @@ class Recipe:
 
     @property
     def instance_dir(self) -> Path:
-        from recipe_assets.engine.runner import instance_dir
-
         return instance_dir(self.loaded)
 
     @cached_property
     def instance(self):
-        from recipe_assets.engine.runner import recipe_instance
-
         return recipe_instance(self.loaded)
 
     @cached_property
@@ -104,8 +105,6 @@ class Recipe:
         Raises RecipeRunError (a RecipeError) with the failing step's message, as MLflow Recipes raised;
         `raise_on_error=False` returns the failed summary instead.
         """
-        from recipe_assets.engine import runner
-
         if printer is None and not quiet:
             printer = _print_line
         with warnings.catch_warnings():
@@ -118,9 +117,6 @@ class Recipe:
         return self._with_card(summary, step)
 
     def _with_card(self, summary: "RunSummary", step: str | None) -> "RunSummary":
-        from recipe_assets.app import inspect_view
-        from recipe_assets.app.notebook import run_result
-
         shown = step or next((each for each in reversed(self.steps) if each in runner_steps(step)), None)
         card = inspect_view.step_card(self, shown) if shown and summary.success else None
         return run_result(summary, shown, card)
@@ -129,8 +125,6 @@ class Recipe:
         """The graph with each output's state, or the card of `step`: text that prints readably (its repr
         is the text) and that a notebook shows as HTML (the graph as SVG, the step's HTML card).
         Returned, not printed, so a notebook cell shows it once."""
-        from recipe_assets.app import inspect_view
-
         return inspect_view.step_card(self, step) if step else inspect_view.graph_view(self)
 
     def clean(self, step: str | None = None) -> list[str]:
@@ -189,7 +183,6 @@ class Recipe:
         if stored is None:
             log.warning("%s is not materialized yet; run the %s step first", name, step_of(name))
             return None
-        from recipe_assets.engine.staleness import warn_if_stale
 
         warn_if_stale(self, name)
         value = stored.read()
@@ -209,8 +202,6 @@ def _print_line(line: str) -> None:
 
 
 def runner_steps(step: str | None) -> tuple[str, ...]:
-    from recipe_assets.engine.runner import steps_up_to
-
     return steps_up_to(step)
 
 

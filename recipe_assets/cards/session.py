@@ -25,8 +25,10 @@ from typing import TYPE_CHECKING, Any
 from dagster import AssetCheckResult, MetadataValue, Output
 
 from recipe_assets.cards import drawing, tables
+from recipe_assets.cards.html import render_html
 from recipe_assets.cards.plots import Plot
 from recipe_assets.core.atomic import write_text_atomically
+from recipe_assets.core.keys import mlflow_of
 
 if TYPE_CHECKING:
     from dagster import AssetExecutionContext
@@ -273,14 +275,11 @@ def card_file(outputs_dir: Path, step: str) -> Path:
 
 
 def publish(context: "AssetExecutionContext", recipe_name: str, session: StepSession, metadata: dict[str, Any], path: Path, run_id: str | None) -> None:
-    from recipe_assets.cards.html import render_html
-
     step = session.step
     page = render_html(step, metadata, subtitle=f"recipe {recipe_name}, Dagster run {context.run.run_id[:8]}", card_layout=session.layout)
     write_text_atomically(path, page)
     if run_id is None:
         return
-    from recipe_assets.core.keys import mlflow_of
 
     try:
         client = mlflow_of(context, recipe_name).client()

@@ -13,9 +13,12 @@ from dagster import ConfigurableIOManager, InitResourceContext, InputContext, Me
 
 from recipe_assets.core.atomic import write_atomically
 from recipe_assets.core.code_ledger import write_noted
+from recipe_assets.core.user_code import use_recipe_steps
 from recipe_assets.data import remote_outputs
+from recipe_assets.data.recipe_lock import acquire, is_held_by_this_run, lock_path
 from recipe_assets.data.remote_outputs import is_remote
 from recipe_assets.data.remote_outputs import write_output as write_remote_output
+from recipe_assets.data.run_guards import check_running_instance
 
 PARQUET = ".parquet"
 PICKLE = ".pkl"
@@ -123,7 +126,6 @@ def read_output(path: Path, recipe_root: Path) -> Any:
         return pd.read_parquet(path)
     import cloudpickle
 
-    from recipe_assets.core.user_code import use_recipe_steps
 
     use_recipe_steps(recipe_root)
     return cloudpickle.loads(path.read_bytes())
@@ -147,7 +149,6 @@ class RecipeIOManager(ConfigurableIOManager):
     def setup_for_execution(self, context: InitResourceContext) -> None:
         if self.expected_instance and context.instance is not None:
             # before any step writes: outputs and the versions recorded for them must stay together
-            from recipe_assets.data.run_guards import check_running_instance
 
             check_running_instance(context.instance, self.recipe_root, self.expected_instance, self.instance_home)
         share_heap_with_numpy()
@@ -158,8 +159,6 @@ class RecipeIOManager(ConfigurableIOManager):
     def _hold_recipe(self) -> None:
         """A run Dagster started itself (UI, `dagster` CLI, daemon) holds the recipe while it writes, or
         fails at once when another run does; `recipe-assets run` already holds it (recipe_lock.py)."""
-        from recipe_assets.data.recipe_lock import acquire, is_held_by_this_run, lock_path
-
         lock = lock_path(Path(self.recipe_root) / "metadata")
         if not is_held_by_this_run(lock):
             _RELEASES[id(self)] = acquire(lock)

@@ -19,6 +19,8 @@ from typing import TYPE_CHECKING, Any
 
 from dagster import ConfigurableResource
 
+from recipe_assets.core.errors import RecipeError
+
 if TYPE_CHECKING:
     from mlflow.entities import Run
     from mlflow.entities.model_registry import ModelVersion
@@ -106,8 +108,6 @@ def bounded_http_retries() -> None:
 
 
 def server_error(tracking_uri: str, action: str, exc: BaseException):
-    from recipe_assets.core.errors import RecipeError
-
     reason = " ".join(str(exc).split())
     if len(reason) > 300:
         reason = reason[:300] + "..."

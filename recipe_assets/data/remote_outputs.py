@@ -14,6 +14,8 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+from recipe_assets.core.user_code import use_recipe_steps
+
 PARQUET = ".parquet"
 PICKLE = ".pkl"
 CLIENT_SETTINGS = {"config_kwargs": {"connect_timeout": 5, "read_timeout": 60, "retries": {"max_attempts": 2}}}
@@ -100,7 +102,6 @@ def read_object(url: str, recipe_root: Path) -> Any:
         return pd.read_parquet(io.BytesIO(payload))
     import cloudpickle
 
-    from recipe_assets.core.user_code import use_recipe_steps
 
     use_recipe_steps(recipe_root)
     return cloudpickle.loads(payload)

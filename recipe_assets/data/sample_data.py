@@ -13,6 +13,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from recipe_assets.core.atomic import write_atomically
+
 MANHATTAN_ZIPS = np.array(
     [10001, 10002, 10003, 10009, 10010, 10011, 10012, 10013, 10014, 10016, 10017, 10018, 10019,
      10021, 10022, 10023, 10024, 10025, 10028, 10036, 10065, 10075, 10103, 10110, 10128, 10199]
@@ -91,8 +93,6 @@ SAMPLES = {"regression": (taxi_trips, 5000, 20160201), "classification": (wine_q
 
 
 def write_sample(path: Path, rows: int = 5000, seed: int = 20160201, kind: str = "regression") -> Path:
-    from recipe_assets.core.atomic import write_atomically
-
     frame = SAMPLES[kind][0](rows, seed)
     write_atomically(path, lambda temp_name: frame.to_parquet(temp_name, index=False))
     return path

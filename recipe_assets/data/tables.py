@@ -20,6 +20,7 @@ from pydantic import AfterValidator
 
 from recipe_assets.core.errors import RecipeDataError
 from recipe_assets.data import remote
+from recipe_assets.data.delta import delta_commits
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -164,8 +165,6 @@ def _data_files(path: Path, file_format: str | None) -> list[Path]:
 
 def table_files(root: Path, table: TableData, version: int | None = None) -> list:
     """What fingerprints a table: its data files, or a Delta table's commit files (they name every data file)."""
-    from recipe_assets.data.delta import delta_commits
-
     if table.is_remote:
         return remote.table_objects(table.location, table.format, table.where)
     path = _local(root, table.location)

@@ -19,6 +19,7 @@ from recipe_assets.core.configmodel import ConfigModel
 from recipe_assets.core.errors import NotSupportedYet, RecipeConfigError
 from recipe_assets.core.metrics import builtin_metric_names, canonical_metric
 from recipe_assets.core.settings import RECIPE_FILE, CustomMetric, ExperimentConfig, ModelRegistryConfig, RecipeSettings
+from recipe_assets.data import remote
 from recipe_assets.data.tables import TableMapping, with_tables_in_steps
 from recipe_assets.engine.execution_config import ExecutionConfig
 from recipe_assets.steps.registry import StepsConfig
@@ -262,8 +263,6 @@ def _refuse_unsupported(merged: dict[str, Any], recipe_path: Path) -> None:
 def _refuse_unsupported_ingest(ingest: dict[str, Any], key_path: str, file: str) -> None:
     """URLs are read through fsspec; refused here, before anything is read, only when this machine
     cannot read them (dbfs:, or the filesystem package is not installed)."""
-    from recipe_assets.data import remote
-
     if ingest.get("using") in SPARK_INGEST:
         return  # `location` is a table name there
     locations = ingest.get("location")

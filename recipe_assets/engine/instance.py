@@ -19,6 +19,7 @@ from recipe_assets.core.atomic import write_text_atomically
 from recipe_assets.core.errors import RecipeError
 from recipe_assets.data.run_guards import check_running_instance
 from recipe_assets.engine.execution_config import PostgresInstanceConfig
+from recipe_assets.engine.services import check_reachable
 
 if TYPE_CHECKING:
     from dagster import DagsterInstance
@@ -100,8 +101,6 @@ def _open_postgres_instance(home: Path, postgres: PostgresInstanceConfig) -> Dag
 
 
 def check_postgres_reachable(postgres: PostgresInstanceConfig) -> None:
-    from recipe_assets.engine.services import check_reachable
-
     if postgres.password_env and postgres.password_env not in os.environ:
         raise RecipeError(
             f"the Dagster instance's PostgreSQL ({postgres.address()}) needs its password in the environment "

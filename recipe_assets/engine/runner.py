@@ -28,10 +28,17 @@ from dagster import (
 from recipe_assets.core.code_ledger import write_noted
 from recipe_assets.core.errors import RecipeError, user_traceback
 from recipe_assets.core.keys import BATCH_SCORING, MODEL_DEVELOPMENT, asset_key, job_name
+from recipe_assets.data.io_manager import stored_output, sweep_temp_files
+from recipe_assets.data.recipe_lock import creating_instance, hold_recipe, wait_seconds
 from recipe_assets.engine.config import LoadedConfig
 from recipe_assets.engine.dagster_internal import FRESH, stale_statuses
+from recipe_assets.engine.graph import load_definitions, mlflow_resource
+from recipe_assets.engine.instance import instance_dir as recipe_instance_dir
+from recipe_assets.engine.instance import recipe_instance as open_recipe_instance
 from recipe_assets.engine.observation import observe_sources
 from recipe_assets.engine.progress import Printer, progress_logger
+from recipe_assets.engine.services import check_services
+from recipe_assets.steps.predict.scoring import output_location
 from recipe_assets.steps.registry import BATCH_SCORING_STEPS, MODEL_DEVELOPMENT_STEPS, STEP_OUTPUTS
 
 
@@ -48,25 +55,17 @@ class RunSummary:
 
 
 def instance_dir(loaded: LoadedConfig) -> Path:
-    from recipe_assets.engine.instance import instance_dir as recipe_instance_dir
-
     return recipe_instance_dir(loaded)
 
 
 def recipe_instance(loaded: LoadedConfig) -> DagsterInstance:
     """The recipe's own Dagster instance (recipe_assets/engine/instance.py has the rule)."""
-    from recipe_assets.data.recipe_lock import creating_instance
-    from recipe_assets.engine.instance import recipe_instance as open_recipe_instance
-
     with creating_instance(instance_dir(loaded)):
         return open_recipe_instance(loaded)
 
 
 def _check_services(loaded: LoadedConfig) -> None:
     """Every service the profile names answers, before anything is materialized or registered."""
-    from recipe_assets.engine.graph import mlflow_resource
-    from recipe_assets.engine.services import check_services
-
     check_services(loaded, mlflow_resource(loaded).tracking_uri)
 
 
@@ -106,8 +105,6 @@ def run(
     printer: Printer | None = None,
 ) -> RunSummary:
     """One run at a time per recipe (recipe_lock.py): a second run waits, then finds what the first made."""
-    from recipe_assets.data.recipe_lock import hold_recipe, wait_seconds
-
     instance = instance or recipe_instance(loaded)
     _check_services(loaded)
     steps = steps_up_to(step)
@@ -122,13 +119,9 @@ def run(
 
 
 def _sweep_killed_runs_leftovers(loaded: LoadedConfig) -> None:
-    from recipe_assets.data.io_manager import sweep_temp_files
-
     folders = [(loaded.outputs_dir, "")]
     predict = loaded.config.steps.predict
     if predict is not None and predict.output.using == "parquet":
-        from recipe_assets.steps.predict.scoring import output_location
-
         location = output_location(loaded.settings, predict)
         folders += [(location.parent, f"{location.name}."), (location, "part-")]
     sweep_temp_files(folders)
@@ -136,8 +129,6 @@ def _sweep_killed_runs_leftovers(loaded: LoadedConfig) -> None:
 
 def _check_model_registered(loaded: LoadedConfig, instance: DagsterInstance) -> None:
     """Scoring with the registered model needs one: say so, rather than that an input file is missing."""
-    from recipe_assets.data.io_manager import stored_output
-
     if loaded.config.steps.predict.model_uri:
         return
     key = asset_key(loaded.name, "registered_model_version")
@@ -204,8 +195,6 @@ def _live_definitions(recipe_name: str, defs: Definitions, printer: Printer | No
 
 
 def reconstruct_recipe_job(recipe_root: str, profile: str, group: str, token: str, progress: bool) -> JobDefinition:
-    from recipe_assets.engine.graph import load_definitions
-
     if token in _LIVE:
         recipe_name, defs, printer = _LIVE[token]
     else:
@@ -218,8 +207,6 @@ def reconstruct_recipe_job(recipe_root: str, profile: str, group: str, token: st
 
 def stored_values(loaded: LoadedConfig, names: list[str]) -> dict[str, object]:
     """The small outputs a run materialized (model, run, registered version, ...), read back from storage."""
-    from recipe_assets.data.io_manager import stored_output
-
     values = {}
     for name in names:
         stored = stored_output(loaded, name)

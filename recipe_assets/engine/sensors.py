@@ -15,12 +15,11 @@ from recipe_assets.core.errors import RecipeDataError
 from recipe_assets.core.keys import DATA_VERSION_TAG, asset_key
 from recipe_assets.data.run_guards import check_running_instance
 from recipe_assets.engine.instance import expected_identity, instance_dir
+from recipe_assets.engine.observation import fingerprint_files
 from recipe_assets.steps.registry import SOURCES
 
 
 def build_scoring_sensor(loaded, job_name: str):
-    from recipe_assets.engine.observation import fingerprint_files
-
     config = loaded.config.steps.ingest_scoring
     model_key = asset_key(loaded.name, "registered_model_version")
     source_key = asset_key(loaded.name, SOURCES["ingest_scoring"])

@@ -3,8 +3,12 @@ how the last run that was to update it ended.
 
 Dagster says *that* a code version changed, not what went into it. Each code version's ingredients
 (our step module, the step's config slice, the user's step files) are therefore kept in a small ledger,
-`<recipe root>/metadata/code_versions/<version>.json`, written when the definitions load; comparing the
-ledger entry of the version last materialized with the current one names the file or key.
+`<recipe root>/metadata/code_versions/<version>.json` (core/code_ledger.py, written when a run starts);
+comparing the ledger entry of the version last materialized with the current one names the file or key.
+
+The step registry, dagster_internal and the runner are imported inside the functions that use them: they
+load Dagster, and the CLI imports this module for verbs (`get-artifact`'s staleness warning) whose start-up
+must stay light.
 """
 from __future__ import annotations
 
@@ -16,6 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from recipe_assets.core.code_ledger import read_entry
+from recipe_assets.core.errors import RecipeError
 
 if TYPE_CHECKING:
     from dagster import AssetKey, DagsterInstance
@@ -89,7 +94,6 @@ def _parsed(part: str | None) -> Any:
 def observe_available_sources(loaded: "LoadedConfig", instance: "DagsterInstance", steps) -> list[str]:
     """Record the raw files' fingerprints where they exist; return the problems of those that do not.
     Reading states, cards and artifacts must work when the source data has gone."""
-    from recipe_assets.core.errors import RecipeError
     from recipe_assets.engine.observation import observe_sources
     from recipe_assets.steps.registry import SOURCES
 

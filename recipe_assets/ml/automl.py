@@ -16,6 +16,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from recipe_assets.core.errors import RecipeConfigError, RecipeDataError
+from recipe_assets.core.metrics import greater_is_better, task_variant
+from recipe_assets.core.values import plain_value
+from recipe_assets.ml.evaluation import compute_metrics
+from recipe_assets.ml.metrics import resolve_positive_class
 
 if TYPE_CHECKING:
     import numpy as np
@@ -61,8 +65,6 @@ def flaml_metric(recipe: "RecipeSettings", root: Path | None = None, recipe_file
     """FLAML's name for the primary metric, or a FLAML metric function when FLAML has no name for it.
 
     Raises a config error naming `primary_metric` when neither exists (counts, sums and the like)."""
-    from recipe_assets.core.metrics import task_variant
-
     variant = task_variant(recipe.task, recipe.positive_class)
     primary = primary_metric_of(recipe)
     named = FLAML_METRICS[variant].get(primary)
@@ -103,8 +105,6 @@ class FlamlMetric:
     """A FLAML metric function for a primary metric FLAML does not name: our own metric, on decoded labels."""
 
     def __init__(self, root: Path, recipe: "RecipeSettings", name: str):
-        from recipe_assets.core.metrics import greater_is_better
-
         self.root, self.recipe, self.name = root, recipe, name
         self.sign = -1.0 if greater_is_better(name, recipe.custom_metrics) else 1.0
         self.labels: LabelCodes | None = None
@@ -117,7 +117,6 @@ class FlamlMetric:
         import numpy as np
         import pandas as pd
 
-        from recipe_assets.ml.evaluation import compute_metrics
 
         predicted = np.asarray(estimator.predict(features))
         if self.labels is None:
@@ -135,8 +134,6 @@ class LabelCodes:
     def __init__(self, target: "pd.Series", positive_class: Any):
         import numpy as np
 
-        from recipe_assets.core.values import plain_value
-        from recipe_assets.ml.metrics import resolve_positive_class
 
         classes = [plain_value(c) for c in np.unique(target.to_numpy())]
         if positive_class is not None:
@@ -147,7 +144,6 @@ class LabelCodes:
     def encode(self, labels: Any) -> "np.ndarray":
         import numpy as np
 
-        from recipe_assets.core.values import plain_value
 
         position = {label: code for code, label in enumerate(self.classes)}
         return np.array([position[plain_value(label)] for label in np.asarray(labels)], dtype=int)

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 from recipe_assets.core.errors import UserCodeError
 from recipe_assets.core.metrics import with_aliases
 from recipe_assets.core.user_code import load_function
+from recipe_assets.ml.metrics import classification_metrics, regression_metrics, resolve_positive_class
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -16,8 +17,6 @@ if TYPE_CHECKING:
 
 def builtin_metrics(recipe: "RecipeSettings", target: "pd.Series", predicted: Any, probabilities: Any = None, classes: Any = None) -> dict[str, float]:
     """The template's built-in metrics; for classification `probabilities` columns follow `classes`."""
-    from recipe_assets.ml.metrics import classification_metrics, regression_metrics, resolve_positive_class
-
     if recipe.task != "classification":
         return regression_metrics(target, predicted)
     positive = resolve_positive_class(classes, recipe.positive_class) if recipe.positive_class is not None else None

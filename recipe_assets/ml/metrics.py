@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+from recipe_assets.core.errors import RecipeDataError
 from recipe_assets.core.values import plain_value
 
 if TYPE_CHECKING:
@@ -44,7 +45,6 @@ def resolve_positive_class(classes: "Sequence[Any]", positive_class: Any) -> Any
         for label in classes:
             if matches(label):
                 return label
-    from recipe_assets.core.errors import RecipeDataError
 
     raise RecipeDataError(
         f"positive_class {positive_class!r} is not a value of the target column; its values are "

@@ -5,6 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from recipe_assets.core.errors import RecipeConfigError
+from recipe_assets.core.user_code import check_function_defined
 from recipe_assets.ml.tuning.spaces import sample_point
 from recipe_assets.ml.tuning.trials import SearchSettings, build_estimator, estimator_params
 
@@ -21,9 +23,6 @@ def implementation_digest(config: "SearchSettings") -> str:
 def check_tuning(root: Path, config: "SearchSettings", recipe_file: str) -> None:
     """What can only be known with the recipe's code: the estimator accepts every tuned parameter, and
     `early_stop_fn` exists. Builds the estimator once with a sampled point of the search space."""
-    from recipe_assets.core.errors import RecipeConfigError
-    from recipe_assets.core.user_code import check_function_defined
-
     tuning = config.tuning
     if tuning.early_stop_fn and "." not in tuning.early_stop_fn:
         check_function_defined(root, "train", tuning.early_stop_fn, "steps.train.tuning.early_stop_fn")
@@ -46,8 +45,6 @@ def check_tuning(root: Path, config: "SearchSettings", recipe_file: str) -> None
 
 
 def _estimator_param_names(root: Path, config: "SearchSettings", recipe_file: str, base: dict[str, Any]) -> list[str]:
-    from recipe_assets.core.errors import RecipeConfigError
-
     try:
         estimator = build_estimator(root, config, base)
     except Exception as exc:

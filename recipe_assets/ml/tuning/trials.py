@@ -13,7 +13,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
+from recipe_assets.core.errors import RecipeDataError, RecipeError, UserCodeError
+from recipe_assets.core.metrics import greater_is_better
+from recipe_assets.core.user_code import load_function, use_recipe_steps
 from recipe_assets.core.values import plain_value
+from recipe_assets.ml.estimators import fit_estimator, make_classifier, predict_with_probabilities
+from recipe_assets.ml.evaluation import compute_metrics
+from recipe_assets.ml.transformers import apply_transformer
 from recipe_assets.ml.tuning.backends import Search
 from recipe_assets.ml.tuning.config import SAMPLING_SEED, TuningConfig
 
@@ -65,9 +71,6 @@ def estimator_params(config: "SearchSettings", tuned: dict[str, Any]) -> dict[st
 
 
 def build_estimator(root: Path, config: "SearchSettings", params: dict[str, Any]) -> Any:
-    from recipe_assets.core.errors import UserCodeError
-    from recipe_assets.core.user_code import load_function
-
     estimator_fn = load_function(root, "train", config.estimator_method)
     estimator = estimator_fn(dict(params)) if params else estimator_fn()
     if not hasattr(estimator, "fit"):
@@ -79,9 +82,6 @@ def build_estimator(root: Path, config: "SearchSettings", params: dict[str, Any]
 
 def score_trial(data: TrialData, params: dict[str, Any]) -> dict[str, float]:
     """Validation metrics of the estimator built with `params`, fitted as the train step fits it."""
-    from recipe_assets.ml.estimators import fit_estimator, make_classifier, predict_with_probabilities
-    from recipe_assets.ml.evaluation import compute_metrics
-
     estimator = build_estimator(data.root, data.config, estimator_params(data.config, params))
     if data.recipe.task == "classification":
         model = make_classifier(estimator, data.config, data.target)
@@ -95,8 +95,6 @@ def score_trial(data: TrialData, params: dict[str, Any]) -> dict[str, float]:
 
 
 def run_trial(data: TrialData, number: int, params: dict[str, Any]) -> TrialOutcome:
-    from recipe_assets.core.errors import RecipeError, UserCodeError
-
     started = time.time()
     # caught here and raised again once by the parent: a worker's warnings would bypass the step's card
     with warnings.catch_warnings(record=True) as caught:
@@ -136,8 +134,6 @@ def _start_worker(data: TrialData, threads: int) -> None:
 def load_user_code(data: TrialData) -> None:
     import sklearn.metrics  # noqa: F401 (what scoring a trial imports first)
 
-    from recipe_assets.core.user_code import load_function
-    from recipe_assets.ml import estimators, evaluation  # noqa: F401 (what a trial imports first)
 
     load_function(data.root, "train", data.config.estimator_method)
     for metric in data.recipe.custom_metrics:
@@ -212,8 +208,6 @@ def trials_frame(outcomes: list[TrialOutcome], names: list[str], primary: str) -
 
 def best_outcome(outcomes: list[TrialOutcome]) -> TrialOutcome:
     """The lowest loss; the earliest trial among equals."""
-    from recipe_assets.core.errors import RecipeDataError
-
     scored = [o for o in outcomes if o.loss is not None]
     if not scored:
         raise RecipeDataError(f"tuning: none of the {len(outcomes)} trials gave a value for the primary metric on the validation data")
@@ -224,8 +218,6 @@ def load_early_stop(root: Path, name: str) -> Callable:
     """`early_stop_fn`: a name in steps/train.py, or `module.function` importable with the recipe's steps/ on the path."""
     import importlib
 
-    from recipe_assets.core.errors import UserCodeError
-    from recipe_assets.core.user_code import load_function, use_recipe_steps
 
     if "." not in name:
         return load_function(root, "train", name)
@@ -239,9 +231,6 @@ def load_early_stop(root: Path, name: str) -> Callable:
 
 def trial_data(root: Path, recipe: "RecipeSettings", config: "SearchSettings", transformer: Any, transformed: "pd.DataFrame", validation: "pd.DataFrame") -> TrialData:
     """`transformed` is the training data the model is fitted on (for classification, already rebalanced)."""
-    from recipe_assets.core.metrics import greater_is_better
-    from recipe_assets.ml.transformers import apply_transformer
-
     target_col = recipe.target_col
     if config.tuning.sample_fraction < 1:
         transformed = transformed.sample(frac=config.tuning.sample_fraction, random_state=SAMPLING_SEED)

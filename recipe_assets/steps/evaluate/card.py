@@ -8,7 +8,10 @@ from recipe_assets import cards
 from recipe_assets.cards import plots
 from recipe_assets.cards.models import classification_plots, regression_plots
 from recipe_assets.cards.session import timed
-from recipe_assets.core.metrics import passes
+from recipe_assets.core.metrics import builtin_metric_names, greater_is_better, passes
+from recipe_assets.core.values import plain_value
+from recipe_assets.ml.estimators import predict_with_probabilities
+from recipe_assets.ml.metrics import resolve_positive_class
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -18,8 +21,6 @@ if TYPE_CHECKING:
 
 def missing_metric_warnings(recipe: "RecipeSettings", criteria: Sequence[Any], test_metrics: dict[str, float]) -> str:
     """Built-in metrics the model could not give (roc_auc and log_loss need predict_proba)."""
-    from recipe_assets.core.metrics import builtin_metric_names
-
     missing = [m for m in builtin_metric_names(recipe.task, recipe.positive_class) if m not in test_metrics]
     if not missing:
         return ""
@@ -33,8 +34,6 @@ def check_name(metric: str) -> str:
 
 
 def criteria_table(recipe: "RecipeSettings", criteria: Sequence[Any], test_metrics: dict[str, float]) -> tuple[list[dict[str, Any]], str]:
-    from recipe_assets.core.metrics import greater_is_better
-
     outcomes = []
     for criterion in criteria:
         # a metric the model cannot give (roc_auc without predict_proba) fails its criterion; the card says why
@@ -70,9 +69,6 @@ def evaluation_plots(pipeline: Any, test: "pd.DataFrame", target_col: str, task:
     if task != "classification":
         regression_plots(truth, pipeline.predict(features), "test")
         return
-    from recipe_assets.core.values import plain_value
-    from recipe_assets.ml.estimators import predict_with_probabilities
-    from recipe_assets.ml.metrics import resolve_positive_class
 
     classes = [plain_value(c) for c in pipeline.classes_]
     positive = resolve_positive_class(classes, positive) if positive is not None else None

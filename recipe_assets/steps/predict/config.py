@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING, Literal
 from pydantic import Field, field_validator, model_validator
 
 from recipe_assets.core.configmodel import ConfigModel
+from recipe_assets.data import remote, tables
 
 if TYPE_CHECKING:
     pass
@@ -32,8 +33,6 @@ class PredictOutput(ConfigModel):
 
     @model_validator(mode="after")
     def _on_this_machine(self) -> "PredictOutput":
-        from recipe_assets.data import remote, tables
-
         if self.using == "table" and not tables.TABLE_NAME.match(self.location):
             raise ValueError(f"using: 'table' takes a table name (`table` or `database.table`) as location; got {self.location!r}")
         if remote.is_remote(self.location):

@@ -11,7 +11,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from recipe_assets import cards
+from recipe_assets.core.atomic import write_atomically
 from recipe_assets.core.errors import RecipeDataError
+from recipe_assets.core.versioning import files_fingerprint
+from recipe_assets.data.tables import output_table_path
+from recipe_assets.ml.estimators import score_frame
 from recipe_assets.steps.predict.config import RESULT_TYPES, PredictConfig
 
 if TYPE_CHECKING:
@@ -24,7 +28,6 @@ if TYPE_CHECKING:
 
 def output_location(recipe: "RecipeSettings", config: PredictConfig) -> Path:
     if config.output.using == "table":  # a table name: a Delta table where Spark's saveAsTable would have put it
-        from recipe_assets.data.tables import output_table_path
 
         return output_table_path(recipe.root, recipe.tables, config.output.location)
     path = Path(config.output.location).expanduser()
@@ -34,8 +37,6 @@ def output_location(recipe: "RecipeSettings", config: PredictConfig) -> Path:
 def add_predictions(model: Any, batch: "pd.DataFrame", task: str, train_config: "EstimatorSettings", result_type: str) -> "pd.DataFrame":
     """The batch plus its predictions: `prediction` for regression; label and class scores for classification
     (columns named by train's `predict_prefix`, as MLflow Recipes named them)."""
-    from recipe_assets.ml.estimators import score_frame
-
     out = batch.copy()  # what is written: the scoring data as read; `batch` itself goes to the model's user code
     if task == "classification":
         scores = score_frame(model, batch, train_config, task, getattr(model, "classes_", None))
@@ -204,8 +205,6 @@ def write_output(recipe: "RecipeSettings", config: PredictConfig, produce) -> tu
 
 
 def _write_through_temp_file(final: Path, produce) -> dict[str, Any]:
-    from recipe_assets.core.atomic import write_atomically
-
     return write_atomically(final, lambda temp_name: produce(Path(temp_name)))
 
 
@@ -213,7 +212,6 @@ def _kept_output_stats(location: Path) -> dict[str, Any]:
     """save_mode 'ignore' with an output already there: nothing is scored or written, as Spark's mode did."""
     import pyarrow.dataset as ds
 
-    from recipe_assets.core.versioning import files_fingerprint
 
     files = sorted(location.rglob("*.parquet")) if location.is_dir() else [location]
     rows = ds.dataset([str(f) for f in files], format="parquet").count_rows() if files else 0

@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 from recipe_assets.core.errors import RecipeConfigError, RecipeDataError, UserCodeError
 from recipe_assets.core.user_code import load_function
+from recipe_assets.ml.metrics import resolve_positive_class
 from recipe_assets.steps.split.config import SplitConfig
 
 if TYPE_CHECKING:
@@ -173,8 +174,6 @@ def _post_split(frames: dict[str, "pd.DataFrame"], config: SplitConfig, root) ->
 
 def check_classes(df: "pd.DataFrame", target_col: str, positive_class: Any, recipe_file: str) -> None:
     """A classification target needs two classes or more; binary (two) names its `positive_class`, as in MLflow Recipes."""
-    from recipe_assets.ml.metrics import resolve_positive_class
-
     if target_col not in df.columns:
         raise RecipeDataError(f"target_col {target_col!r} is not a column of the ingested data (columns: {', '.join(map(str, df.columns))})")
     classes = sorted(df[target_col].dropna().unique().tolist(), key=str)

@@ -8,12 +8,14 @@ from recipe_assets import cards
 from recipe_assets.cards import models as card_models
 from recipe_assets.cards.model_structure import structure
 from recipe_assets.core.code_ledger import step_code_version
+from recipe_assets.core.errors import RecipeConfigError
 from recipe_assets.core.keys import MODEL_DEVELOPMENT, asset_key, io_manager_key, mlflow_key, mlflow_of
 from recipe_assets.core.user_code import check_function_defined
 from recipe_assets.core.values import plain_value
 from recipe_assets.core.versioning import bytes_version, step_files
 from recipe_assets.ml import estimators, rebalancing
-from recipe_assets.ml.tuning import implementation_digest
+from recipe_assets.ml.automl import check_automl
+from recipe_assets.ml.tuning import check_tuning, implementation_digest
 from recipe_assets.steps.train.card import LAYOUT, estimator_choice_card, parameter_sections, train_leaderboard
 from recipe_assets.steps.train.fitting import choose_estimator, fit_classifier, fit_regressor, rebalanced_for_training
 
@@ -41,18 +43,12 @@ def build(recipe: "RecipeSettings", steps) -> list:
     root = recipe.root
     target_col = recipe.target_col
     if config.using == "automl/flaml":
-        from recipe_assets.ml.automl import check_automl
-
         check_automl(root, recipe, config, str(root / "recipe.yaml"))
     elif not config.estimator_method:
-        from recipe_assets.core.errors import RecipeConfigError
-
         raise RecipeConfigError(str(root / "recipe.yaml"), "steps.train.estimator_method", "required key is missing (a function in steps/train.py)")
     else:
         check_function_defined(root, "train", config.estimator_method, "steps.train.estimator_method")
     if config.using == "custom" and config.tuning.enabled:
-        from recipe_assets.ml.tuning import check_tuning
-
         check_tuning(root, config, str(root / "recipe.yaml"))
     experiment = recipe.experiment.slice_for_version() if recipe.experiment else ""
     version = step_code_version(

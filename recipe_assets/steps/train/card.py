@@ -11,9 +11,11 @@ from recipe_assets.cards import models as card_models
 from recipe_assets.cards import plots
 from recipe_assets.cards.session import add_plot, timed
 from recipe_assets.cards.tables import table
-from recipe_assets.core.metrics import greater_is_better, passes
+from recipe_assets.core.metrics import PROBABILITY_METRICS, greater_is_better, metric_greater_is_better, passes
 from recipe_assets.core.values import plain_value
+from recipe_assets.ml.metrics import confusion_table, per_class_table
 from recipe_assets.ml.rebalancing import Rebalancing
+from recipe_assets.ml.tuning import best_outcome
 from recipe_assets.steps.train.config import TrainConfig
 
 if TYPE_CHECKING:
@@ -71,9 +73,6 @@ def classification_card(
     validation: "pd.DataFrame", target_col: str, predicted: tuple, classes: list, balance: Rebalancing, config: TrainConfig,
     training: "pd.DataFrame | None" = None, positive: Any = None,
 ) -> dict[str, Any]:
-    from recipe_assets.core.metrics import PROBABILITY_METRICS
-    from recipe_assets.ml.metrics import confusion_table, per_class_table
-
     labels, probabilities = predicted
     truth = validation[target_col]
     card: dict[str, Any] = {
@@ -187,7 +186,6 @@ def tuning_sections(metadata: dict[str, Any]) -> dict[str, Any]:
     metric = next((c for c in frame.columns if str(c).startswith("validation ")), None)
     if metric is None:
         return {}
-    from recipe_assets.core.metrics import metric_greater_is_better
 
     add_plot(plots.metric_over_trials, frame, metric)
     if "best parameters" in metadata:
@@ -219,8 +217,6 @@ def estimator_choice_card(choice: "EstimatorChoice", config: TrainConfig, primar
     if config.using == "automl/flaml":
         return automl_card(choice.trials, choice.best_params, type(choice.estimator), primary)
     if choice.outcomes:
-        from recipe_assets.ml.tuning import best_outcome
-
         tuning = config.tuning
         return tuning_card(tuning, choice.trials, best_outcome(choice.outcomes), list(tuning.parameters), primary, dict(config.estimator_params or {}))
     return {}

@@ -7,9 +7,11 @@ from typing import TYPE_CHECKING, Any
 from recipe_assets import cards
 from recipe_assets.cards import models as card_models
 from recipe_assets.core.values import plain_value
+from recipe_assets.ml.automl import automl_estimator
 from recipe_assets.ml.estimators import build_pipeline, estimator_score, fit_estimator, make_classifier, make_estimator, predict_with_probabilities
+from recipe_assets.ml.metrics import classification_metrics, regression_metrics, resolve_positive_class
 from recipe_assets.ml.rebalancing import Rebalancing, rebalance_training_data
-from recipe_assets.ml.tuning import EstimatorChoice
+from recipe_assets.ml.tuning import EstimatorChoice, tuned_estimator
 from recipe_assets.steps.train.card import WORST_PREDICTIONS, classification_card, worst_predictions
 from recipe_assets.steps.train.config import TrainConfig
 
@@ -22,12 +24,8 @@ if TYPE_CHECKING:
 def choose_estimator(root, recipe: "RecipeSettings", config: TrainConfig, transformer: Any, transformed: "pd.DataFrame", validation: "pd.DataFrame") -> EstimatorChoice:
     """The unfitted estimator to train: FLAML's best (automl/flaml), the best tuning trial's, or the recipe's own."""
     if config.using == "automl/flaml":
-        from recipe_assets.ml.automl import automl_estimator
-
         return automl_estimator(root, recipe, config, transformed)
     if config.tuning.enabled:
-        from recipe_assets.ml.tuning import tuned_estimator
-
         return tuned_estimator(root, recipe, config, transformer, transformed, validation)
     return EstimatorChoice(make_estimator(root, config))
 
@@ -64,8 +62,6 @@ class Fitted:
 
 
 def fit_regressor(estimator: Any, transformer: Any, transformed: "pd.DataFrame", splits: dict[str, "pd.DataFrame"], target_col: str, config: TrainConfig) -> Fitted:
-    from recipe_assets.ml.metrics import regression_metrics
-
     features = transformed.drop(columns=[target_col]).to_numpy()
     fit_estimator(estimator, features, transformed[target_col], config.estimator_method)
     pipeline = build_pipeline(transformer, estimator)
@@ -107,7 +103,6 @@ def fit_classifier(
     validation split."""
     import numpy as np
 
-    from recipe_assets.ml.metrics import classification_metrics, resolve_positive_class
 
     classifier = make_classifier(estimator, config, transformed[target_col])
     training_features = transformed.drop(columns=[target_col]).to_numpy()
