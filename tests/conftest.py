@@ -59,7 +59,7 @@ def pytest_terminal_summary(terminalreporter) -> None:
 @pytest.fixture(autouse=True)
 def _isolated(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     """No test sees the developer's DAGSTER_HOME, RECIPE_* or MLflow settings, or writes under $HOME."""
-    for name in ("DAGSTER_HOME", "RECIPE_ROOT", "RECIPE_PROFILE", "MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI"):
+    for name in ("DAGSTER_HOME", "RECIPE_ROOT", "RECIPE_PROFILE", "MLFLOW_RECIPES_PROFILE", "MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
     monkeypatch.chdir(tmp_path)

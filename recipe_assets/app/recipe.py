@@ -16,6 +16,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from recipe_assets.core.profile_choice import chosen_profile
 from recipe_assets.core.errors import RecipeError
 from recipe_assets.core.keys import asset_key
 from recipe_assets.data.io_manager import remove_stored_output, stored_output
@@ -58,8 +59,9 @@ class RecipeRunError(RecipeError):
 class Recipe:
     """A recipe directory and profile; `run`, `inspect`, `clean`, `get_artifact` as in MLflow Recipes."""
 
-    def __init__(self, profile: str = "local", recipe_root: str | os.PathLike | None = None):
-        self.loaded = load_config(Path(recipe_root) if recipe_root else find_recipe_root(Path.cwd()), profile)
+    def __init__(self, profile: str | None = None, recipe_root: str | os.PathLike | None = None):
+        """`profile`: the one named, else $RECIPE_PROFILE, else $MLFLOW_RECIPES_PROFILE, else local."""
+        self.loaded = load_config(Path(recipe_root) if recipe_root else find_recipe_root(Path.cwd()), chosen_profile(profile))
         self.definitions = build_definitions(self.loaded)
 
     @property

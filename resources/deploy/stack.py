@@ -60,11 +60,12 @@ def prepare() -> None:
     """The recipe's instance folder (dagster.yaml from its profile) and the workers' Celery config."""
     import yaml
 
+    from recipe_assets.core.profile_choice import chosen_profile
     from recipe_assets.engine.config import load_config
     from recipe_assets.engine.graph import celery_config
     from recipe_assets.engine.instance import prepare_instance_dir
 
-    loaded = load_config(os.environ["RECIPE_ROOT"], os.environ.get("RECIPE_PROFILE") or "local")
+    loaded = load_config(os.environ["RECIPE_ROOT"], chosen_profile())
     prepare_instance_dir(loaded)
     if loaded.config.execution.celery is not None:
         stack = stack_dir()
