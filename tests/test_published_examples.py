@@ -11,15 +11,14 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from conftest import ALL_OUTPUTS, REPO
+from conftest import ALL_OUTPUTS, PUBLISHED_EXAMPLES, REPO, shared
 
-CORPUS = REPO.parent / "shared" / "corpus" / "mlflow-recipes-examples"
+CORPUS = PUBLISHED_EXAMPLES
 
 
 def published(name: str, destination: Path) -> Path:
     source = CORPUS / name
-    if not (source / "recipe.yaml").is_file():
-        raise pytest.UsageError(f"{source} is missing: the tests read MLflow's published recipes from ../shared/corpus beside this repo")
+    shared(source / "recipe.yaml")
     shutil.copytree(source, destination, ignore=shutil.ignore_patterns("metadata", "__pycache__"))
     return destination
 

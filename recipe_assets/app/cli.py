@@ -1,7 +1,7 @@
 """The `recipe-assets` command: MLflow Recipes' verbs, with Dagster doing the work.
 
 Each verb works on one recipe directory (--recipe-root, else $RECIPE_ROOT, else the current directory)
-with one profile (--profile, else $RECIPE_PROFILE, else local), and shares that recipe's Dagster
+with one profile (--profile, else $RECIPE_PROFILE, else $MLFLOW_RECIPES_PROFILE, else local), and shares that recipe's Dagster
 instance with the `dagster` CLI and UI (<recipe root>/metadata/dagster, or $DAGSTER_HOME).
 Heavy libraries are imported inside the verbs, so `--help` stays instant.
 """
@@ -16,6 +16,7 @@ import traceback
 
 from recipe_assets.core.commands import mlflow_ui_hint, sibling_command, this_command
 from recipe_assets.core.errors import RecipeError, user_traceback_of
+from recipe_assets.core.profile_choice import chosen_profile
 from recipe_assets.engine.staleness import artifact_staleness
 
 TEMPLATE_CHOICES = ("regression", "classification")
@@ -36,7 +37,9 @@ def default_root() -> str:
 def add_common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--recipe-root", default=None, help="recipe directory (default: $RECIPE_ROOT, else the nearest folder from here upwards with a recipe.yaml)")
     parser.add_argument(
-        "--profile", default=os.environ.get("RECIPE_PROFILE") or "local", help="profile name (default: $RECIPE_PROFILE, else local)"
+        "--profile",
+        default=None,
+        help="profile name; --profile wins, else $RECIPE_PROFILE, else $MLFLOW_RECIPES_PROFILE (as MLflow Recipes read it), else local",
     )
     parser.add_argument("--verbose", action="store_true", help="on an error, also print the full traceback (ours and the libraries')")
 
@@ -156,6 +159,7 @@ COMMANDS = {"run": cmd_run, "inspect": cmd_inspect, "clean": cmd_clean, "get-art
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    args.profile = chosen_profile(args.profile)
     try:
         return COMMANDS[args.verb](args)
     except RecipeError as exc:

@@ -20,6 +20,7 @@ from recipe_assets.app import inspect_view
 from recipe_assets.app.notebook import run_result
 from recipe_assets.core.errors import RecipeError
 from recipe_assets.core.keys import asset_key
+from recipe_assets.core.profile_choice import chosen_profile
 from recipe_assets.data.io_manager import remove_stored_output, stored_output
 from recipe_assets.engine import runner
 from recipe_assets.engine.config import BUNDLED_TEMPLATES, RECIPE_FILE, find_recipe_root, load_config
@@ -63,8 +64,9 @@ class RecipeRunError(RecipeError):
 class Recipe:
     """A recipe directory and profile; `run`, `inspect`, `clean`, `get_artifact` as in MLflow Recipes."""
 
-    def __init__(self, profile: str = "local", recipe_root: str | os.PathLike | None = None):
-        self.loaded = load_config(Path(recipe_root) if recipe_root else find_recipe_root(Path.cwd()), profile)
+    def __init__(self, profile: str | None = None, recipe_root: str | os.PathLike | None = None):
+        """`profile`: the one named, else $RECIPE_PROFILE, else $MLFLOW_RECIPES_PROFILE, else local."""
+        self.loaded = load_config(Path(recipe_root) if recipe_root else find_recipe_root(Path.cwd()), chosen_profile(profile))
         self.definitions = build_definitions(self.loaded)
 
     @property

@@ -36,6 +36,8 @@ def _shipped(folder: str) -> Path:
 
 BUILTIN_PROFILES = _shipped("profiles")
 BUNDLED_TEMPLATES = _shipped("templates")
+# a checkout (or an editable install of one): the templates are the repository's own, not an installed package's
+IN_CHECKOUT = BUNDLED_TEMPLATES == PACKAGE_DIR.parent / "templates" and (PACKAGE_DIR.parent / "pyproject.toml").is_file()
 TEMPLATES = ("regression/v1", "classification/v1")
 
 

@@ -38,22 +38,25 @@ def postgres_of(loaded: LoadedConfig) -> PostgresInstanceConfig | None:
 
 
 def instance_settings(postgres: PostgresInstanceConfig | None) -> str:
-    lines = [MANAGED_MARK, "telemetry:", "  enabled: false", "nux:", "  enabled: false"]
+    """The managed dagster.yaml: built as data and dumped, so no profile value (a quote, colon or newline in a
+    database name, say) can change the file's structure."""
+    import yaml
+
+    settings: dict = {"telemetry": {"enabled": False}, "nux": {"enabled": False}}
     if postgres is not None:
-        lines += [
-            "storage:",
-            "  postgres:",
-            "    postgres_db:",
-            f"      hostname: {postgres.host}",
-            f"      port: {postgres.port}",
-            f"      db_name: {postgres.db}",
-            f"      username: {postgres.user}",
-            *([f"      password: {{env: {postgres.password_env}}}"] if postgres.password_env else []),
-            "      scheme: postgresql+psycopg2  # SQLAlchemy 2.1 defaults to psycopg 3; dagster-postgres brings psycopg2",
-            "      params:",
-            f"        connect_timeout: {postgres.connect_timeout}",
-        ]
-    return "\n".join(lines) + "\n"
+        db: dict = {
+            "hostname": postgres.host,
+            "port": postgres.port,
+            "db_name": postgres.db,
+            "username": postgres.user,
+        }
+        if postgres.password_env:
+            db["password"] = {"env": postgres.password_env}
+        # SQLAlchemy 2.1 defaults to psycopg 3; dagster-postgres brings psycopg2
+        db["scheme"] = "postgresql+psycopg2"
+        db["params"] = {"connect_timeout": postgres.connect_timeout}
+        settings["storage"] = {"postgres": {"postgres_db": db}}
+    return MANAGED_MARK + "\n" + yaml.safe_dump(settings, sort_keys=False, default_flow_style=False)
 
 
 def prepare_instance_dir(loaded: LoadedConfig) -> Path:

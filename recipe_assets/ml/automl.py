@@ -174,12 +174,15 @@ def automl_estimator(root: Path, recipe: "RecipeSettings", config: "FlamlSetting
         automl, log_file = fit_flaml(features, codes, recipe.task, metric, config, Path(workdir))
         history = flaml_history(log_file, metric, primary_metric_of(recipe))
     estimator = clone(automl.model.estimator)
-    best = {"learner": automl.best_estimator, **automl.best_config}
+    from recipe_assets.core.values import plain_values
+
+    # FLAML's configurations hold numpy values (a forest's criterion is np.str_('gini')): plain for YAML and MLflow
+    best = plain_values({"learner": automl.best_estimator, **automl.best_config})
     return EstimatorChoice(
         estimator=estimator,
         best_params=best,
         trials=history,
-        summary_params={"automl_learner": automl.best_estimator, "automl_trials": len(history)},
+        summary_params=plain_values({"automl_learner": automl.best_estimator, "automl_trials": len(history)}),
     )
 
 
@@ -208,6 +211,8 @@ def flaml_history(log_file: Path, metric: Any, primary: str) -> "pd.DataFrame":
     import pandas as pd
     from flaml.automl.training_log import training_log_reader
 
+    from recipe_assets.core.values import plain_values
+
     rows = []
     if log_file.is_file():
         with training_log_reader(str(log_file)) as reader:
@@ -216,7 +221,7 @@ def flaml_history(log_file: Path, metric: Any, primary: str) -> "pd.DataFrame":
                     {
                         "trial": len(rows) + 1,
                         "learner": record.learner,
-                        "params": dict(record.config),
+                        "params": plain_values(dict(record.config)),  # trials.csv and the card, as written
                         f"validation {primary}": metric_from_loss(metric, record.validation_loss),
                         "time s": round(float(record.wall_clock_time), 3),
                         "trial time s": round(float(record.trial_time), 3),

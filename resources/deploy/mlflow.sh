@@ -4,7 +4,7 @@
 # MLFLOW_TRACKING_PASSWORD is set, MLflow's basic-auth app with that user as its admin. Secrets stay in the
 # environment (PGPASSWORD for psycopg2), never on the command line.
 set -euo pipefail
-stack=${STACK_DIR:-/tmp/recipe-assets-stack}
+stack=${STACK_DIR:?set STACK_DIR (a folder of your own for the stack state, e.g. \$(mktemp -d))}
 bucket=${STACK_BUCKET:-mlflow}
 export PGPASSWORD=${DAGSTER_PG_PASSWORD:?set DAGSTER_PG_PASSWORD}
 export MLFLOW_BACKEND_STORE_URI="postgresql+psycopg2://postgres@127.0.0.1:${STACK_PG_PORT:-5432}/mlflow"

@@ -4,7 +4,7 @@
 # DAGSTER_PG_PASSWORD; as root, the server runs as the `postgres` user, which must be able to enter $STACK_DIR.
 set -euo pipefail
 : "${DAGSTER_PG_PASSWORD:?set DAGSTER_PG_PASSWORD (the password of the database user postgres)}"
-stack=${STACK_DIR:-/tmp/recipe-assets-stack}
+stack=${STACK_DIR:?set STACK_DIR (a folder of your own for the stack state, e.g. \$(mktemp -d))}
 port=${STACK_PG_PORT:-5432}
 bin=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)
 data=$stack/postgres
@@ -15,10 +15,12 @@ rm -f "$stack/postgres.ready"
 if [ ! -s "$data/PG_VERSION" ]; then
   mkdir -p "$data"
   pwfile=$(mktemp "$stack/.pw.XXXXXX")
+  trap 'rm -f "$pwfile"' EXIT  # removed however initdb ends
   printf '%s' "$DAGSTER_PG_PASSWORD" > "$pwfile"
   if [ ${#as_pg[@]} -gt 0 ]; then chown postgres "$data" "$pwfile"; fi
   "${as_pg[@]}" "$bin/initdb" -D "$data" -U postgres --auth-local=trust --auth-host=scram-sha-256 --pwfile="$pwfile" -E UTF8 >/dev/null
   rm -f "$pwfile"
+  trap - EXIT
 fi
 (
   export PGPASSWORD=$DAGSTER_PG_PASSWORD

@@ -9,10 +9,11 @@ from __future__ import annotations
 import os
 import socket
 import sys
+import tempfile
 import time
 from pathlib import Path
 
-STACK = Path(os.environ.get("STACK_DIR", "/tmp/recipe-assets-stack"))
+_PRIVATE_STACK: Path | None = None
 PORTS = {
     "redis": ("STACK_REDIS_PORT", 6379),
     "s3": ("STACK_S3_PORT", 9000),
@@ -21,9 +22,23 @@ PORTS = {
 TIMEOUT_SECONDS = 120
 
 
+def stack_dir() -> Path:
+    """The stack's state: $STACK_DIR (the Procfile's services share it), else a private folder of this process
+    (mode 0700, a fresh name), never a fixed path under /tmp another user could create first."""
+    global _PRIVATE_STACK
+    if os.environ.get("STACK_DIR"):
+        return Path(os.environ["STACK_DIR"])
+    if _PRIVATE_STACK is None:
+        _PRIVATE_STACK = Path(tempfile.mkdtemp(prefix="recipe-assets-stack-"))
+        print(f"stack: STACK_DIR is not set; state in {_PRIVATE_STACK}", file=sys.stderr)
+    return _PRIVATE_STACK
+
+
 def answers(service: str) -> bool:
     if service == "postgres":  # ready once its databases exist (postgres.sh)
-        return (STACK / "postgres.ready").exists()
+        if not os.environ.get("STACK_DIR"):
+            sys.exit("stack: waiting for postgres needs STACK_DIR, the folder postgres.sh shares with the other services")
+        return (stack_dir() / "postgres.ready").exists()
     variable, default = PORTS[service]
     try:
         with socket.create_connection(("127.0.0.1", int(os.environ.get(variable, default))), timeout=1):
@@ -45,16 +60,18 @@ def prepare() -> None:
     """The recipe's instance folder (dagster.yaml from its profile) and the workers' Celery config."""
     import yaml
 
+    from recipe_assets.core.profile_choice import chosen_profile
     from recipe_assets.engine.config import load_config
     from recipe_assets.engine.graph import celery_config
     from recipe_assets.engine.instance import prepare_instance_dir
 
-    loaded = load_config(os.environ["RECIPE_ROOT"], os.environ.get("RECIPE_PROFILE") or "local")
+    loaded = load_config(os.environ["RECIPE_ROOT"], chosen_profile())
     prepare_instance_dir(loaded)
     if loaded.config.execution.celery is not None:
-        STACK.mkdir(parents=True, exist_ok=True)
+        stack = stack_dir()
+        stack.mkdir(parents=True, exist_ok=True)
         worker_config = {"execution": {"config": celery_config(loaded)}}
-        (STACK / "celery-worker.yaml").write_text(yaml.safe_dump(worker_config))
+        (stack / "celery-worker.yaml").write_text(yaml.safe_dump(worker_config))
 
 
 def main(argv: list[str]) -> None:

@@ -12,12 +12,12 @@ import nbformat
 import pytest
 from nbclient import NotebookClient
 
-from conftest import REPO
+from conftest import PUBLISHED_EXAMPLES, REPO, shared
 from recipe_assets.app.recipe import create_recipe
 
 pytestmark = pytest.mark.slow
 
-EXAMPLES = REPO.parent / "shared" / "corpus" / "mlflow-recipes-examples"
+EXAMPLES = PUBLISHED_EXAMPLES
 SCREENSHOTS = os.environ.get("RECIPE_ASSETS_SCREENSHOTS") and str(Path(os.environ["RECIPE_ASSETS_SCREENSHOTS"]).resolve())  # keep a notebook screenshot
 STEP_CELL = re.compile(r"""^r\.(run|inspect)\(["'](\w+)["']\)\s*$""")
 # what each step's card must show in the notebook: tabs, sections, and a plot where the step draws one
@@ -79,7 +79,7 @@ def check_graph_all_fresh(cell, steps: list[str]) -> None:
 
 def example_copy(name: str, tmp_path: Path) -> Path:
     """MLflow's example recipe with its notebook's one import line changed, plus a last `r.inspect()`."""
-    root = Path(shutil.copytree(EXAMPLES / name, tmp_path / name, ignore=shutil.ignore_patterns("metadata", "__pycache__")))
+    root = Path(shutil.copytree(shared(EXAMPLES / name), tmp_path / name, ignore=shutil.ignore_patterns("metadata", "__pycache__")))
     path = root / "notebooks" / "jupyter.ipynb"
     notebook = nbformat.read(path, as_version=4)
     imports = [c for c in notebook.cells if "from mlflow.recipes import Recipe" in c.source]

@@ -6,12 +6,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+import os
+
 import numpy as np
 import pandas as pd
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[1]
-PUBLISHED = REPO.parent / "shared" / "corpus" / "mlflow-recipes-examples"
+PUBLISHED = Path(os.environ.get("RECIPE_ASSETS_SHARED") or REPO.parent / "shared") / "corpus" / "mlflow-recipes-examples"
 VARIATIONS = HERE / "recipes"
 
 

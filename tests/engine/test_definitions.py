@@ -39,6 +39,47 @@ def test_default_code_location_is_the_bundled_regression_template():
     assert report["groups"] == ["batch_scoring", "model_development"]
 
 
+def installed_copy(site: Path) -> Path:
+    """The package as a wheel lays it out (templates and profiles inside it), outside any checkout."""
+    import shutil
+
+    ignore = shutil.ignore_patterns("__pycache__", "metadata", "sample_output.parquet")
+    shutil.copytree(REPO / "recipe_assets", site / "recipe_assets", ignore=ignore)
+    shutil.copytree(REPO / "templates", site / "recipe_assets" / "templates", ignore=ignore)
+    shutil.copytree(REPO / "profiles", site / "recipe_assets" / "profiles", ignore=ignore)
+    return site / "recipe_assets"
+
+
+def test_an_installed_package_refuses_without_recipe_root(tmp_path: Path):
+    package = installed_copy(tmp_path / "site")
+    env = {key: value for key, value in os.environ.items() if key not in ("RECIPE_ROOT", "RECIPE_PROFILE", "DAGSTER_HOME")}
+    result = subprocess.run(
+        [sys.executable, "-c", "import recipe_assets.definitions as d; print('LOADED', d.recipe.root)"],
+        env={**env, "PYTHONPATH": str(tmp_path / "site")},
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+    )
+    assert result.returncode != 0, result.stdout
+    assert "RECIPE_ROOT is not set" in result.stderr and "RECIPE_PROFILE" in result.stderr, result.stderr
+    assert str(package / "templates" / "regression") in result.stderr  # the copy was the one imported
+    assert not (package / "templates" / "regression" / "metadata").exists(), "nothing may be prepared inside the package"
+    # with RECIPE_ROOT it loads as before
+    recipe = tmp_path / "my_recipe"
+    import shutil
+
+    shutil.copytree(package / "templates" / "regression", recipe)
+    result = subprocess.run(
+        [sys.executable, "-c", "import recipe_assets.definitions as d; print('LOADED', d.recipe.root)"],
+        env={**env, "PYTHONPATH": str(tmp_path / "site"), "RECIPE_ROOT": str(recipe)},
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+    )
+    assert result.returncode == 0, result.stderr
+    assert f"LOADED {recipe}" in result.stdout
+
+
 def test_loading_definitions_imports_neither_mlflow_nor_sklearn():
     assert load_in_subprocess({})["heavy_imports"] == []
 

@@ -64,6 +64,35 @@ def test_a_postgres_profile_writes_an_instance_that_reads_the_password_from_the_
     assert database["password"] == {"env": "TEST_DAGSTER_PG_PASSWORD"}
 
 
+def test_hostile_profile_values_cannot_change_the_structure_of_dagster_yaml():
+    from recipe_assets.engine.execution_config import PostgresInstanceConfig
+    from recipe_assets.engine.instance import MANAGED_MARK, instance_settings
+
+    hostile_db = 'dagster": x\n  evil: 1'
+    hostile_user = "postgres\nrun_launcher: {module: evil}"
+    postgres = PostgresInstanceConfig(host="db: 1 #", port=5433, db=hostile_db, user=hostile_user, password_env="PW'\"")
+    text = instance_settings(postgres)
+    assert text.startswith(MANAGED_MARK + "\n")
+    assert yaml.safe_load(text) == {
+        "telemetry": {"enabled": False},
+        "nux": {"enabled": False},
+        "storage": {
+            "postgres": {
+                "postgres_db": {
+                    "hostname": "db: 1 #",
+                    "port": 5433,
+                    "db_name": hostile_db,
+                    "username": hostile_user,
+                    "password": {"env": "PW'\""},
+                    "scheme": "postgresql+psycopg2",
+                    "params": {"connect_timeout": 10},
+                }
+            }
+        },
+    }
+    assert yaml.safe_load(instance_settings(None)) == {"telemetry": {"enabled": False}, "nux": {"enabled": False}}
+
+
 def test_a_password_in_the_profile_is_refused(regression_recipe):
     write_profile(regression_recipe, "team", POSTGRES_PROFILE.replace("PORT", "5432").replace("password_env: TEST_DAGSTER_PG_PASSWORD", "password: hunter2"))
     with pytest.raises(RecipeConfigError) as refused:

@@ -4,14 +4,14 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from conftest import NYC_SAMPLE
+from conftest import NYC_SAMPLE, shared
 from recipe_assets.steps.split.config import SplitConfig
 from recipe_assets.steps.split.splitting import assign_splits, split_frames
 
 
 def test_nyc_sample_splits_exactly_as_mlflow_recipes_did():
     """MLflow Recipes 2.22 split the NYC sample with ratios [0.8, 0.1, 0.1] into 8051 / 959 / 990 rows."""
-    trips = pd.read_parquet(NYC_SAMPLE)
+    trips = pd.read_parquet(shared(NYC_SAMPLE))
     labels = pd.Series(assign_splits(trips, (0.8, 0.1, 0.1))).value_counts()
     assert (labels["TRAINING"], labels["VALIDATION"], labels["TEST"]) == (8051, 959, 990)
 
@@ -21,7 +21,7 @@ def test_ratios_are_normalized_by_their_sum():
 
 
 def test_appending_rows_never_moves_existing_rows():
-    trips = pd.read_parquet(NYC_SAMPLE)
+    trips = pd.read_parquet(shared(NYC_SAMPLE))
     head = trips.iloc[:6000]
     before = assign_splits(head, (0.75, 0.125, 0.125))
     after = assign_splits(trips, (0.75, 0.125, 0.125))[:6000]
@@ -29,12 +29,12 @@ def test_appending_rows_never_moves_existing_rows():
 
 
 def test_split_is_deterministic_across_calls():
-    trips = pd.read_parquet(NYC_SAMPLE)
+    trips = pd.read_parquet(shared(NYC_SAMPLE))
     assert (assign_splits(trips, (0.6, 0.2, 0.2)) == assign_splits(trips, (0.6, 0.2, 0.2))).all()
 
 
 def test_post_split_filter_drops_rows_in_every_split(regression_recipe):
-    trips = pd.read_parquet(NYC_SAMPLE)
+    trips = pd.read_parquet(shared(NYC_SAMPLE))
     trips.loc[:99, "fare_amount"] = -1.0
     config = SplitConfig(post_split_filter_method="create_dataset_filter")
     frames = split_frames(trips, config, regression_recipe, "fare_amount")

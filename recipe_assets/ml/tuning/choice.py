@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from recipe_assets.core.values import plain_value
+from recipe_assets.core.values import plain_values
 from recipe_assets.ml.tuning.backends import make_search
 from recipe_assets.ml.tuning.trials import (
     SearchSettings,
@@ -51,9 +51,9 @@ class EstimatorChoice:
         logged = mlflow.get_run(parent_run.info.run_id).data.params
         extra = {**{k: v for k, v in self.best_params.items() if k not in logged}, **self.summary_params}
         if extra:
-            mlflow.log_params({k: str(v)[:500] for k, v in extra.items()})
+            mlflow.log_params({k: str(plain_values(v))[:500] for k, v in extra.items()})
         if self.best_params:
-            mlflow.log_text(yaml.safe_dump({k: plain_value(v) for k, v in self.best_params.items()}, sort_keys=False), "train/best_parameters.yaml")
+            mlflow.log_text(yaml.safe_dump(plain_values(dict(self.best_params)), sort_keys=False), "train/best_parameters.yaml")
         if self.trials is not None:
             mlflow.log_text(self.trials.to_csv(index=False), "train/trials.csv")
 
@@ -70,7 +70,7 @@ def log_trial_runs(parent_run: Any, run_name: str, outcomes: list[TrialOutcome])
         )
         stamp = int(outcome.ended * 1000)
         metrics = [Metric(f"val_{k}", float(v), stamp, 0) for k, v in outcome.metrics.items() if not math.isnan(v)]
-        params = [Param(k, str(v)[:500]) for k, v in outcome.params.items()]
+        params = [Param(k, str(plain_values(v))[:500]) for k, v in outcome.params.items()]
         client.log_batch(child.info.run_id, metrics=metrics, params=params)
         client.set_terminated(child.info.run_id, "FINISHED", end_time=stamp)
 

@@ -11,7 +11,7 @@ from recipe_assets.core.code_ledger import step_code_version
 from recipe_assets.core.errors import RecipeConfigError
 from recipe_assets.core.keys import MODEL_DEVELOPMENT, asset_key, io_manager_key, mlflow_key, mlflow_of
 from recipe_assets.core.user_code import check_function_defined
-from recipe_assets.core.values import plain_value
+from recipe_assets.core.values import plain_value, plain_values
 from recipe_assets.core.versioning import bytes_version, step_files
 from recipe_assets.ml import estimators, rebalancing
 from recipe_assets.ml.automl import check_automl
@@ -134,5 +134,5 @@ def build(recipe: "RecipeSettings", steps) -> list:
 
 
 def _flat_params(params: dict[str, Any]) -> dict[str, str]:
-    return {key: str(value)[:500] for key, value in params.items()}
+    return {key: str(plain_values(value))[:500] for key, value in params.items()}
 

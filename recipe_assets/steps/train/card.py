@@ -169,7 +169,9 @@ def parameter_sections(metadata: dict[str, Any], value: Any) -> dict[str, Any]:
     if not hasattr(estimator, "get_params"):
         return {}
     params = estimator.get_params(deep=False)
-    rows = [(name, repr(params[name])[:200]) for name in sorted(params)]
+    from recipe_assets.core.values import plain_values
+
+    rows = [(name, repr(plain_values(params[name]))[:200]) for name in sorted(params)]
     return {"best parameters": table(("parameter (no tuning: the estimator's own)", "value"), rows)}
 
 
