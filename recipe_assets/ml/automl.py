@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from recipe_assets.core.errors import RecipeConfigError, RecipeDataError
 from recipe_assets.core.metrics import greater_is_better, task_variant
-from recipe_assets.core.values import plain_value
+from recipe_assets.core.values import plain_value, plain_values
 from recipe_assets.ml.evaluation import compute_metrics
 from recipe_assets.ml.metrics import resolve_positive_class
 
@@ -174,7 +174,6 @@ def automl_estimator(root: Path, recipe: "RecipeSettings", config: "FlamlSetting
         automl, log_file = fit_flaml(features, codes, recipe.task, metric, config, Path(workdir))
         history = flaml_history(log_file, metric, primary_metric_of(recipe))
     estimator = clone(automl.model.estimator)
-    from recipe_assets.core.values import plain_values
 
     # FLAML's configurations hold numpy values (a forest's criterion is np.str_('gini')): plain for YAML and MLflow
     best = plain_values({"learner": automl.best_estimator, **automl.best_config})
@@ -211,7 +210,6 @@ def flaml_history(log_file: Path, metric: Any, primary: str) -> "pd.DataFrame":
     import pandas as pd
     from flaml.automl.training_log import training_log_reader
 
-    from recipe_assets.core.values import plain_values
 
     rows = []
     if log_file.is_file():

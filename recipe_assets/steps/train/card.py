@@ -12,7 +12,7 @@ from recipe_assets.cards import plots
 from recipe_assets.cards.session import add_plot, timed
 from recipe_assets.cards.tables import table
 from recipe_assets.core.metrics import PROBABILITY_METRICS, greater_is_better, metric_greater_is_better, passes
-from recipe_assets.core.values import plain_value
+from recipe_assets.core.values import plain_value, plain_values
 from recipe_assets.ml.metrics import confusion_table, per_class_table
 from recipe_assets.ml.rebalancing import Rebalancing
 from recipe_assets.ml.tuning import best_outcome
@@ -169,7 +169,6 @@ def parameter_sections(metadata: dict[str, Any], value: Any) -> dict[str, Any]:
     if not hasattr(estimator, "get_params"):
         return {}
     params = estimator.get_params(deep=False)
-    from recipe_assets.core.values import plain_values
 
     rows = [(name, repr(plain_values(params[name]))[:200]) for name in sorted(params)]
     return {"best parameters": table(("parameter (no tuning: the estimator's own)", "value"), rows)}
