@@ -1030,7 +1030,7 @@ def table(result: DirResult) -> str:
 def summary(results: list[DirResult], seconds: float) -> str:
     """Dirs x checks: per dir and check family, how many rows match, are listed, or mismatch."""
     families = ["record", "run", "ingest", "split", "filter", "rebalanced", "metric", "registration", "predictions", "get_artifact", "step", "rerun"]
-    lines = [f"{'dir':<26}" + "".join(f"{f:>13}" for f in families) + f"{'run s':>9}"]
+    lines = [f"{'dir':<33}" + "".join(f"{f:>13}" for f in families) + f"{'run s':>9}"]
     totals = Counter()
     for result in results:
         cells = []
@@ -1039,7 +1039,7 @@ def summary(results: list[DirResult], seconds: float) -> str:
             counts = Counter(r.status for r in rows)
             totals.update(counts)
             cells.append("-" if not rows else f"{counts.get('match', 0)}/{counts.get('listed', 0)}/{counts.get('MISMATCH', 0)}")
-        lines.append(f"{result.entry.name + (' (live)' if result.live else ''):<26}" + "".join(f"{c:>13}" for c in cells) + f"{result.ours.seconds:>9.0f}")
+        lines.append(f"{result.entry.name + (' (live)' if result.live else ''):<33}" + "".join(f"{c:>13}" for c in cells) + f"{result.ours.seconds:>9.0f}")
     lines.append("cells: match/listed/MISMATCH rows; (live): the peer ran in this session and was checked against its record (record: rows); run s: our cold run")
     lines.append(f"total: {totals.get('match', 0)} match, {totals.get('listed', 0)} listed, {totals.get('MISMATCH', 0)} MISMATCH over {len(results)} dirs; harness wall time {seconds:.0f} s")
     return "\n".join(lines)
