@@ -1,11 +1,16 @@
 """Run MLflow Recipes 2.22.2 (the peer, in its own venv) and recipe-assets on copies of one recipe dir,
 then compare what a user would see, check by check, into one table per dir.
 
+The peer's side comes from a record (peer_record/<dir>/, written by record_peer.py from a real peer run)
+or, for the dirs `live_peer` names, from a peer run in this session written the same way, which must then
+equal the committed record. The comparisons read the peer's side from a record either way.
+
 Every row is `match`, `listed` (a deliberate difference from deliberate.py, with its reason) or
 `MISMATCH`. The tests fail on any MISMATCH; nothing here loosens a comparison to make a row pass.
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import os
@@ -25,7 +30,7 @@ from corpus import REPO, CorpusDir, compares_model
 from deliberate import find_listed
 
 sys.path.insert(0, str(REPO / "bench"))
-from peer import PEER_VENV, ensure_peer_pytest, ensure_peer_venv, peer_env, steps_that_ran  # noqa: E402
+from peer import PEER_REQUIREMENTS, PEER_VENV, ensure_peer_pytest, ensure_peer_venv, peer_env, steps_that_ran  # noqa: E402
 
 PROBE = Path(__file__).resolve().parent / "probe.py"
 OURS_BIN = Path(sys.executable).parent
@@ -69,6 +74,7 @@ class Side:
     probe_dir: Path | None = None
     retried: bool = False  # the peer hung once and was run again
     timed_out: bool = False
+    facts: dict = field(default_factory=dict)  # the peer's record (peer_record/<dir>/record.json), live or committed
 
 
 @dataclass
@@ -78,6 +84,7 @@ class DirResult:
     peer: Side
     ours: Side
     rows: list[Row] = field(default_factory=list)
+    live: bool = False  # the peer ran in this session (else its side comes from the committed record)
 
     def add(self, check: str, subject: str, peer, ours, equal: bool, note: str = "") -> Row:
         row = Row(check, subject, short(peer), short(ours), note=note)
@@ -130,22 +137,24 @@ def same_value(a, b) -> bool:
 # ---------------------------------------------------------------- running both systems
 
 
-def prepare(entry: CorpusDir, work: Path) -> tuple[Side, Side]:
-    """One source copy (with generated data), then a copy each: both systems write into their recipe dir."""
+def prepare_source(entry: CorpusDir, work: Path) -> Path:
+    """The source copy both systems start from: the dir with its generated data and adjustments."""
     source = work / "source" / entry.name
     shutil.copytree(entry.source, source, ignore=COPY_IGNORE)
     if entry.make_data:
         entry.make_data(source)
     if entry.adjust:
         entry.adjust(source)
-    sides = []
-    for side in ("peer", "ours"):
-        recipe = work / side / entry.name
-        shutil.copytree(source, recipe)
-        home = work / side / "home"
-        home.mkdir()
-        sides.append(Side(recipe=recipe, home=home, log=work / f"{side}-run.log"))
-    return sides[0], sides[1]
+    return source
+
+
+def side_copy(side_name: str, source: Path, work: Path) -> Side:
+    """A copy of the source for one system: each writes into its recipe dir."""
+    recipe = work / side_name / source.name
+    shutil.copytree(source, recipe)
+    home = work / side_name / "home"
+    home.mkdir()
+    return Side(recipe=recipe, home=home, log=work / f"{side_name}-run.log")
 
 
 def ours_env(home: Path) -> dict:
@@ -184,23 +193,15 @@ def peer_run_env(venv: Path, home: Path) -> dict:
     return env
 
 
-def run_both(peer: Side, ours: Side, source: Path | None = None) -> None:
-    """The two runs are independent processes on separate copies: run them side by side.
-
-    MLflow Recipes' classification split forks a process pool from each thread of a thread pool
+def run_peer(peer: Side, source: Path | None = None) -> None:
+    """MLflow Recipes' classification split forks a process pool from each thread of a thread pool
     (steps/split.py `_perform_stratified_split_per_class` → `_parallelize`), which now and then deadlocks
     (seen here: the split step asleep for 13 minutes); peer_site/sitecustomize.py makes its pools start
     from a forkserver. Should a peer run still outlive PEER_TIMEOUT, it is stopped and run once more from a
     fresh copy; the table says so."""
     venv = ensure_peer_venv(PEER_VENV)
     began = time.monotonic()
-    peer_proc = start(peer_command(venv), peer.recipe, peer_run_env(venv, peer.home), peer.log)
-    ours_proc = start(
-        [str(OURS_BIN / "recipe-assets"), "run", "--recipe-root", str(ours.recipe), "--profile", "local"], ours.recipe, ours_env(ours.home), ours.log
-    )
-    ours.ok = bool(wait(ours_proc, RUN_TIMEOUT))
-    ours.seconds = time.monotonic() - began
-    outcome = wait(peer_proc, max(PEER_TIMEOUT - (time.monotonic() - began), 1))
+    outcome = wait(start(peer_command(venv), peer.recipe, peer_run_env(venv, peer.home), peer.log), PEER_TIMEOUT)
     if outcome is None and source is not None:
         peer.retried = True
         for stale in (peer.recipe, peer.home):
@@ -211,6 +212,13 @@ def run_both(peer: Side, ours: Side, source: Path | None = None) -> None:
     peer.ok = bool(outcome)
     peer.timed_out = outcome is None
     peer.seconds = time.monotonic() - began
+
+
+def run_ours(ours: Side) -> None:
+    began = time.monotonic()
+    proc = start([str(OURS_BIN / "recipe-assets"), "run", "--recipe-root", str(ours.recipe), "--profile", "local"], ours.recipe, ours_env(ours.home), ours.log)
+    ours.ok = bool(wait(proc, RUN_TIMEOUT))
+    ours.seconds = time.monotonic() - began
 
 
 def peer_execution_dir(peer: Side) -> Path | None:
@@ -476,6 +484,11 @@ def compare_metrics(result: DirResult, causes: dict, peer_frames: dict | None = 
 
 
 def peer_validation_status(peer: Side) -> str | None:
+    """As the peer's evaluate step wrote it (kept in its record)."""
+    return peer.facts.get("validation_status")
+
+
+def live_validation_status(peer: Side) -> str | None:
     path = peer_output(peer, "evaluate", "model_validation_status") if peer_execution_dir(peer) else None
     return path.read_text().strip() if path and path.exists() else None
 
@@ -681,24 +694,231 @@ def compare_our_registration(result: DirResult, test_metrics: dict) -> None:
     result.add("registration", "registered model version (ours alone)", expected, our_reg, our_reg == expected)
 
 
-def run_dir(entry: CorpusDir, work: Path) -> DirResult:
-    peer, ours = prepare(entry, work)
-    result = DirResult(entry, work, peer, ours)
-    run_both(peer, ours, source=work / "source" / entry.name)
-    peer_step = None if peer.ok else ("timeout" if peer.timed_out else failed_step(peer.log) or "unknown step")
+# ---------------------------------------------------------------- the peer's record
+
+RECORD_DIR = Path(__file__).resolve().parent / "peer_record"
+# the dirs whose peer runs live in every session (and must reproduce their record): the rebalanced, seeded
+# classification dir and the regression dir with step tests and rerun checks
+LIVE_IN_CI = ("published_classification", "published_regression")
+KEY_IGNORED = {"metadata", "mlruns", "__pycache__", ".pytest_cache"}
+
+
+def live_peer(entry: CorpusDir) -> bool:
+    """DIFFERENTIAL_LIVE_PEER: unset, the dirs of LIVE_IN_CI; `all`; `none`; or a comma-separated list of dirs."""
+    setting = os.environ.get("DIFFERENTIAL_LIVE_PEER", "").strip()
+    if not setting:
+        return entry.name in LIVE_IN_CI
+    if setting in ("all", "none"):
+        return setting == "all"
+    return entry.name in {name.strip() for name in setting.split(",")}
+
+
+def rerecord_command(name: str) -> str:
+    return f"cd {REPO} && .venv/bin/python tests/differential/record_peer.py {name}"
+
+
+def record_key(source: Path) -> str:
+    """What a record depends on: every file of the prepared source copy (after make_data / adjust, without
+    metadata/), the peer's requirements (its version among them), peer_site/sitecustomize.py and probe.py."""
+    digest = hashlib.sha256()
+    digest.update(json.dumps(PEER_REQUIREMENTS).encode())
+    for extra in (PEER_SITE / "sitecustomize.py", PROBE):
+        digest.update(extra.name.encode() + b"\0" + extra.read_bytes())
+    for path in sorted(p for p in source.rglob("*") if p.is_file() and not KEY_IGNORED & set(p.relative_to(source).parts)):
+        data = path.read_bytes()
+        digest.update(f"{path.relative_to(source).as_posix()}\0{len(data)}\0".encode() + data)
+    return digest.hexdigest()
+
+
+class StaleRecord(Exception):
+    pass
+
+
+def committed_record(entry: CorpusDir, source: Path) -> Path:
+    """The committed record of a dir, if its key is this dir's; else the harness fails for the dir."""
+    folder = RECORD_DIR / entry.name
+    if not (folder / "record.json").exists():
+        raise StaleRecord(f"{entry.name}: no peer record in {folder}; record it: {rerecord_command(entry.name)}")
+    recorded = json.loads((folder / "record.json").read_text())["key"]
+    key = record_key(source)
+    if recorded != key:
+        raise StaleRecord(
+            f"{entry.name}: the peer record is stale (key {recorded[:12]}, the dir and peer now give {key[:12]}: a corpus file, "
+            f"the peer's requirements, sitecustomize.py or probe.py changed); record it again: {rerecord_command(entry.name)}"
+        )
+    return folder
+
+
+def record_peer(entry: CorpusDir, work: Path, out: Path) -> Path:
+    """Run the real peer alone on a prepared copy of the dir, as the harness did side by side: its run, probe,
+    validation status, step tests and reruns; write what the comparisons read into `out` (record.json, the
+    probe's tables and predictions, the split outputs our probe predicts on)."""
+    source = work / "source" / entry.name
+    if not source.exists():
+        prepare_source(entry, work)
+    peer = side_copy("peer", source, work)
+    run_peer(peer, source)
+    facts = {
+        "key": record_key(source), "dir": entry.name, "peer_requirements": PEER_REQUIREMENTS, "ok": peer.ok, "timed_out": peer.timed_out,
+        "retried": peer.retried, "seconds": round(peer.seconds, 1),
+        "failed_step": None if peer.ok else ("timeout" if peer.timed_out else failed_step(peer.log) or "unknown step"),
+        "log_tail": tail(peer.log, 6), "has_split": False, "probe": {}, "validation_status": None,
+    }
+    if out.exists():
+        shutil.rmtree(out)
+    out.mkdir(parents=True)
+    split_test = peer_output(peer, "split", "test.parquet") if peer_execution_dir(peer) else None
+    if (peer.ok or entry.peer_fails_at) and split_test is not None and split_test.exists():
+        facts["has_split"] = True
+        (out / "split").mkdir()
+        for name in ("train", "validation", "test"):
+            shutil.copy(split_test.parent / f"{name}.parquet", out / "split" / f"{name}.parquet")
+        probe("peer", peer, work, split_test, entry.target_col)
+        facts["probe"] = peer.probe
+        if peer.probe_dir is not None and peer.probe_dir.exists():
+            (out / "probe").mkdir()
+            for path in sorted(peer.probe_dir.glob("*.parquet")):
+                shutil.copy(path, out / "probe" / path.name)
+        facts["validation_status"] = live_validation_status(peer)
+        if entry.has_step_tests:
+            facts["step_tests"] = step_test_outcomes(ensure_peer_pytest(PEER_VENV), peer, peer_env(PEER_VENV, peer.home), "peer")
+        if entry.rerun_checks and peer.ok:
+            facts["reruns"] = {"rerun": rerun_alone("peer", peer, work, "rerun")}
+            drop_last_rows(peer.recipe, entry.data_file, 100)
+            facts["reruns"]["changed-data"] = rerun_alone("peer", peer, work, "changed-data")
+    (out / "record.json").write_text(json.dumps(facts, indent=1, sort_keys=True, default=str) + "\n")
+    compact_record(out)
+    return out
+
+
+def compact_record(folder: Path) -> None:
+    """Keep a record small without changing a value: a probe table byte for byte equal to a split output is
+    stored once (record.json `same_as`), and every table is rewritten with zstd, checked to read back equal
+    (values, dtypes, column order, index). Idempotent."""
+    import pyarrow.parquet as pq
+
+    facts = json.loads((folder / "record.json").read_text())
+    same_as = facts.setdefault("same_as", {})
+    splits = sorted((folder / "split").glob("*.parquet")) if (folder / "split").exists() else []
+    for path in sorted((folder / "probe").glob("*.parquet")) if (folder / "probe").exists() else []:
+        twin = next((split for split in splits if split.read_bytes() == path.read_bytes()), None)
+        if twin is not None:
+            same_as[path.relative_to(folder).as_posix()] = twin.relative_to(folder).as_posix()
+            path.unlink()
+    for path in sorted(folder.rglob("*.parquet")):
+        before = pd.read_parquet(path)
+        rewritten = path.with_suffix(".zstd")
+        pq.write_table(pq.read_table(path), rewritten, compression="zstd", compression_level=19)
+        after = pd.read_parquet(rewritten)
+        if not (before.equals(after) and list(before.columns) == list(after.columns) and dtypes(before) == dtypes(after) and before.index.equals(after.index)):
+            raise AssertionError(f"{path}: does not read back equal after compression")
+        rewritten.replace(path)
+    (folder / "record.json").write_text(json.dumps(facts, indent=1, sort_keys=True, default=str) + "\n")
+
+
+def materialize(folder: Path, dest: Path) -> Path:
+    """A working copy of a record with every table in place (`same_as` tables copied back)."""
+    if dest.exists():
+        shutil.rmtree(dest)
+    shutil.copytree(folder, dest)
+    for table, twin in json.loads((folder / "record.json").read_text()).get("same_as", {}).items():
+        shutil.copy(dest / twin, dest / table)
+    return dest
+
+
+def peer_from_record(folder: Path, recipe: Path) -> Side:
+    """The peer's side as the comparisons read it, from a record (committed, or just written by a live run)."""
+    facts = json.loads((folder / "record.json").read_text())
+    side = Side(recipe=recipe, home=folder, log=folder / "record.json", ok=facts["ok"], seconds=facts["seconds"], probe=facts["probe"],
+                probe_dir=folder / "probe" if (folder / "probe").exists() else None, retried=facts["retried"], timed_out=facts["timed_out"])
+    side.facts = facts
+    return side
+
+
+def frame_digest(frame: pd.DataFrame) -> tuple:
+    return dtypes(frame), sorted(row_keys(frame, list(frame.columns)).items())
+
+
+def compare_with_record(result: DirResult, live: Path, committed: Path) -> None:
+    """A live peer run against the committed record: the record still reproduces. Same key, same outcomes,
+    validation status, step tests and rerun steps; same artifact types and shapes, probe error names and
+    seeding flag; every metric (and filtered-metric recomputation) within RTOL / ATOL; the same split and
+    probe tables (dtypes, column order and row multiset); the same predicted labels, values and scores
+    (allclose). Rows of the `record` family: any difference is a MISMATCH."""
+    name = result.entry.name
+    if not (committed / "record.json").exists():
+        result.add("record reproduces", "committed record", "absent", "", False, rerecord_command(name))
+        return
+    a, b = (json.loads((folder / "record.json").read_text()) for folder in (live, committed))
+    note = f"re-record: {rerecord_command(name)}"
+    result.add("record reproduces", "key (dir, peer, sitecustomize, probe)", a["key"][:12], b["key"][:12], a["key"] == b["key"], note)
+    for field_name in ("ok", "timed_out", "failed_step", "has_split", "validation_status", "step_tests", "reruns"):
+        result.add("record reproduces", field_name, a.get(field_name), b.get(field_name), a.get(field_name) == b.get(field_name))
+    pa, pb = a.get("probe", {}), b.get("probe", {})
+    result.add("record reproduces", "probe artifacts (types, shapes)", pa.get("artifacts"), pb.get("artifacts"), pa.get("artifacts") == pb.get("artifacts"))
+    result.add("record reproduces", "probe errors (names)", sorted(pa.get("errors", {})), sorted(pb.get("errors", {})),
+               sorted(pa.get("errors", {})) == sorted(pb.get("errors", {})) and ("failed" in pa) == ("failed" in pb))
+    result.add("record reproduces", "rebalancing seeded", pa.get("rebalancing_seeded"), pb.get("rebalancing_seeded"), pa.get("rebalancing_seeded") == pb.get("rebalancing_seeded"))
+    ma, mb = pa.get("metrics", {}), pb.get("metrics", {})
+    wrong = sorted(k for k in set(ma) | set(mb) if k not in ma or k not in mb or not values_equal(ma[k], mb[k]))
+    result.add("record reproduces", "metrics (within RTOL / ATOL)", f"{len(ma)} metrics", f"{len(mb)} metrics", not wrong, ", ".join(wrong[:3]))
+    ka, kb = pa.get("kept_rows_metrics") or {}, pb.get("kept_rows_metrics") or {}
+    flat = {}
+    for label, kept in (("live", ka), ("record", kb)):
+        flat[label] = {f"{s}/{w}/{k}": v for s, by in kept.items() for w, got in by.items() for k, v in [("rows", float(got.get("rows", -1))), *got.get("metrics", {}).items()]}
+    wrong = sorted(k for k in set(flat["live"]) | set(flat["record"]) if k not in flat["live"] or k not in flat["record"] or not values_equal(flat["live"][k], flat["record"][k]))
+    result.add("record reproduces", "filtered-metrics recomputation", f"{len(flat['live'])} values", f"{len(flat['record'])} values", not wrong, ", ".join(wrong[:3]))
+    files = sorted({p.relative_to(live).as_posix() for p in live.rglob("*.parquet")} | {p.relative_to(committed).as_posix() for p in committed.rglob("*.parquet")})
+    for relative in files:
+        fa, fb = live / relative, committed / relative
+        if not fa.exists() or not fb.exists():
+            result.add("record reproduces", relative, "present" if fa.exists() else "absent", "present" if fb.exists() else "absent", False)
+            continue
+        x, y = pd.read_parquet(fa), pd.read_parquet(fb)
+        if relative.endswith("predictions.parquet"):
+            same = list(x.columns) == list(y.columns) and len(x) == len(y)
+            for column in x.columns if same else []:
+                u, v = x[column].to_numpy(), y[column].to_numpy()
+                same = same and (np.allclose(u.astype(float), v.astype(float), rtol=RTOL, atol=ATOL) if u.dtype.kind in "fc" or v.dtype.kind in "fc" else bool((u.astype(str) == v.astype(str)).all()))
+            result.add("record reproduces", relative, f"{len(x)} rows", f"{len(y)} rows", same, "labels equal, values and scores allclose")
+        else:
+            result.add("record reproduces", relative, f"{len(x)} rows", f"{len(y)} rows", frame_digest(x) == frame_digest(y), "dtypes, column order, row multiset")
+
+
+def run_dir(entry: CorpusDir, work: Path, live: bool | None = None) -> DirResult:
+    """The peer's side from its committed record (or, live, from a peer run alone into a fresh record, then
+    checked against the committed one); our side runs; then the comparisons, which read the same record
+    either way."""
+    live = live_peer(entry) if live is None else live
+    source = prepare_source(entry, work)
+    if live:
+        folder = record_peer(entry, work, work / "live-record" / entry.name)
+    else:
+        folder = committed_record(entry, source)  # StaleRecord: every test of the dir fails with the command
+    folder = materialize(folder, work / "peer-record" / entry.name)
+    peer = peer_from_record(folder, source)
+    ours = side_copy("ours", source, work)
+    result = DirResult(entry, work, peer, ours, live=live)
+    run_ours(ours)
+    if live:
+        committed = RECORD_DIR / entry.name
+        if (committed / "record.json").exists():
+            committed = materialize(committed, work / "committed-record" / entry.name)
+        compare_with_record(result, folder, committed)
+    facts = peer.facts
+    peer_step = facts["failed_step"]
     our_step = None if ours.ok else (failed_step(ours.log) or "unknown step")
     expected = entry.peer_fails_at
     compare_outcomes(result, peer_step, our_step, ("peer hung once (split deadlock), ran again; " if peer.retried else "") + ("" if ours.ok else tail(ours.log, 6).replace("\n", " | ")))
     if expected and peer_step != expected:
-        result.rows[-1].note += " | " + tail(peer.log, 6)
+        result.rows[-1].note += " | " + facts["log_tail"]
     if not peer.ok and not expected:
         return result  # the peer must run our corpus; its log says why it did not
-    split_dir = peer_output(peer, "split", "test.parquet") if peer_execution_dir(peer) else None
-    if split_dir is None or not split_dir.exists():
+    if not facts["has_split"]:
         return result
-    probe("peer", peer, work, split_dir, entry.target_col)
+    split_test = folder / "split" / "test.parquet"
     if ours.ok or expected:
-        probe("ours", ours, work, split_dir, entry.target_col)
+        probe("ours", ours, work, split_test, entry.target_col)
     compare(result)
     if entry.has_step_tests:
         compare_step_tests(result)
@@ -721,15 +941,17 @@ def steps_run(side_name: str, log: Path) -> list[str]:
     return [step for step in MODEL_DEVELOPMENT_STEPS if step in done]
 
 
-def rerun_both(result: DirResult, label: str) -> tuple[list[str], list[str]]:
-    peer, ours = result.peer, result.ours
-    peer.log, ours.log = (result.work / f"{side}-{label}.log" for side in ("peer", "ours"))
-    first_run_seconds = peer.seconds, ours.seconds
-    run_both(peer, ours)
-    peer.seconds, ours.seconds = first_run_seconds  # the table reports the first (cold) run
-    if not (peer.ok and ours.ok):
-        return ["run failed: " + tail(peer.log, 3)] if not peer.ok else [], ["run failed: " + tail(ours.log, 3)] if not ours.ok else []
-    return steps_run("peer", peer.log), steps_run("ours", ours.log)
+def rerun_alone(side_name: str, side: Side, work: Path, label: str) -> list[str]:
+    """One system run again in its copy; the steps it ran (or why it failed)."""
+    side.log = work / f"{side_name}-{label}.log"
+    first_run = side.seconds, side.ok
+    if side_name == "peer":
+        run_peer(side)
+    else:
+        run_ours(side)
+    ok = side.ok
+    side.seconds, side.ok = first_run  # the table reports the first (cold) run
+    return steps_run(side_name, side.log) if ok else ["run failed: " + tail(side.log, 3)]
 
 
 def drop_last_rows(recipe: Path, relative: str, count: int) -> None:
@@ -753,11 +975,11 @@ def compare_rerun_changed(result: DirResult, peer_steps: list[str], our_steps: l
 
 def compare_reruns(result: DirResult) -> None:
     """Run again unchanged (both systems should do nothing), then with a changed data file (both should
-    run every step again)."""
-    compare_rerun_unchanged(result, *rerun_both(result, "rerun"))
-    for side in (result.peer, result.ours):
-        drop_last_rows(side.recipe, result.entry.data_file, 100)
-    compare_rerun_changed(result, *rerun_both(result, "changed-data"))
+    run every step again). The peer's steps come from its record, where its runs did the same."""
+    peer_reruns = result.peer.facts.get("reruns") or {}
+    compare_rerun_unchanged(result, peer_reruns.get("rerun", ["not recorded"]), rerun_alone("ours", result.ours, result.work, "rerun"))
+    drop_last_rows(result.ours.recipe, result.entry.data_file, 100)
+    compare_rerun_changed(result, peer_reruns.get("changed-data", ["not recorded"]), rerun_alone("ours", result.ours, result.work, "changed-data"))
 
 
 def step_test_outcomes(pytest_bin: Path, side: Side, env: dict, name: str) -> dict[str, str]:
@@ -781,7 +1003,7 @@ def step_test_outcomes(pytest_bin: Path, side: Side, env: dict, name: str) -> di
 
 
 def compare_step_tests(result: DirResult) -> None:
-    peer = step_test_outcomes(ensure_peer_pytest(PEER_VENV), result.peer, peer_env(PEER_VENV, result.peer.home), "peer")
+    peer = result.peer.facts.get("step_tests") or {}
     ours = step_test_outcomes(OURS_BIN / "pytest", result.ours, ours_env(result.ours.home), "ours")
     result.add("step tests", "collected", len(peer), len(ours), len(peer) == len(ours) and len(peer) > 0)
     for test_id in sorted(set(peer) | set(ours)):
@@ -795,7 +1017,8 @@ def table(result: DirResult) -> str:
     headers = ("check", "subject", "peer 2.22.2", "recipe-assets", "status", "note")
     body = [(r.check, r.subject, r.peer, r.ours, r.status, r.note) for r in result.rows]
     widths = [min(max(len(h), *(len(str(row[i])) for row in body)) if body else len(h), 60) for i, h in enumerate(headers[:-1])]
-    lines = [f"== {result.entry.name}  ({result.entry.source})  peer {result.peer.seconds:.0f}s, ours {result.ours.seconds:.0f}s wall, run side by side"]
+    peer = f"peer {result.peer.seconds:.0f}s live" if result.live else f"peer from its record (recorded run {result.peer.seconds:.0f}s)"
+    lines = [f"== {result.entry.name}  ({result.entry.source})  {peer}, ours {result.ours.seconds:.0f}s wall"]
     lines.append("  ".join(h.ljust(w) for h, w in zip(headers[:-1], widths)) + "  " + headers[-1])
     for row in body:
         lines.append("  ".join(str(v)[:w].ljust(w) for v, w in zip(row[:-1], widths)) + "  " + str(row[-1]))
@@ -806,8 +1029,8 @@ def table(result: DirResult) -> str:
 
 def summary(results: list[DirResult], seconds: float) -> str:
     """Dirs x checks: per dir and check family, how many rows match, are listed, or mismatch."""
-    families = ["run", "ingest", "split", "filter", "rebalanced", "metric", "registration", "predictions", "get_artifact", "step", "rerun"]
-    lines = [f"{'dir':<26}" + "".join(f"{f:>13}" for f in families) + f"{'run s':>9}"]
+    families = ["record", "run", "ingest", "split", "filter", "rebalanced", "metric", "registration", "predictions", "get_artifact", "step", "rerun"]
+    lines = [f"{'dir':<33}" + "".join(f"{f:>13}" for f in families) + f"{'run s':>9}"]
     totals = Counter()
     for result in results:
         cells = []
@@ -816,7 +1039,7 @@ def summary(results: list[DirResult], seconds: float) -> str:
             counts = Counter(r.status for r in rows)
             totals.update(counts)
             cells.append("-" if not rows else f"{counts.get('match', 0)}/{counts.get('listed', 0)}/{counts.get('MISMATCH', 0)}")
-        lines.append(f"{result.entry.name:<26}" + "".join(f"{c:>13}" for c in cells) + f"{max(result.peer.seconds, result.ours.seconds):>9.0f}")
-    lines.append("cells: match/listed/MISMATCH rows; run s: the slower of the two cold runs, side by side")
+        lines.append(f"{result.entry.name + (' (live)' if result.live else ''):<33}" + "".join(f"{c:>13}" for c in cells) + f"{result.ours.seconds:>9.0f}")
+    lines.append("cells: match/listed/MISMATCH rows; (live): the peer ran in this session and was checked against its record (record: rows); run s: our cold run")
     lines.append(f"total: {totals.get('match', 0)} match, {totals.get('listed', 0)} listed, {totals.get('MISMATCH', 0)} MISMATCH over {len(results)} dirs; harness wall time {seconds:.0f} s")
     return "\n".join(lines)

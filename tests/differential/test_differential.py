@@ -1,7 +1,8 @@
 """MLflow Recipes 2.22.2 and recipe-assets, run on the same recipe dirs, compared check by check.
 
-Each dir of the corpus is run once per session by each system (both runs side by side); its
-table is printed (`pytest -s`) and appended to <basetemp>/differential-tables.txt. A test per family of
+Each dir of the corpus is run once per session by recipe-assets and compared with the peer's committed
+record (tests/differential/peer_record/), or, for the dirs diff_harness.live_peer names (DIFFERENTIAL_LIVE_PEER),
+with a live peer run that must also reproduce that record; its table is printed (`pytest -s`) and appended to <basetemp>/differential-tables.txt. A test per family of
 checks fails on any row that differs and is not a deliberate difference listed in deliberate.py.
 """
 from __future__ import annotations
@@ -24,6 +25,7 @@ MATCHED_PER_DATASET = 5  # every dir logs at least 8 metrics per dataset; at mos
 COMPARED = [entry for entry in CORPUS if compares_model(entry)]  # dirs where the peer trains and evaluates a model
 OURS_ALONE = [entry for entry in CORPUS if not compares_model(entry)]  # the peer stops before a model; ours does not
 WITH_STEP_TESTS = [entry for entry in CORPUS if entry.has_step_tests]
+LIVE = [entry for entry in CORPUS if diff_harness.live_peer(entry)]  # the peer runs in this session (DIFFERENTIAL_LIVE_PEER)
 
 
 def ids(entries: list[CorpusDir]) -> list[str]:
@@ -32,7 +34,7 @@ def ids(entries: list[CorpusDir]) -> list[str]:
 
 @pytest.fixture(scope="session")
 def compare_dir(tmp_path_factory):
-    """Runs a dir on both systems the first time a test asks for it; later tests reuse the result."""
+    """Runs a dir the first time a test asks for it (ours, and the peer where it runs live); later tests reuse the result."""
     done: dict[str, DirResult | Exception] = {}
 
     def get(entry: CorpusDir) -> DirResult:
@@ -157,3 +159,12 @@ def test_published_step_tests_pass_as_on_the_peer(compare_dir, entry: CorpusDir)
     compared = compare_dir(entry)
     assert_rows_agree(compared, "step")
     assert compared.rows_for("step")
+
+
+@pytest.mark.parametrize("entry", LIVE, ids=ids(LIVE))
+def test_live_peer_reproduces_its_record(compare_dir, entry: CorpusDir) -> None:
+    """Where the peer ran live, its results equal the committed record (diff_harness.compare_with_record):
+    the record the other dirs are compared against still reproduces."""
+    compared = compare_dir(entry)
+    assert compared.live and compared.rows_for("record reproduces"), "the live peer was not checked against its record"
+    assert_rows_agree(compared, "record")

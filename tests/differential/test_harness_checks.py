@@ -221,6 +221,7 @@ def build(world: dict, root: Path) -> DirResult:
     status_dir.mkdir(parents=True)
     if world["status"]:
         (status_dir / "model_validation_status").write_text(world["status"])
+    sides["peer"].facts = {"validation_status": world["status"]}
     return DirResult(world["entry"], root, sides["peer"], sides["ours"])
 
 
@@ -459,3 +460,126 @@ def test_rerun_unchanged(peer_steps: list[str], our_steps: list[str], status: st
 def test_a_listed_difference_allows_only_its_values(check, subject, dir_name, peer, ours, key) -> None:
     found = find_listed(check, subject, dir_name, peer, ours)
     assert (found.key if found else None) == key
+
+
+# ---------------------------------------------------------------- the peer's record
+
+
+def fake_record(folder: Path, key: str) -> Path:
+    """A record as record_peer writes it: record.json, the split outputs, the probe's tables and predictions."""
+    import json
+
+    rng = np.random.default_rng(1)
+    frame = pd.DataFrame({"x": rng.normal(size=40), "price": rng.normal(size=40)})
+    for sub, names in (("split", ("train", "validation", "test")), ("probe", ("ingested_data", "test_data"))):
+        (folder / sub).mkdir(parents=True)
+        for name in names:
+            frame.to_parquet(folder / sub / f"{name}.parquet")
+    pd.DataFrame({"prediction": frame["price"] + 0.5}).to_parquet(folder / "probe" / "predictions.parquet")
+    facts = {"key": key, "ok": True, "timed_out": False, "retried": False, "seconds": 60.0, "failed_step": None, "log_tail": "",
+             "has_split": True, "validation_status": "VALIDATED", "step_tests": {"t::a": "passed"}, "reruns": {"rerun": [], "changed-data": ALL_STEPS},
+             "probe": {"artifacts": {"test_data": {"type": "pandas.core.frame.DataFrame", "shape": [40, 2]}}, "errors": {}, "rebalancing_seeded": False,
+                       "metrics": {"test_r2_score": 0.75, "val_r2_score": 0.5}, "kept_rows_metrics": {}}}
+    (folder / "record.json").write_text(json.dumps(facts))
+    return folder
+
+
+def test_a_record_whose_key_does_not_match_fails_with_the_command(tmp_path: Path, monkeypatch) -> None:
+    source = tmp_path / "source" / "somedir"
+    source.mkdir(parents=True)
+    (source / "recipe.yaml").write_text("recipe: regression/v1\n")
+    (source / "metadata").mkdir()
+    (source / "metadata" / "ignored").write_text("x")
+    monkeypatch.setattr(diff_harness, "RECORD_DIR", tmp_path / "records")
+    entry = CorpusDir("somedir", source, "price")
+    with pytest.raises(diff_harness.StaleRecord, match="record_peer.py somedir"):
+        diff_harness.committed_record(entry, source)  # no record at all
+    fake_record(tmp_path / "records" / "somedir", diff_harness.record_key(source))
+    assert diff_harness.committed_record(entry, source) == tmp_path / "records" / "somedir"
+    (source / "metadata" / "ignored").write_text("changed")  # metadata/ is not part of the key
+    assert diff_harness.committed_record(entry, source)
+    (source / "recipe.yaml").write_text("recipe: regression/v1\n# edited\n")
+    with pytest.raises(diff_harness.StaleRecord, match="stale.*record_peer.py somedir"):
+        diff_harness.committed_record(entry, source)
+
+
+def test_the_key_covers_the_peer_and_its_site(tmp_path: Path, monkeypatch) -> None:
+    (tmp_path / "recipe.yaml").write_text("recipe: regression/v1\n")
+    key = diff_harness.record_key(tmp_path)
+    monkeypatch.setattr(diff_harness, "PEER_REQUIREMENTS", [*diff_harness.PEER_REQUIREMENTS, "numpy<3"])
+    assert diff_harness.record_key(tmp_path) != key
+
+
+def record_world(tmp_path: Path) -> tuple[DirResult, Path, Path]:
+    entry = CorpusDir("published_regression", tmp_path, "price")
+    live, committed = fake_record(tmp_path / "live", "k" * 64), fake_record(tmp_path / "committed", "k" * 64)
+    peer = diff_harness.peer_from_record(live, tmp_path)
+    result = DirResult(entry, tmp_path, peer, Side(recipe=tmp_path, home=tmp_path, log=tmp_path / "ours.log"), live=True)
+    return result, live, committed
+
+
+def doctor_json(folder: Path, change: Callable[[dict], None]) -> None:
+    import json
+
+    facts = json.loads((folder / "record.json").read_text())
+    change(facts)
+    (folder / "record.json").write_text(json.dumps(facts))
+
+
+RECORD_DOCTORINGS = {
+    "key": lambda f: f.update(key="0" * 64),
+    "outcome": lambda f: f.update(ok=False, failed_step="train"),
+    "validation status": lambda f: f.update(validation_status="REJECTED"),
+    "step test": lambda f: f["step_tests"].update({"t::a": "failed"}),
+    "rerun steps": lambda f: f["reruns"].update(rerun=["ingest"]),
+    "metric value": lambda f: f["probe"]["metrics"].update(test_r2_score=0.75 * (1 + 1e-4)),
+    "shape": lambda f: f["probe"]["artifacts"]["test_data"].update(shape=[39, 2]),
+    "seeding flag": lambda f: f["probe"].update(rebalancing_seeded=True),
+}
+
+
+def test_an_undoctored_record_reproduces(tmp_path: Path) -> None:
+    result, live, committed = record_world(tmp_path)
+    diff_harness.compare_with_record(result, live, committed)
+    assert result.rows_for("record reproduces") and not result.mismatches(), [r for r in result.mismatches()]
+
+
+@pytest.mark.parametrize("doctoring", sorted(RECORD_DOCTORINGS))
+def test_a_doctored_record_value_mismatches(doctoring: str, tmp_path: Path) -> None:
+    result, live, committed = record_world(tmp_path)
+    doctor_json(committed, RECORD_DOCTORINGS[doctoring])
+    diff_harness.compare_with_record(result, live, committed)
+    assert result.mismatches("record"), doctoring
+
+
+@pytest.mark.parametrize("table", ["split/test.parquet", "probe/ingested_data.parquet", "probe/predictions.parquet"])
+def test_a_doctored_record_table_mismatches(table: str, tmp_path: Path) -> None:
+    result, live, committed = record_world(tmp_path)
+    frame = pd.read_parquet(committed / table)
+    frame.iloc[3, 0] = frame.iloc[3, 0] + 1e-3
+    frame.to_parquet(committed / table)
+    diff_harness.compare_with_record(result, live, committed)
+    assert [r.subject for r in result.mismatches("record")] == [table]
+
+
+def test_comparisons_read_the_recorded_peer(tmp_path: Path) -> None:
+    """The peer's side built from a record carries what the comparisons read: outcome, probe, validation
+    status, and the tables the probe wrote (so a doctored recorded metric is a MISMATCH against ours)."""
+    result, live, _ = record_world(tmp_path)
+    assert result.peer.ok and result.peer.probe_dir == live / "probe" and diff_harness.peer_validation_status(result.peer) == "VALIDATED"
+    assert set(diff_harness.load_frames(result.peer)) == {"ingested_data", "test_data"}
+    result.ours.probe = {"metrics": {"test_r2_score": 0.75 * (1 + 1e-4), "val_r2_score": 0.5}}
+    diff_harness.compare_metrics(result, {})
+    assert [r.subject for r in result.mismatches("metric values")] == ["test_r2_score"]
+
+
+def test_a_compacted_record_reads_back_the_same_tables(tmp_path: Path) -> None:
+    folder = fake_record(tmp_path / "record", "k" * 64)
+    (folder / "split" / "test.parquet").write_bytes((folder / "probe" / "test_data.parquet").read_bytes())
+    before = {p.relative_to(folder).as_posix(): pd.read_parquet(p) for p in folder.rglob("*.parquet")}
+    diff_harness.compact_record(folder)
+    diff_harness.compact_record(folder)  # idempotent
+    assert not (folder / "probe" / "test_data.parquet").exists()
+    restored = diff_harness.materialize(folder, tmp_path / "restored")
+    after = {p.relative_to(restored).as_posix(): pd.read_parquet(p) for p in restored.rglob("*.parquet")}
+    assert set(before) == set(after) and all(before[k].equals(after[k]) and diff_harness.dtypes(before[k]) == diff_harness.dtypes(after[k]) for k in before)
