@@ -16,7 +16,7 @@ def test_a_missing_shared_folder_fails_only_the_tests_that_read_it(tmp_path):
         "tests/engine/test_instance.py::test_hostile_profile_values_cannot_change_the_structure_of_dagster_yaml",
     ]
     done = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-rfEs", *selection],
+        [sys.executable, "-m", "pytest", "-q", "-n", "0", "-p", "no:cacheprovider", "-rfEs", *selection],  # one process: the report is read
         env=env, cwd=REPO, capture_output=True, text=True, timeout=300,
     )
     out = done.stdout + done.stderr
