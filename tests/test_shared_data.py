@@ -4,6 +4,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import xml.etree.ElementTree as ET
 
 from conftest import REPO
 
@@ -15,8 +16,9 @@ def test_a_missing_shared_folder_fails_only_the_tests_that_read_it(tmp_path):
         "tests/steps/test_split.py",  # reads the NYC sample
         "tests/engine/test_instance.py::test_hostile_profile_values_cannot_change_the_structure_of_dagster_yaml",
     ]
+    report = tmp_path / "report.xml"
     done = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-n", "0", "-p", "no:cacheprovider", "-rfEs", *selection],  # one process: the report is read
+        [sys.executable, "-m", "pytest", "-q", "-n", "0", "-p", "no:cacheprovider", "-rfEs", f"--junitxml={report}", *selection],
         env=env, cwd=REPO, capture_output=True, text=True, timeout=300,
     )
     out = done.stdout + done.stderr
@@ -29,4 +31,8 @@ def test_a_missing_shared_folder_fails_only_the_tests_that_read_it(tmp_path):
         "tests/steps/test_split.py::test_split_is_deterministic_across_calls",
         "tests/steps/test_split.py::test_post_split_filter_drops_rows_in_every_split",
     }, out
-    assert out.count(f"{missing / 'data' / 'nyc-taxi-sample.parquet'} is missing: this test reads the real data sets") == 4, out
+    # each failure names the missing file (read from the JUnit report: the terminal's summary lines are cut to
+    # its width, except where CI is set)
+    messages = [failure.get("message", "") for failure in ET.parse(report).iter("failure")]
+    assert len(messages) == 4, out
+    assert all(f"{missing / 'data' / 'nyc-taxi-sample.parquet'} is missing: this test reads the real data sets" in m for m in messages), messages
