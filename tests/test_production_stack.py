@@ -120,7 +120,9 @@ def test_the_recipe_runs_on_the_stack_and_the_daemon_scores_it(stack, monkeypatc
         run = instance.get_runs(RunsFilter(job_name=f"{name}__model_development"), limit=1)[0]
         assert run.status == DagsterRunStatus.SUCCESS
         step_pids = {e.dagster_event.pid for e in instance.all_logs(run.run_id) if e.dagster_event and e.dagster_event.event_type_value == "STEP_START"}
-        assert len(step_pids) >= 2 and launcher.pid not in step_pids  # steps ran on the Celery workers
+        # steps ran on the Celery workers, not in the launcher (Celery may give every sequential step to one
+        # worker: the number of worker processes is not the point, where the steps ran is)
+        assert step_pids and launcher.pid not in step_pids
 
         url = f"http://127.0.0.1:{stack['STACK_MLFLOW_PORT']}"
         version = MlflowClient(url, url).get_model_version_by_alias("taxi_fare_regressor", "champion")
