@@ -17,7 +17,7 @@ from recipe_assets.core.errors import RecipeDataError, RecipeError, UserCodeErro
 from recipe_assets.core.metrics import greater_is_better
 from recipe_assets.core.user_code import load_function, use_recipe_steps
 from recipe_assets.core.values import plain_value
-from recipe_assets.ml.estimators import fit_estimator, make_classifier, predict_with_probabilities
+from recipe_assets.ml.estimators import EstimatorSettings, fit_estimator, make_classifier, predict_with_probabilities
 from recipe_assets.ml.evaluation import compute_metrics
 from recipe_assets.ml.transformers import apply_transformer
 from recipe_assets.ml.tuning.backends import Search
@@ -29,12 +29,9 @@ if TYPE_CHECKING:
     from recipe_assets.core.settings import RecipeSettings
 
 
-class SearchSettings(Protocol):
-    """What of `steps.train` a search reads (the train step's config has these keys)."""
+class SearchSettings(EstimatorSettings, Protocol):
+    """What of `steps.train` a search reads: the estimator's settings and `tuning` (the train step's config has these keys)."""
 
-    estimator_method: str | None
-    estimator_params: dict[str, Any] | None
-    calibrate_proba: str | None
     tuning: TuningConfig
 
 
