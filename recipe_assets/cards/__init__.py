@@ -4,10 +4,12 @@
     plots.py     matplotlib figures (Agg, PNG) from a fixed sample of the rows
     session.py   a step's card while it runs (plots, warnings, log records) and its publishing:
                  Dagster metadata, `<metadata>/outputs/cards/<step>.html`, `cards/<step>.html` in MLflow
-    layout.py    which tab each entry belongs to, as MLflow Recipes' cards had them
+    layout.py    which tab each entry belongs to, by the tabs a step's spec gives (cards know no step by name)
     html.py      the HTML card (templates/card.html.j2), self-contained with inline plots
     terminal.py  the card in a terminal, with `rich`
-    notebook.py  what `Recipe.run` / `Recipe.inspect` return: readable text, HTML in Jupyter
+    models.py    model sections from plain data: metrics tables, plots of predictions, feature importance
+    model_structure.py  a fitted scikit-learn model as a table
+(What `Recipe.run` / `Recipe.inspect` return in a notebook is recipe_assets.app.notebook.)
 
 Dagster renders asset metadata (tables, markdown with inline images) on the asset's page, so the card
 *is* the metadata; the other renderings are built from it.
