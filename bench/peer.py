@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
+import fcntl
 import json
 import os
 import re
@@ -32,24 +34,35 @@ def uv_command() -> list[str]:
     raise FileNotFoundError("uv is needed to create the MLflow Recipes venv: `python -m pip install uv`")
 
 
+@contextlib.contextmanager
+def venv_lock(venv: Path):
+    """One process at a time creates or changes the peer's venv (pytest-xdist workers share it)."""
+    venv.parent.mkdir(parents=True, exist_ok=True)
+    with open(venv.parent / f"{venv.name}.lock", "w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        yield
+
+
 def ensure_peer_venv(venv: Path = PEER_VENV) -> Path:
     """Create the peer's venv once; a marker file records what was installed."""
     marker = venv / "bench-requirements.json"
-    if marker.exists() and json.loads(marker.read_text()) == PEER_REQUIREMENTS:
-        return venv
-    if venv.exists():
-        shutil.rmtree(venv)
-    subprocess.run([*uv_command(), "venv", "--quiet", "--python", "3.11", str(venv)], check=True)
-    subprocess.run([*uv_command(), "pip", "install", "--quiet", "--python", str(venv / "bin" / "python"), *PEER_REQUIREMENTS], check=True)
-    marker.write_text(json.dumps(PEER_REQUIREMENTS))
+    with venv_lock(venv):
+        if marker.exists() and json.loads(marker.read_text()) == PEER_REQUIREMENTS:
+            return venv
+        if venv.exists():
+            shutil.rmtree(venv)
+        subprocess.run([*uv_command(), "venv", "--quiet", "--python", "3.11", str(venv)], check=True)
+        subprocess.run([*uv_command(), "pip", "install", "--quiet", "--python", str(venv / "bin" / "python"), *PEER_REQUIREMENTS], check=True)
+        marker.write_text(json.dumps(PEER_REQUIREMENTS))
     return venv
 
 
 def ensure_peer_pytest(venv: Path = PEER_VENV) -> Path:
     """pytest in the peer's venv, for running a published recipe's own step tests as they ran there."""
     python = venv / "bin" / "python"
-    if subprocess.run([str(python), "-c", "import pytest"], capture_output=True).returncode != 0:
-        subprocess.run([*uv_command(), "pip", "install", "--quiet", "--python", str(python), "pytest<9"], check=True)
+    with venv_lock(venv):
+        if subprocess.run([str(python), "-c", "import pytest"], capture_output=True).returncode != 0:
+            subprocess.run([*uv_command(), "pip", "install", "--quiet", "--python", str(python), "pytest<9"], check=True)
     return venv / "bin" / "pytest"
 
 

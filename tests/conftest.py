@@ -1,8 +1,10 @@
 """Shared fixtures: every test gets its own copy of a recipe, its own Dagster instance and MLflow store."""
 from __future__ import annotations
 
+import json
 import os
 import shutil
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -55,21 +57,67 @@ collect_ignore = ["fixtures", "differential/recipes"]
 SESSION_STARTED = time.monotonic()
 
 
-def pytest_terminal_summary(terminalreporter) -> None:
-    """The differential harness's summary table, when it ran (tests/differential/). Kept here: a second
-    conftest.py in a sub-folder without __init__.py would shadow this one as the module `conftest`."""
-    import sys
+WORKER_SUMMARIES: list[dict] = []  # what each pytest-xdist worker's differential harness compared
 
+
+def pytest_sessionfinish(session) -> None:
+    """A pytest-xdist worker hands its differential summary to the controller, which prints it."""
     harness = sys.modules.get("diff_harness")
-    if harness is None or not harness.RESULTS:
+    workeroutput = getattr(session.config, "workeroutput", None)
+    if workeroutput is not None and harness is not None and harness.SUMMARY:
+        workeroutput["differential_summary"] = json.dumps({"entries": harness.SUMMARY, "tables": str(harness.TABLES_DIR)})
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node, error) -> None:
+    sent = getattr(node, "workeroutput", {}).get("differential_summary")
+    if sent:
+        WORKER_SUMMARIES.append(json.loads(sent))
+
+
+def pytest_terminal_summary(terminalreporter) -> None:
+    """The differential harness's summary table, when it ran (tests/differential/), in this process or in the
+    pytest-xdist workers. Kept here: a second conftest.py in a sub-folder without __init__.py would shadow this
+    one as the module `conftest`."""
+    harness = sys.modules.get("diff_harness")
+    entries = [*(harness.SUMMARY if harness else [])] + [e for sent in WORKER_SUMMARIES for e in sent["entries"]]
+    if not entries:
         return
+    import diff_harness  # loaded here only when a worker ran the harness
+
+    tables = {str(harness.TABLES_DIR)} if harness and harness.SUMMARY else set()
+    tables |= {sent["tables"] for sent in WORKER_SUMMARIES}
     terminalreporter.write_sep("=", "differential harness: MLflow Recipes 2.22.2 vs recipe-assets")
-    text = harness.summary(harness.RESULTS, time.monotonic() - SESSION_STARTED)
+    text = diff_harness.summary(entries, time.monotonic() - SESSION_STARTED)
     terminalreporter.write_line(text)
-    if harness.TABLES_FILE is not None:
-        with harness.TABLES_FILE.open("a") as handle:
-            handle.write(text + "\n")
-        terminalreporter.write_line(f"tables: {harness.TABLES_FILE}")
+    for folder in sorted(tables):
+        (Path(folder) / "summary.txt").write_text(text + "\n")
+        terminalreporter.write_line(f"tables: {folder}")
+
+
+def shares_a_fixture_of_ours(item) -> bool:
+    """The test uses a module- or session-scoped fixture defined in tests/ (a server, a materialized recipe)."""
+    for defs in item._fixtureinfo.name2fixturedefs.values():
+        for fixturedef in defs:
+            code = getattr(fixturedef.func, "__code__", None)
+            if fixturedef.scope != "function" and code is not None and Path(code.co_filename).is_relative_to(TESTS):
+                return True
+    return False
+
+
+def pytest_collection_modifyitems(config, items) -> None:
+    """Groups for `--dist loadgroup` (.ci/run's slow suite, on both cores): tests sharing a costly fixture of
+    ours run on one worker, so it starts once; the differential harness is grouped per corpus dir (its
+    session fixture compares a dir once, on the worker whose tests ask for it); every other test goes where a
+    worker is free."""
+    for item in items:
+        if item.get_closest_marker("xdist_group"):
+            continue
+        params = getattr(item, "callspec", None).params if hasattr(item, "callspec") else {}
+        if "compare_dir" in item.fixturenames and "entry" in params:
+            item.add_marker(pytest.mark.xdist_group(f"differential-{params['entry'].name}"))
+        elif shares_a_fixture_of_ours(item):
+            item.add_marker(pytest.mark.xdist_group(item.nodeid.split("::")[0]))
 
 
 @pytest.fixture(autouse=True)

@@ -40,8 +40,8 @@ SPLITS = {"train": "training_data", "validation": "validation_data", "test": "te
 RUN_TIMEOUT = 1800
 # The slowest normal peer run seen here took 424 s with the machine's load at 20 on 2 cores.
 PEER_TIMEOUT = 900
-RESULTS: list["DirResult"] = []  # every dir compared in this session, for the terminal summary
-TABLES_FILE: Path | None = None  # where this session's tables are written (under pytest's basetemp)
+SUMMARY: list[dict] = []  # summary_entry() of every dir compared in this process, for the terminal summary
+TABLES_DIR: Path | None = None  # where this session's tables are written, one file per dir (under pytest's basetemp)
 
 # Metric values: both systems fit the same scikit-learn estimator on the same rows in the same order, so
 # values agree within RTOL / ATOL (math.isclose) when nothing differs. The peer runs scikit-learn 1.5.2 / numpy 2.x, we a newer scikit-learn: the same algorithms, but
@@ -1027,19 +1027,32 @@ def table(result: DirResult) -> str:
     return "\n".join(lines) + "\n"
 
 
-def summary(results: list[DirResult], seconds: float) -> str:
+SUMMARY_FAMILIES = ["record", "run", "ingest", "split", "filter", "rebalanced", "metric", "registration", "predictions", "get_artifact", "step", "rerun"]
+
+
+def summary_entry(result: DirResult) -> dict:
+    """One dir's line of the summary as plain data: under pytest-xdist a worker compares the dir and the
+    controller prints the summary, so what crosses between them is JSON."""
+    cells = {}
+    for family in SUMMARY_FAMILIES:
+        counts = Counter(r.status for r in result.rows if r.check.split(" ")[0] == family)
+        if counts:
+            cells[family] = [counts.get("match", 0), counts.get("listed", 0), counts.get("MISMATCH", 0)]
+    return {"name": result.entry.name, "live": result.live, "cells": cells, "seconds": result.ours.seconds}
+
+
+def summary(entries: list[dict], seconds: float) -> str:
     """Dirs x checks: per dir and check family, how many rows match, are listed, or mismatch."""
-    families = ["record", "run", "ingest", "split", "filter", "rebalanced", "metric", "registration", "predictions", "get_artifact", "step", "rerun"]
-    lines = [f"{'dir':<33}" + "".join(f"{f:>13}" for f in families) + f"{'run s':>9}"]
+    lines = [f"{'dir':<33}" + "".join(f"{f:>13}" for f in SUMMARY_FAMILIES) + f"{'run s':>9}"]
     totals = Counter()
-    for result in results:
+    for entry in sorted(entries, key=lambda e: e["name"]):
         cells = []
-        for family in families:
-            rows = [r for r in result.rows if r.check.split(" ")[0] == family]
-            counts = Counter(r.status for r in rows)
-            totals.update(counts)
-            cells.append("-" if not rows else f"{counts.get('match', 0)}/{counts.get('listed', 0)}/{counts.get('MISMATCH', 0)}")
-        lines.append(f"{result.entry.name + (' (live)' if result.live else ''):<33}" + "".join(f"{c:>13}" for c in cells) + f"{result.ours.seconds:>9.0f}")
+        for family in SUMMARY_FAMILIES:
+            counts = entry["cells"].get(family)
+            if counts:
+                totals.update(dict(zip(("match", "listed", "MISMATCH"), counts)))
+            cells.append("-" if not counts else "/".join(str(n) for n in counts))
+        lines.append(f"{entry['name'] + (' (live)' if entry['live'] else ''):<33}" + "".join(f"{c:>13}" for c in cells) + f"{entry['seconds']:>9.0f}")
     lines.append("cells: match/listed/MISMATCH rows; (live): the peer ran in this session and was checked against its record (record: rows); run s: our cold run")
-    lines.append(f"total: {totals.get('match', 0)} match, {totals.get('listed', 0)} listed, {totals.get('MISMATCH', 0)} MISMATCH over {len(results)} dirs; harness wall time {seconds:.0f} s")
+    lines.append(f"total: {totals.get('match', 0)} match, {totals.get('listed', 0)} listed, {totals.get('MISMATCH', 0)} MISMATCH over {len(entries)} dirs; session wall time {seconds:.0f} s")
     return "\n".join(lines)

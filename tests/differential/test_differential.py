@@ -2,20 +2,22 @@
 
 Each dir of the corpus is run once per session by recipe-assets and compared with the peer's committed
 record (tests/differential/peer_record/), or, for the dirs diff_harness.live_peer names (DIFFERENTIAL_LIVE_PEER),
-with a live peer run that must also reproduce that record; its table is printed (`pytest -s`) and appended to <basetemp>/differential-tables.txt. A test per family of
+with a live peer run that must also reproduce that record; its table is printed (`pytest -s`) and written to
+<basetemp>/differential-tables/<dir>.txt. A test per family of
 checks fails on any row that differs and is not a deliberate difference listed in deliberate.py.
 """
 from __future__ import annotations
 
-import time
-
+import os
 import re
+import time
+from pathlib import Path
 
 import pytest
 
 import diff_harness
 from corpus import CORPUS, CorpusDir, compares_model
-from diff_harness import DATASETS, RESULTS, DirResult, Row, run_dir, table
+from diff_harness import DATASETS, SUMMARY, DirResult, Row, run_dir, summary_entry, table
 
 pytestmark = pytest.mark.slow
 
@@ -30,6 +32,17 @@ LIVE = [entry for entry in CORPUS if diff_harness.live_peer(entry)]  # the peer 
 
 def ids(entries: list[CorpusDir]) -> list[str]:
     return [entry.name for entry in entries]
+
+
+def tables_dir(tmp_path_factory) -> Path:
+    """<basetemp>/differential-tables: the session's own basetemp, the controller's under pytest-xdist (a
+    worker's basetemp is a folder inside it), so one folder holds every dir's table."""
+    root = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        root = root.parent
+    folder = root / "differential-tables"
+    folder.mkdir(exist_ok=True)
+    return folder
 
 
 @pytest.fixture(scope="session")
@@ -47,10 +60,9 @@ def compare_dir(tmp_path_factory):
                 raise
             text = table(result) + f"(dir wall time {time.monotonic() - began:.0f} s; files under {result.work})\n"
             print("\n" + text)
-            diff_harness.TABLES_FILE = tmp_path_factory.getbasetemp() / "differential-tables.txt"
-            with diff_harness.TABLES_FILE.open("a") as handle:
-                handle.write(text + "\n")
-            RESULTS.append(result)
+            diff_harness.TABLES_DIR = tables_dir(tmp_path_factory)
+            (diff_harness.TABLES_DIR / f"{entry.name}.txt").write_text(text)
+            SUMMARY.append(summary_entry(result))
             done[entry.name] = result
         if isinstance(done[entry.name], Exception):
             raise RuntimeError(f"{entry.name}: the harness failed on this dir earlier in the session") from done[entry.name]
