@@ -14,11 +14,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from recipe_assets.core import extras
 from recipe_assets.core.errors import RecipeDataError
 
 URL = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*)://")
 # protocols whose filesystem is a separate package, named so the error says what to install
-PACKAGES = {"gs": "gcsfs", "gcs": "gcsfs", "abfs": "adlfs", "abfss": "adlfs", "az": "adlfs", "adl": "adlfs", "s3": "s3fs", "s3a": "s3fs"}
+PACKAGES = {"gs": "gcsfs", "gcs": "gcsfs", "abfs": "adlfs", "abfss": "adlfs", "az": "adlfs", "adl": "adlfs", "s3": "s3fs", "s3a": "s3fs",
+            "http": "aiohttp", "https": "aiohttp"}
 # headers/fields that change with an object's content, in the order stores report them
 VERSION_FIELDS = ("ETag", "etag", "md5Hash", "content_md5", "LastModified", "Last-Modified", "last_modified", "updated", "mtime")
 
@@ -41,6 +43,10 @@ def protocol(location: str) -> str:
     return match.group(1).lower() if match else location.split(":", 1)[0].lower()
 
 
+def missing_package(location: str, scheme: str, package: str) -> str:
+    return f"{location!r}: {scheme}:// locations need the {package} package; install it ({extras.install_hint(package)})"
+
+
 def location_problem(location: str) -> str | None:
     """Why this URL cannot be read here, or None. Checked when the config loads, before any data is read."""
     import fsspec
@@ -48,11 +54,13 @@ def location_problem(location: str) -> str | None:
     scheme = protocol(location)
     if scheme == "dbfs":
         return f"{location!r}: dbfs: paths exist only on Databricks; copy the data out (databricks fs cp) and point location at the copy"
+    package = PACKAGES.get(scheme)
+    if package and not extras.is_installed(package):
+        return missing_package(location, scheme, package)
     try:
         fsspec.get_filesystem_class(scheme)
     except ImportError:
-        package = PACKAGES.get(scheme) or fsspec.registry.known_implementations.get(scheme, {}).get("class", scheme).split(".")[0]
-        return f"{location!r}: {scheme}:// locations need the {package} package; install it (pip install {package})"
+        return missing_package(location, scheme, package or fsspec.registry.known_implementations.get(scheme, {}).get("class", scheme).split(".")[0])
     except ValueError:
         return f"{location!r}: no filesystem knows the protocol {scheme!r}; expected s3://, gs://, abfs://, https:// or a local path"
     return None

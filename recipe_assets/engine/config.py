@@ -15,6 +15,7 @@ from typing import Any
 import yaml
 from pydantic import Field, ValidationError, field_validator, model_validator
 
+from recipe_assets.core import extras
 from recipe_assets.core.configmodel import ConfigModel
 from recipe_assets.core.errors import NotSupportedYet, RecipeConfigError
 from recipe_assets.core.metrics import builtin_metric_names, canonical_metric
@@ -256,10 +257,33 @@ def _section(mapping: Any, key: str) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
+# (step, its `using`) -> the optional packages it needs (core/extras.py names the extra that installs them)
+NEEDS_PACKAGES = {
+    ("ingest", "delta"): ("deltalake",),
+    ("ingest_scoring", "delta"): ("deltalake",),
+    **{(step, using): ("datafusion", "deltalake") for step in ("ingest", "ingest_scoring") for using in SPARK_INGEST},
+    ("predict", "delta"): ("deltalake",),
+    ("predict", "table"): ("deltalake",),
+    ("train", "automl/flaml"): ("flaml",),
+}
+
+
 def _refuse_unsupported(merged: dict[str, Any], recipe_path: Path) -> None:
     steps = _section(merged, "steps")
     for step in ("ingest", "ingest_scoring"):
         _refuse_unsupported_ingest(_section(steps, step), f"steps.{step}", str(recipe_path))
+    _refuse_missing_packages(steps, str(recipe_path))
+
+
+def _refuse_missing_packages(steps: dict[str, Any], file: str) -> None:
+    """A step that uses an optional feature whose package is not installed fails here, naming its key and
+    the extra to install, not at run time with an ImportError deep in a step."""
+    for step_name in ("ingest", "ingest_scoring", "predict", "train"):
+        using = _section(steps, step_name).get("using")
+        modules = NEEDS_PACKAGES.get((step_name, using)) if isinstance(using, str) else None
+        problem = extras.missing_package_problem(f"using: {using}", *modules) if modules else None
+        if problem:
+            raise RecipeConfigError(file, f"steps.{step_name}.using", problem)
 
 
 def _refuse_unsupported_ingest(ingest: dict[str, Any], key_path: str, file: str) -> None:

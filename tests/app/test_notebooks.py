@@ -12,6 +12,7 @@ import nbformat
 import pytest
 from nbclient import NotebookClient
 
+from browser import sync_playwright
 from conftest import PUBLISHED_EXAMPLES, REPO, shared
 from recipe_assets.app.recipe import create_recipe
 
@@ -120,7 +121,6 @@ def test_template_notebook_develops_a_model_then_scores_a_batch(template: str, t
 def screenshot_train_cell(notebook: nbformat.NotebookNode, target: Path, workdir: Path) -> None:
     """The executed notebook exported to HTML by nbconvert, the `r.run("train")` cell shot in Chromium."""
     from nbconvert import HTMLExporter
-    from playwright.sync_api import sync_playwright
 
     page_file = workdir / "notebook.html"
     page_file.write_text(HTMLExporter().from_notebook_node(notebook)[0], encoding="utf-8")

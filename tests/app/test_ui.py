@@ -11,6 +11,7 @@ from dagster import DagsterInstance, DagsterRunStatus, RunsFilter
 
 from conftest import REPO
 from recipe_assets.app.recipe import Recipe
+from browser import sync_playwright
 from servers import dagster_dev, mlflow_server
 
 pytestmark = pytest.mark.slow
@@ -28,8 +29,6 @@ CHROMIUM_FLAGS = [
 
 @pytest.fixture
 def browser_page(tmp_path: Path):
-    from playwright.sync_api import sync_playwright
-
     assert CHROMIUM.exists(), "Debian's chromium is needed: apt-get install chromium (.ci/system-packages does)"
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_FLAGS)

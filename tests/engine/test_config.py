@@ -2,7 +2,9 @@
 do not implement yet fail with "not supported yet: <key path>" instead of being ignored."""
 from __future__ import annotations
 
+import importlib.util
 import shutil
+import sys
 from pathlib import Path
 
 import pytest
@@ -354,3 +356,37 @@ def test_invalid_yaml_in_recipe_yaml_names_the_file_and_line(recipe: Path, edit)
     message = load_error(recipe)
     assert f"{recipe / 'recipe.yaml'}: line 5: not valid YAML" in message
     assert "while parsing a flow sequence at line 4" in message  # where the unclosed bracket opened
+
+
+# --- optional features whose package extra is not installed (core/extras.py) ---------------------------
+
+MISSING_EXTRA = {
+    # case: (the profile's ingest block or a recipe.yaml edit, the module made missing, the key path, the extra)
+    "delta ingest": ("  using: delta\n  location: ./data/trips\n", "deltalake", "steps.ingest.using", "tables"),
+    "sql ingest": ("  using: spark_sql\n  sql: SELECT * FROM trips\n", "datafusion", "steps.ingest.using", "tables"),
+    "s3 location": ("  using: parquet\n  location: s3://bucket/trips.parquet\n", "s3fs", "steps.ingest.location", "remote"),
+    "https location": ("  using: csv\n  location: https://example.com/trips.csv\n  loader_method: load_file_as_dataframe\n", "aiohttp", "steps.ingest.location", "remote"),
+}
+
+
+@pytest.mark.parametrize("case", MISSING_EXTRA)
+def test_a_feature_whose_extra_is_not_installed_is_refused_at_load_naming_the_extra(recipe: Path, monkeypatch, case: str):
+    ingest, module, key_path, extra = MISSING_EXTRA[case]
+    set_ingest_config(recipe, ingest)
+    load_config(recipe, "local")  # installed here (the dev group has every extra): it loads
+    real_find_spec = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name.split(".")[0] == module else real_find_spec(name, *a))
+    monkeypatch.delitem(sys.modules, module, raising=False)
+    with pytest.raises(RecipeConfigError) as caught:
+        load_config(recipe, "local")
+    assert caught.value.key_path == key_path
+    assert f"pip install 'recipe-assets[{extra}]'" in str(caught.value) and module in str(caught.value)
+
+
+def test_automl_without_its_extra_is_refused_at_load(recipe: Path, edit, monkeypatch):
+    edit(recipe / "recipe.yaml", *TRAIN_KEYS_SUPPORTED["steps.train.using"])
+    monkeypatch.setattr("recipe_assets.core.extras.is_installed", lambda module: module != "flaml")
+    with pytest.raises(RecipeConfigError) as caught:
+        load_config(recipe, "local")
+    assert caught.value.key_path == "steps.train.using"
+    assert "using: automl/flaml needs the Python package flaml" in str(caught.value) and "recipe-assets[automl]" in str(caught.value)
