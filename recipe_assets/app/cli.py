@@ -14,9 +14,11 @@ import shlex
 import sys
 import traceback
 
+from recipe_assets.app.noop_answer import remember_noop, stamped_noop
 from recipe_assets.core.commands import mlflow_ui_hint, sibling_command, this_command
 from recipe_assets.core.errors import RecipeError, user_traceback_of
 from recipe_assets.core.profile_choice import chosen_profile
+from recipe_assets.core.up_to_date import watched_environment
 from recipe_assets.engine.staleness import artifact_staleness
 
 TEMPLATE_CHOICES = ("regression", "classification")
@@ -71,10 +73,17 @@ def open_recipe(args: argparse.Namespace):
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    # a no-op answered from the stamp the last run left, when nothing it depends on changed (app/noop_answer.py)
+    environment = watched_environment()
+    answer = stamped_noop(args.recipe_root, args.profile, args.step, environment)
+    if answer is not None:
+        print("\n".join(answer))
+        return 0
     from recipe_assets.app.recipe import RecipeRunError
 
     recipe = open_recipe(args)
-    print(f"recipe {recipe.root} (profile {args.profile}); Dagster instance {recipe.instance_dir}")
+    header = f"recipe {recipe.root} (profile {args.profile}); Dagster instance {recipe.instance_dir}"
+    print(header)
     try:
         summary = recipe.run(args.step, printer=print)
     except RecipeRunError as failure:
@@ -86,7 +95,10 @@ def cmd_run(args: argparse.Namespace) -> int:
             print("(--verbose shows the full traceback)", file=sys.stderr)
         return EXIT_FAILED_RUN
     print_summary(summary)
-    report_success(recipe, summary)
+    where = where_lines(recipe)
+    print("\n".join(([] if summary.materialized else [NOTHING_TO_DO]) + where))
+    # what this very command prints next time, when nothing changed by then
+    remember_noop(recipe, args.profile, args.step, environment, [header, f"up to date: {', '.join(summary.selected)}", NOTHING_TO_DO, *where])
     return 0
 
 
@@ -97,20 +109,21 @@ def print_summary(summary) -> None:
         print(f"materialized: {', '.join(summary.materialized)}")
 
 
-def report_success(recipe, summary) -> None:
-    if not summary.materialized:
-        print("nothing to do: every selected output is up to date")
+NOTHING_TO_DO = "nothing to do: every selected output is up to date"
+
+
+def where_lines(recipe) -> list[str]:
+    """Where the registered model and the asset graph are, after a successful run."""
+    lines = []
     registered = recipe.latest_value("registered_model_version")
     if registered:
-        print(
-            f"registered model: {registered['model_uri']} (alias {registered['alias']}), "
-            f"tracking store {recipe.mlflow.tracking_uri}"
-        )
-        print(f"browse it: {mlflow_ui_hint(recipe.mlflow.tracking_uri)}")
-    print(
+        lines.append(f"registered model: {registered['model_uri']} (alias {registered['alias']}), tracking store {recipe.mlflow.tracking_uri}")
+        lines.append(f"browse it: {mlflow_ui_hint(recipe.mlflow.tracking_uri)}")
+    lines.append(
         f"see the asset graph: DAGSTER_HOME={shlex.quote(str(recipe.instance_dir))} RECIPE_ROOT={shlex.quote(str(recipe.root))} "
         f"{sibling_command('dagster')} dev -m recipe_assets.definitions"
     )
+    return lines
 
 
 def cmd_inspect(args: argparse.Namespace) -> int:

@@ -1,8 +1,8 @@
 """Optional features and the package extra that installs each (pyproject.toml [project.optional-dependencies]).
 
 The base install carries what the fixed path needs (ingest Parquet/CSV, train, evaluate, register, score to
-Parquet, the Dagster and MLflow UIs); Delta tables and SQL ingest, s3:// and https:// locations, and AutoML
-are extras, so a recipe that uses one without it is refused when its config loads, naming the key and the
+Parquet, the Dagster and MLflow UIs); Delta tables and SQL ingest, s3:// and https:// locations, tuning and
+AutoML are extras (MLflow Recipes did not install hyperopt or FLAML either), so a recipe that uses one without it is refused when its config loads, naming the key and the
 command that installs it.
 """
 from __future__ import annotations
@@ -16,6 +16,8 @@ EXTRA_OF_MODULE = {
     "s3fs": "remote",
     "aiohttp": "remote",
     "flaml": "automl",
+    "hyperopt": "tuning",
+    "optuna": "tuning",
 }
 
 

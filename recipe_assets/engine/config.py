@@ -284,6 +284,12 @@ def _refuse_missing_packages(steps: dict[str, Any], file: str) -> None:
         problem = extras.missing_package_problem(f"using: {using}", *modules) if modules else None
         if problem:
             raise RecipeConfigError(file, f"steps.{step_name}.using", problem)
+    tuning = _section(_section(steps, "train"), "tuning")
+    if tuning.get("enabled") is True:
+        modules = ("hyperopt", "optuna") if tuning.get("backend") == "optuna" else ("hyperopt",)
+        problem = extras.missing_package_problem("tuning", *modules)
+        if problem:
+            raise RecipeConfigError(file, "steps.train.tuning.enabled", problem)
 
 
 def _refuse_unsupported_ingest(ingest: dict[str, Any], key_path: str, file: str) -> None:

@@ -390,3 +390,13 @@ def test_automl_without_its_extra_is_refused_at_load(recipe: Path, edit, monkeyp
         load_config(recipe, "local")
     assert caught.value.key_path == "steps.train.using"
     assert "using: automl/flaml needs the Python package flaml" in str(caught.value) and "recipe-assets[automl]" in str(caught.value)
+
+
+def test_tuning_without_its_extra_is_refused_at_load(recipe: Path, edit, monkeypatch):
+    edit(recipe / "recipe.yaml", *TRAIN_KEYS_SUPPORTED["steps.train.tuning.enabled"])
+    load_config(recipe, "local")
+    monkeypatch.setattr("recipe_assets.core.extras.is_installed", lambda module: module != "hyperopt")
+    with pytest.raises(RecipeConfigError) as caught:
+        load_config(recipe, "local")
+    assert caught.value.key_path == "steps.train.tuning.enabled"
+    assert "tuning needs the Python package hyperopt" in str(caught.value) and "recipe-assets[tuning]" in str(caught.value)
