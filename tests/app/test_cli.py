@@ -45,7 +45,7 @@ def test_help_lists_the_verbs_without_importing_heavy_libraries():
     script = Path(sys.executable).parent / "recipe-assets"
     shown = subprocess.run([str(script), "--help"], capture_output=True, text=True, timeout=60)
     assert shown.returncode == 0
-    assert "{run,inspect,clean,get-artifact,init}" in shown.stdout
+    assert "{run,inspect,clean,get-artifact,init,promote,rollback}" in shown.stdout
     probe = "import sys; from recipe_assets.app import cli; cli.build_parser(); print([m for m in ('pandas', 'sklearn', 'mlflow', 'dagster') if m in sys.modules])"
     assert subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60).stdout.strip() == "[]"
 
