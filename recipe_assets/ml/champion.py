@@ -6,10 +6,10 @@ at a time to get a verdict per criterion rather than one joined error. MLflow ha
 difference of two models on the same rows, so the bootstrap is ours.
 
 Bootstrap cost is bounded whatever the test set's size: metrics that are a function of per-row means (MAE,
-MSE, RMSE, MAPE, R2, accuracy, binary precision / recall / F1, log loss) are resampled as means of per-row
-terms, vectorised in blocks of at most BLOCK_ELEMENTS; other metrics (ROC AUC, max error, multiclass F1,
-custom metrics) recompute the metric on each resample from at most GENERIC_ROWS rows, and stop after
-TIME_BUDGET_SECONDS with the resamples done so far (the result says how many). Above the row cap a resample
+MSE, RMSE, MAPE, R2, accuracy, precision / recall / F1 (binary, and multiclass weighted, macro and micro), log
+loss) are resampled as means of per-row terms, vectorised in blocks of at most BLOCK_ELEMENTS values; other
+metrics (ROC AUC, max error, custom metrics) recompute the metric on each resample from at most GENERIC_ROWS
+rows, and stop after TIME_BUDGET_SECONDS with the resamples done so far (the result says how many). Above the row cap a resample
 draws m of the n rows ("m-out-of-n" bootstrap) and the spread is scaled by sqrt(m / n) back to n rows.
 """
 from __future__ import annotations
@@ -28,7 +28,7 @@ SEED = 42
 CONFIDENCE = 0.95
 FAST_ROWS = 100_000  # rows a resample of a per-row-mean metric draws, at most
 GENERIC_ROWS = 5_000  # rows a resample of any other metric draws, at most
-BLOCK_ELEMENTS = 2_000_000  # row indices drawn at once (16 MB), so memory stays flat with the test set
+BLOCK_ELEMENTS = 4_000_000  # resampled term values held at once (32 MB), so memory stays flat with the test set
 TIME_BUDGET_SECONDS = 20.0  # for metrics recomputed on every resample
 # sklearn's floor for |y| in mean_absolute_percentage_error
 _MAPE_EPSILON = 2.220446049250313e-16
@@ -126,6 +126,47 @@ def _ratio(numerator, denominator):
         return np.where(denominator > 0, numerator / np.where(denominator > 0, denominator, 1), 0.0)  # sklearn's zero_division=0
 
 
+def _class_confusion_terms(y, p, classes):
+    """Per class k: [tp_k, fp_k, fn_k] indicators, columns grouped by kind (all tp, then all fp, then all fn)."""
+    import numpy as np
+
+    actual = np.column_stack([y == c for c in classes])
+    predicted = np.column_stack([p.predicted == c for c in classes])
+    return np.hstack([actual & predicted, ~actual & predicted, actual & ~predicted]).astype(float)
+
+
+def _per_class(means):
+    k = means.shape[1] // 3
+    return means[:, :k], means[:, k : 2 * k], means[:, 2 * k :]
+
+
+def _f1_by_class(means):
+    tp, fp, fn = _per_class(means)
+    return _ratio(2 * tp, 2 * tp + fp + fn), tp, fp, fn
+
+
+def _macro_f1(means):
+    """sklearn's macro average: over the classes present (true or predicted) in the rows at hand."""
+    import numpy as np
+
+    f1, tp, fp, fn = _f1_by_class(means)
+    present = (tp + fp + fn) > 0
+    return np.where(present, f1, 0).sum(axis=1) / np.maximum(present.sum(axis=1), 1)
+
+
+def _weighted(score_of):
+    """sklearn's support-weighted average over classes."""
+
+    def combine(means):
+        import numpy as np
+
+        tp, fp, fn = _per_class(means)
+        support = tp + fn
+        return (score_of(tp, fp, fn) * support).sum(axis=1) / np.maximum(support.sum(axis=1), 1e-300)
+
+    return combine
+
+
 def _log_loss_terms(y, p, _positive):
     import numpy as np
 
@@ -146,15 +187,29 @@ PER_ROW_METRICS: dict[str, tuple[Callable, Callable]] = {
     "f1_score": (_confusion_terms, lambda m: _ratio(2 * m[:, 0], 2 * m[:, 0] + m[:, 1] + m[:, 2])),
     "log_loss": (_log_loss_terms, _FIRST),
 }
-BINARY_ONLY = {"precision_score", "recall_score", "f1_score"}  # multiclass ones are averages over classes
+BINARY_ONLY = {"precision_score", "recall_score", "f1_score"}
+# multiclass averages over classes (weighted, as MLflow's evaluator; macro and micro by their names)
+MULTICLASS_METRICS: dict[str, tuple[Callable, Callable]] = {
+    "f1_score": (_class_confusion_terms, _weighted(lambda tp, fp, fn: _ratio(2 * tp, 2 * tp + fp + fn))),
+    "precision_score": (_class_confusion_terms, _weighted(lambda tp, fp, fn: _ratio(tp, tp + fp))),
+    "recall_score": (_class_confusion_terms, _weighted(lambda tp, fp, fn: _ratio(tp, tp + fn))),
+    "f1_score_macro": (_class_confusion_terms, _macro_f1),
+    "f1_score_micro": (_correct, _FIRST),  # single-label: micro F1 is accuracy
+}
+
+
+def _metric_terms(metric: str, binary: bool) -> tuple[Callable, Callable] | None:
+    if not binary and metric in MULTICLASS_METRICS:
+        return MULTICLASS_METRICS[metric]
+    if metric in BINARY_ONLY and not binary:
+        return None
+    return PER_ROW_METRICS.get(metric)
 
 
 def has_per_row_terms(metric: str, binary: bool, has_probabilities: bool) -> bool:
-    if metric in BINARY_ONLY and not binary:
-        return False
     if metric == "log_loss" and not has_probabilities:
         return False
-    return metric in PER_ROW_METRICS
+    return _metric_terms(metric, binary) is not None
 
 
 def paired_bootstrap_terms(
@@ -166,22 +221,28 @@ def paired_bootstrap_terms(
     resamples: int = RESAMPLES,
     seed: int = SEED,
     max_rows: int = FAST_ROWS,
+    classes: Any = None,
 ) -> Bootstrap:
-    """Paired bootstrap of a per-row-mean metric (PER_ROW_METRICS): both models' terms resampled with the
-    same row indices, so what the rows have in common cancels out."""
+    """Paired bootstrap of a per-row-mean metric (has_per_row_terms): both models' terms resampled with the
+    same row indices, so what the rows have in common cancels out. Binary metrics score `positive`; multiclass
+    averages run over `classes` (all labels of the truth and both models' predictions when not given)."""
     import numpy as np
 
     started = time.perf_counter()
-    terms_of, combine = PER_ROW_METRICS[metric]
+    binary = positive is not None
+    terms_of, combine = _metric_terms(metric, binary)
     y = np.asarray(target)
     if y.dtype.kind in "iuf":
         y = y.astype(float)
-    ours, theirs = terms_of(y, candidate, positive), terms_of(y, champion, positive)
+    if not binary and terms_of is _class_confusion_terms and classes is None:
+        classes = list(np.unique(np.concatenate([y, np.asarray(candidate.predicted), np.asarray(champion.predicted)])))
+    context = positive if binary else classes
+    ours, theirs = terms_of(y, candidate, context), terms_of(y, champion, context)
     n = len(y)
     whole = combine(ours.mean(axis=0)[None, :])[0] - combine(theirs.mean(axis=0)[None, :])[0]
     m = min(n, max_rows)
     rng = np.random.default_rng(seed)
-    block = max(1, BLOCK_ELEMENTS // m)
+    block = max(1, BLOCK_ELEMENTS // (m * ours.shape[1]))
     differences = []
     for start in range(0, resamples, block):
         rows = rng.integers(0, n, size=(min(block, resamples - start), m))

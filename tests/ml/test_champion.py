@@ -101,7 +101,8 @@ def test_binary_f1_from_per_row_terms_matches_recomputing_it():
     ours = np.where(rng.random(1_500) < 0.85, truth, np.where(truth == "good", "bad", "good"))
     theirs = np.where(rng.random(1_500) < 0.8, truth, np.where(truth == "good", "bad", "good"))
     assert has_per_row_terms("f1_score", binary=True, has_probabilities=False)
-    assert not has_per_row_terms("f1_score", binary=False, has_probabilities=False)
+    assert not has_per_row_terms("roc_auc", binary=True, has_probabilities=True)  # a rank metric: recomputed
+    assert not has_per_row_terms("log_loss", binary=True, has_probabilities=False)
     fast = paired_bootstrap_terms("f1_score", truth, Predictions(ours), Predictions(theirs), positive="good", resamples=500)
 
     def f1_difference(rows):
@@ -122,3 +123,22 @@ def test_a_recomputed_metric_stops_at_its_time_budget_and_says_how_many_resample
 
     result = paired_bootstrap_recomputed("custom", 1_000, slow_difference, 0.0, resamples=1_000, time_budget=0.3)
     assert 20 <= result.resamples < 100 and result.method == "recomputed"
+
+
+@pytest.mark.parametrize("metric,average", [("f1_score", "weighted"), ("f1_score_macro", "macro"), ("recall_score", "weighted")])
+def test_multiclass_averages_from_per_class_terms_match_recomputing_them(metric, average):
+    rng = np.random.default_rng(4)
+    classes = np.array(["a", "b", "c", "d"])
+    truth = rng.choice(classes, size=1_200, p=[0.5, 0.3, 0.15, 0.05])
+    ours = np.where(rng.random(1_200) < 0.8, truth, rng.choice(classes, size=1_200))
+    theirs = np.where(rng.random(1_200) < 0.7, truth, rng.choice(classes, size=1_200))
+    assert has_per_row_terms(metric, binary=False, has_probabilities=False)
+    score = {"f1_score": sk.f1_score, "f1_score_macro": sk.f1_score, "recall_score": sk.recall_score}[metric]
+
+    def difference(rows):
+        return score(truth[rows], ours[rows], average=average, zero_division=0) - score(truth[rows], theirs[rows], average=average, zero_division=0)
+
+    fast = paired_bootstrap_terms(metric, truth, Predictions(ours), Predictions(theirs), resamples=400)
+    slow = paired_bootstrap_recomputed(metric, 1_200, difference, difference(np.arange(1_200)), resamples=400)
+    assert fast.difference == pytest.approx(difference(np.arange(1_200)))
+    assert fast.low == pytest.approx(slow.low, abs=0.01) and fast.high == pytest.approx(slow.high, abs=0.01)
