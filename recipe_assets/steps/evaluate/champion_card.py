@@ -2,6 +2,7 @@
 its reason, the change criteria, and the bootstrap plot."""
 from __future__ import annotations
 
+import textwrap
 from typing import Any
 
 from dagster import MetadataValue
@@ -16,8 +17,10 @@ def champion_entries(comparison: dict[str, Any]) -> dict[str, Any]:
     """Card entries, all labelled `champion ...` so the tab's pattern finds them."""
     verdict = "promotable" if comparison["promotable"] else "not promotable"
     entries: dict[str, Any] = {
-        "champion verdict": MetadataValue.md(f"**{verdict}** ({comparison['status']}): {comparison['reason']}"),
+        "champion verdict": f"{verdict} ({comparison['status']})",
         "champion version": comparison["version"] or "none",
+        # wrapped, so the HTML card shows it as a paragraph rather than one very long cell
+        "champion reason": MetadataValue.text(textwrap.fill(comparison["reason"], 110)),
     }
     if comparison["metrics"]:
         rows = [

@@ -70,7 +70,7 @@ def build(recipe: "RecipeSettings", steps) -> list:
             "model name": model_version.name,
             "version": MetadataValue.int(int(model_version.version)),
             "alias": config.alias or "",
-            "alias moved": MetadataValue.md(alias_line(config.alias, decision, previous, model_version.version)),
+            "alias moved": MetadataValue.text(alias_line(config.alias, decision, previous, model_version.version)),
             "model uri": MetadataValue.text(value["model_uri"]),
             "validation status": status,
         }
