@@ -296,10 +296,14 @@ def change_check(metric: str, candidate: float, champion: float | None, greater_
                  min_absolute_change: float | None, min_relative_change: float | None) -> tuple[bool, str]:
     """MLflow's MetricThreshold change check of one criterion (its threshold is checked by the caller, as for
     every criterion): (passed, MLflow's reason when it failed)."""
+    import logging
+
     import mlflow
     from mlflow.models import EvaluationResult, MetricThreshold
     from mlflow.models.evaluation.validation import ModelValidationFailedException
 
+    # its INFO lines ("Validating candidate model metrics...") restate what the card shows
+    logging.getLogger("mlflow.models.evaluation.validation").setLevel(logging.WARNING)
     threshold = MetricThreshold(
         min_absolute_change=min_absolute_change, min_relative_change=min_relative_change, greater_is_better=greater_is_better
     )
