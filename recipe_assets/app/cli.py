@@ -48,7 +48,7 @@ def add_common(parser: argparse.ArgumentParser) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="recipe-assets", description="MLflow Recipes, run as a Dagster asset graph.")
-    verbs = parser.add_subparsers(dest="verb", required=True, metavar="{run,inspect,clean,get-artifact,init}")
+    verbs = parser.add_subparsers(dest="verb", required=True, metavar="{run,inspect,clean,get-artifact,init,promote,rollback}")
     run = verbs.add_parser("run", help="materialize what is missing or stale, up to --step (default: register)")
     run.add_argument("--step", default=None, help="run up to and including this step")
     inspect = verbs.add_parser("inspect", help="the graph with each output's state, or with --step that step's card")
@@ -60,7 +60,11 @@ def build_parser() -> argparse.ArgumentParser:
     init = verbs.add_parser("init", help="create a new recipe directory from a bundled template")
     init.add_argument("directory", nargs="?", default=None, help="the new recipe directory (default: --recipe-root)")
     init.add_argument("--template", choices=TEMPLATE_CHOICES, default="regression", help="bundled template (default: regression)")
-    for verb in (run, inspect, clean, artifact, init):
+    promote = verbs.add_parser("promote", help="move the champion alias (steps.register.alias) to a registered version; batch scoring follows it")
+    promote.add_argument("version", help="the registered model version")
+    promote.add_argument("--force", action="store_true", help="promote a version its validation criteria REJECTED")
+    rollback = verbs.add_parser("rollback", help="move the champion alias back to the version that held it before")
+    for verb in (run, inspect, clean, artifact, init, promote, rollback):
         add_common(verb)
     return parser
 
@@ -117,7 +121,8 @@ def where_lines(recipe) -> list[str]:
     lines = []
     registered = recipe.latest_value("registered_model_version")
     if registered:
-        lines.append(f"registered model: {registered['model_uri']} (alias {registered['alias']}), tracking store {recipe.mlflow.tracking_uri}")
+        moved = "moved to it" if registered.get("promoted", True) else "not moved: " + str(registered.get("promotion"))
+        lines.append(f"registered model: {registered['model_uri']} (alias {registered['alias']} {moved}), tracking store {recipe.mlflow.tracking_uri}")
         lines.append(f"browse it: {mlflow_ui_hint(recipe.mlflow.tracking_uri)}")
     lines.append(
         f"see the asset graph: DAGSTER_HOME={shlex.quote(str(recipe.instance_dir))} RECIPE_ROOT={shlex.quote(str(recipe.root))} "
@@ -167,7 +172,34 @@ def cmd_init(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"run": cmd_run, "inspect": cmd_inspect, "clean": cmd_clean, "get-artifact": cmd_get_artifact, "init": cmd_init}
+def cmd_promote(args: argparse.Namespace) -> int:
+    recipe = open_recipe(args)
+    name, alias = recipe.champion_alias()
+    previous = recipe.promote(args.version, force=args.force)
+    if previous == str(args.version):
+        print(f"{name} version {args.version} already holds {alias!r}; nothing moved")
+    else:
+        print(f"{alias!r} of {name} moved to version {args.version} (from {previous or 'no version'}); batch scoring follows it")
+    return 0
+
+
+def cmd_rollback(args: argparse.Namespace) -> int:
+    recipe = open_recipe(args)
+    name, alias = recipe.champion_alias()
+    current, previous = recipe.rollback()
+    print(f"{alias!r} of {name} rolled back from version {current} to version {previous}; batch scoring follows it")
+    return 0
+
+
+COMMANDS = {
+    "run": cmd_run,
+    "inspect": cmd_inspect,
+    "clean": cmd_clean,
+    "get-artifact": cmd_get_artifact,
+    "init": cmd_init,
+    "promote": cmd_promote,
+    "rollback": cmd_rollback,
+}
 
 
 def main(argv: list[str] | None = None) -> int:

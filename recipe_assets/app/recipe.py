@@ -5,6 +5,7 @@
     r.inspect()  /  r.inspect("train") # the graph with each output's state, or a step's card
     r.clean()  /  r.clean("train")     # forget outputs (that step and the later ones) so they run again
     r.get_artifact("model")            # the output itself: DataFrame, transformer, model, Run, ModelVersion
+    r.promote("3")  /  r.rollback()    # (ours) move the champion alias by hand; recorded on the versions
 """
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ from recipe_assets.app import inspect_view
 from recipe_assets.app.notebook import run_result
 from recipe_assets.core.errors import RecipeError
 from recipe_assets.core.keys import asset_key
+from recipe_assets.data import model_aliases
 from recipe_assets.core.profile_choice import chosen_profile
 from recipe_assets.data.io_manager import remove_stored_output, stored_output
 from recipe_assets.engine import runner
@@ -150,6 +152,28 @@ class Recipe:
     def check_step(self, step: str) -> None:
         if step not in self.steps:
             raise RecipeError(f"unknown step {step!r}; this recipe's steps are {', '.join(self.steps)}")
+
+    def champion_alias(self) -> tuple[str, str]:
+        """(registered model name, champion alias) of this recipe; an error naming the key when either is missing."""
+        registry = self.loaded.config.model_registry
+        if registry is None:
+            raise RecipeError(f"{self.loaded.profile_path}: model_registry.model_name is not set; there is no registered model to promote")
+        alias = self.loaded.config.steps.register.alias
+        if not alias:
+            raise RecipeError(f"{self.root / RECIPE_FILE}: steps.register.alias is empty; set it (e.g. champion) to promote versions")
+        return registry.model_name, alias
+
+    def promote(self, version: str | int, force: bool = False) -> str | None:
+        """Move the champion alias to registered `version` by hand (a REJECTED one only with `force`),
+        recorded on the version as tags (who, when, from which version). Batch scoring follows the alias.
+        Returns the version that held the alias before (None: none did)."""
+        name, alias = self.champion_alias()
+        return model_aliases.promote(self.mlflow.client(), name, alias, str(version), force=force)
+
+    def rollback(self) -> tuple[str, str]:
+        """Move the champion alias back to the version that held it before the current one; returns (from, to)."""
+        name, alias = self.champion_alias()
+        return model_aliases.rollback(self.mlflow.client(), name, alias)
 
     def latest_value(self, name: str) -> Any:
         """The stored output of asset `name`, or None when it has not been materialized."""

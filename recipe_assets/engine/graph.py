@@ -130,7 +130,7 @@ def _definitions(loaded: LoadedConfig) -> Definitions:
     return Definitions(
         assets=[*step_assets(loaded, MODEL_DEVELOPMENT), *scoring],
         jobs=jobs,
-        sensors=[build_scoring_sensor(loaded, job_name(loaded.name, BATCH_SCORING))] if scoring else [],
+        sensors=[build_scoring_sensor(loaded, job_name(loaded.name, BATCH_SCORING), mlflow_resource(loaded))] if scoring else [],
         resources={
             io_manager_key(loaded.name): RecipeIOManager(
                 base_dir=loaded.outputs_base,

@@ -45,7 +45,7 @@ def test_help_lists_the_verbs_without_importing_heavy_libraries():
     script = Path(sys.executable).parent / "recipe-assets"
     shown = subprocess.run([str(script), "--help"], capture_output=True, text=True, timeout=60)
     assert shown.returncode == 0
-    assert "{run,inspect,clean,get-artifact,init}" in shown.stdout
+    assert "{run,inspect,clean,get-artifact,init,promote,rollback}" in shown.stdout
     probe = "import sys; from recipe_assets.app import cli; cli.build_parser(); print([m for m in ('pandas', 'sklearn', 'mlflow', 'dagster') if m in sys.modules])"
     assert subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60).stdout.strip() == "[]"
 
@@ -245,7 +245,7 @@ def test_mlflow_hint_is_the_interpreters_mlflow_ui_or_the_server_itself(monkeypa
 
 def test_python_m_recipe_assets_is_the_command():
     shown = subprocess.run([sys.executable, "-m", "recipe_assets", "--help"], capture_output=True, text=True, timeout=60)
-    assert shown.returncode == 0 and "{run,inspect,clean,get-artifact,init}" in shown.stdout
+    assert shown.returncode == 0 and "{run,inspect,clean,get-artifact,init,promote,rollback}" in shown.stdout
 
 
 def test_init_prints_a_next_command_that_exists(tmp_path: Path, monkeypatch, capsys):

@@ -113,7 +113,7 @@ def test_help_from_the_console_script_and_python_m(installed, tmp_path):
     for command in ([str(installed["bin"] / "recipe-assets"), "--help"], [str(installed["bin"] / "python"), "-m", "recipe_assets", "--help"]):
         shown = subprocess.run(command, cwd=installed["work"], env=env, capture_output=True, text=True, timeout=120)
         assert shown.returncode == 0, shown.stderr
-        assert "{run,inspect,clean,get-artifact,init}" in shown.stdout
+        assert "{run,inspect,clean,get-artifact,init,promote,rollback}" in shown.stdout
 
 
 def test_init_run_and_every_printed_hint_work_outside_the_repo(installed, tmp_path):

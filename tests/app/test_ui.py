@@ -149,3 +149,20 @@ def test_the_mlflow_run_shows_the_train_card_with_its_tabs_and_plots(regression_
         keep_screenshot(page, "mlflow-run-train-card.png")
         card.get_by_text("Leaderboard").first.click()  # the tabs switch inside MLflow's viewer (CSS only, no script)
         card.get_by_text("this run").first.wait_for(state="visible", timeout=10000)
+
+
+def test_the_evaluate_card_shows_champion_vs_candidate_with_its_bootstrap_plot(regression_recipe: Path, browser_page, edit):
+    """The HTML card (the same page MLflow shows as cards/evaluate.html) of a second model, compared with the first."""
+    Recipe(recipe_root=regression_recipe).run(quiet=True)
+    edit(regression_recipe / "steps" / "train.py", "random_state=42", "random_state=5")
+    Recipe(recipe_root=regression_recipe).run(quiet=True)
+    page = browser_page
+    page.goto((regression_recipe / "metadata" / "outputs" / "cards" / "evaluate.html").as_uri())
+    page.get_by_text("Champion vs candidate", exact=True).click()
+    panel = page.locator("[data-tab='Champion vs candidate']")
+    panel.get_by_text("champion metrics (test)").wait_for(state="visible", timeout=10000)
+    assert "better: test root_mean_squared_error" in panel.inner_text()
+    plot = panel.locator("img[alt='champion vs candidate: bootstrap of the difference']")
+    plot.wait_for(state="visible", timeout=10000)
+    assert plot.evaluate("i => i.naturalWidth") > 0
+    keep_screenshot(page, "evaluate-card-champion-tab.png")

@@ -12,10 +12,13 @@ from recipe_assets.core.keys import MODEL_DEVELOPMENT, REJECTED, VALIDATED, asse
 from recipe_assets.core.user_code import check_function_defined
 from recipe_assets.core.values import plain_value
 from recipe_assets.core.versioning import bytes_version, step_files
+from recipe_assets.ml import champion as champion_metrics
 from recipe_assets.ml import evaluation
 from recipe_assets.ml.estimators import estimator_score, predict_with_probabilities
 from recipe_assets.ml.evaluation import compute_metrics
+from recipe_assets.steps.evaluate import champion as champion_gate
 from recipe_assets.steps.evaluate.card import LAYOUT, check_name, criteria_table, evaluation_plots, missing_metric_warnings
+from recipe_assets.steps.evaluate.champion_card import champion_entries
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -30,8 +33,9 @@ def build(recipe: "RecipeSettings", steps) -> list:
     for index, metric in enumerate(recipe.custom_metrics):
         check_function_defined(root, "custom_metrics", metric.function, f"custom_metrics[{index}].function")
     version = step_code_version(
-        step_files(__file__, evaluation),
-        [config.slice_for_version(), *(m.slice_for_version() for m in recipe.custom_metrics), target_col, recipe.task, str(recipe.positive_class)],
+        step_files(__file__, evaluation, champion_metrics),
+        [config.slice_for_version(), *(m.slice_for_version() for m in recipe.custom_metrics), target_col, recipe.task, str(recipe.positive_class),
+         str(steps.register.alias)],
         root,
         ["custom_metrics"] if recipe.custom_metrics else [],
     )
@@ -69,6 +73,10 @@ def build(recipe: "RecipeSettings", steps) -> list:
         )
         for c in config.validation_criteria
     ]
+    # blocking where the gate stops the model: change criteria that fail make it REJECTED, and register would refuse it
+    champion_blocks = champion_gate.has_change_criteria(config.validation_criteria) and not steps.register.allow_non_validated_model
+    checks.append(AssetCheckSpec(name=champion_gate.CHECK_NAME, asset=run_key, blocking=champion_blocks,
+                                 description="the candidate against the registered champion on the same test rows"))
 
     @asset(
         key=run_key,
@@ -93,7 +101,9 @@ def build(recipe: "RecipeSettings", steps) -> list:
         pipeline = model["pipeline"]
         by_split = {split: score(pipeline, frame) for split, frame in (("validation", validation_data), ("test", test_data))}
         outcomes, table = criteria_table(recipe, config.validation_criteria, by_split["test"])
-        status = VALIDATED if all(o["passed"] for o in outcomes) else REJECTED
+        champion = champion_gate.compare_with_champion(recipe, steps, mlflow_resource, pipeline, model["run_id"], test_data)
+        passed = all(o["passed"] for o in outcomes) and champion_gate.change_criteria_pass(champion)
+        status = VALIDATED if passed else REJECTED
         
         card: dict[str, Any] = {
             "model validation status": status,
@@ -111,6 +121,7 @@ def build(recipe: "RecipeSettings", steps) -> list:
         warnings = missing_metric_warnings(recipe, config.validation_criteria, by_split["test"])
         if warnings:
             card["warnings"] = MetadataValue.md(warnings)
+        card.update(champion_entries(champion))
         evaluation_plots(pipeline, test_data, target_col, recipe.task, recipe.positive_class, by_split["test"])
         with mlflow_resource.resume_run(model["run_id"]):
             import mlflow
@@ -119,7 +130,8 @@ def build(recipe: "RecipeSettings", steps) -> list:
             mlflow.log_metrics({f"test_{k}": v for k, v in by_split["test"].items()})
             mlflow.log_metrics({f"training_{k}": v for k, v in training_custom_metrics(model).items()})
             mlflow.set_tag("model_validation_status", status)
-        value = {**_without_pipeline(model), "model_validation_status": status, "metrics": by_split, "validation": outcomes}
+        comparison = {key: item for key, item in champion.items() if key != "distribution"}
+        value = {**_without_pipeline(model), "model_validation_status": status, "metrics": by_split, "validation": outcomes, "champion": comparison}
         yield Output(value, data_version=DataVersion(bytes_version(json.dumps(value, sort_keys=True, default=str).encode())), metadata=card)
         for outcome in outcomes:
             yield AssetCheckResult(
@@ -129,6 +141,15 @@ def build(recipe: "RecipeSettings", steps) -> list:
                 severity=AssetCheckSeverity.ERROR,
                 metadata={"value": outcome["value"], "threshold": outcome["threshold"], "greater_is_better": outcome["greater_is_better"]},
             )
+        champion_passed, severity, description = champion_gate.check_outcome(champion, status)
+        yield AssetCheckResult(
+            asset_key=run_key,
+            check_name=champion_gate.CHECK_NAME,
+            passed=champion_passed,
+            severity=AssetCheckSeverity[severity],
+            description=description,
+            metadata={"verdict": champion["status"], "champion version": str(champion["version"] or "none"), "reason": champion["reason"]},
+        )
 
     return [_evaluate]
 

@@ -12,6 +12,7 @@ from recipe_assets.core.metrics import builtin_metric_names, greater_is_better, 
 from recipe_assets.core.values import plain_value
 from recipe_assets.ml.estimators import predict_with_probabilities
 from recipe_assets.ml.metrics import resolve_positive_class
+from recipe_assets.steps.evaluate.champion_card import TAB as CHAMPION_TAB
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -93,4 +94,5 @@ LAYOUT = (
     ("Model Performance (Test)", (r"^metrics$", r"primary metric", r"^(validation|test) (?!criteria)", r"plot: predicted vs actual", r"plot: residuals")),
     ("Model Validation", (r"model validation status", r"validation criteria")),
     ("Model Performance Plots", (r"plot: confusion", r"plot: roc", r"plot: precision-recall", r"confusion matrix")),
+    CHAMPION_TAB,
 )

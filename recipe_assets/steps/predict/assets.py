@@ -9,6 +9,7 @@ from recipe_assets import cards
 from recipe_assets.core.code_ledger import step_code_version
 from recipe_assets.core.keys import BATCH_SCORING, asset_key, io_manager_key, mlflow_key, mlflow_of
 from recipe_assets.core.versioning import step_files
+from recipe_assets.data import model_aliases
 from recipe_assets.ml import estimators
 from recipe_assets.steps.predict.scoring import model_uri_for, stream_predictions, write_output
 
@@ -29,8 +30,9 @@ def build(recipe: "RecipeSettings", steps) -> list:
         ins["registered_model_version"] = AssetIn(key=asset_key(recipe.name, "registered_model_version"))
 
     def score(context: AssetExecutionContext, ingested_scoring_data: dict, registered: dict | None) -> Output:
-        model_uri = model_uri_for(config, registered)
-        model = mlflow_of(context, recipe.name).load_model(model_uri)
+        mlflow_resource = mlflow_of(context, recipe.name)
+        model_uri = model_uri_for(config, registered, lambda name, alias: model_aliases.holder(mlflow_resource.client(), name, alias))
+        model = mlflow_resource.load_model(model_uri)
         started = time.perf_counter()
         location, stats = write_output(
             recipe,

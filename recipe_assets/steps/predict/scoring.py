@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from recipe_assets import cards
 from recipe_assets.core.atomic import write_atomically
-from recipe_assets.core.errors import RecipeDataError
+from recipe_assets.core.errors import RecipeDataError, RecipeError
 from recipe_assets.core.versioning import files_fingerprint
 from recipe_assets.data.tables import output_table_path
 from recipe_assets.ml.estimators import score_frame
@@ -235,8 +235,19 @@ def _write_delta(location: Path, config: PredictConfig, produce) -> dict[str, An
     return stats
 
 
-def model_uri_for(config: PredictConfig, registered: dict[str, Any] | None) -> str:
+def model_uri_for(config: PredictConfig, registered: dict[str, Any] | None, holder_of: Any = None) -> str:
+    """`steps.predict.model_uri`, else the version holding the champion alias (scoring follows the alias, so
+    a promotion or rollback changes what is scored), else (no alias configured) the version register made."""
     if config.model_uri:
         return config.model_uri
+    alias = registered.get("alias")
+    if alias and holder_of is not None:
+        version = holder_of(registered["name"], alias)
+        if version is None:
+            raise RecipeError(
+                f"no version of {registered['name']} holds the alias {alias!r}, which batch scoring follows: promote one "
+                f"(recipe-assets promote VERSION), or set steps.predict.model_uri"
+            )
+        return f"models:/{registered['name']}/{version}"
     return registered["model_uri"]
 

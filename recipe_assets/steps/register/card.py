@@ -25,4 +25,16 @@ def rejection_message(evaluation: dict[str, Any]) -> str:
 
 
 
+def alias_line(alias: str | None, decision: Any, previous: str | None, version: Any) -> str:
+    """Whether the champion alias moved to this version, and why (the register card's answer)."""
+    if not alias:
+        return f"no alias: {decision.reason}"
+    if decision.promote:
+        was = f"from version {previous}" if previous and previous != str(version) else "its first holder"
+        return f"yes: {alias!r} moved to version {version} ({was}).\nWhy: {decision.reason}"
+    kept = f"stays on version {previous}" if previous else "is held by no version"
+    challenger = f"; this version is {decision.challenger!r}" if decision.challenger else ""
+    return f"no: {alias!r} {kept}{challenger}.\nWhy: {decision.reason}"
+
+
 LAYOUT = (("Registered Model", (r".",)),)
