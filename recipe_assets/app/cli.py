@@ -129,10 +129,10 @@ def cmd_clean(args: argparse.Namespace) -> int:
 
 def cmd_get_artifact(args: argparse.Namespace) -> int:
     from recipe_assets.app.recipe import check_artifact_name
-    from recipe_assets.steps.registry import step_of
 
-    check_artifact_name(args.name)
     recipe = open_recipe(args)
+    check_artifact_name(args.name, recipe.loaded.catalog)  # a recipe's custom steps add outputs
+    step_of = recipe.loaded.catalog.step_of
     location = recipe.artifact_location(args.name)
     if location is None:
         print(f"error: {args.name} is not materialized yet; run `{this_command()} run --step {step_of(args.name)}`", file=sys.stderr)

@@ -21,7 +21,6 @@ from recipe_assets.engine.config import LoadedConfig, load_config
 from recipe_assets.engine.instance import expected_identity, instance_dir
 from recipe_assets.engine.observation import raw_file_observer
 from recipe_assets.engine.sensors import build_scoring_sensor
-from recipe_assets.steps.registry import STEPS
 
 
 def mlflow_resource(loaded: LoadedConfig) -> MlflowTracking:
@@ -46,7 +45,7 @@ def mlflow_resource(loaded: LoadedConfig) -> MlflowTracking:
 def step_assets(loaded: LoadedConfig, group: str) -> list:
     """Every step's definitions in `group`, in the registry's order; each step gets the recipe-wide settings
     and the parsed `steps:` section, never this engine's objects."""
-    return [definition for spec in STEPS if spec.group == group for definition in spec.build(loaded.settings, loaded.config.steps)]
+    return [definition for spec in loaded.catalog.specs if spec.group == group for definition in spec.build(loaded.settings, loaded.config.steps)]
 
 
 def executors(loaded: LoadedConfig):

@@ -58,11 +58,14 @@ def build(recipe: "RecipeSettings", steps) -> list:
         ["train"],
     )
 
+    features = recipe.before_train_steps[-1] if recipe.before_train_steps else None
+
     @asset(
         key=asset_key(recipe.name, "model"),
         ins={
-            "transformer": AssetIn(key=asset_key(recipe.name, "transformer")),
-            "transformed_training_data": AssetIn(key=asset_key(recipe.name, "transformed_training_data")),
+            # a recipe's `before: train` custom steps (steps/custom) extend the transformer and the data fitted on
+            "transformer": AssetIn(key=asset_key(recipe.name, f"{features}_transformer" if features else "transformer")),
+            "transformed_training_data": AssetIn(key=asset_key(recipe.name, features or "transformed_training_data")),
             "training_data": AssetIn(key=asset_key(recipe.name, "training_data")),
             "validation_data": AssetIn(key=asset_key(recipe.name, "validation_data")),
         },
