@@ -114,6 +114,7 @@ def build(recipe: "RecipeSettings", steps) -> list:
             mlflow.log_params(_flat_params({**fitted.estimator.get_params(deep=False), **fitted.params}))
             mlflow.log_metrics({f"training_{k}": v for k, v in fitted.metrics["training"].items()})
             mlflow.log_metrics({f"val_{k}": v for k, v in fitted.metrics["validation"].items()})
+            mlflow.log_metrics(fitted.early_stopping)  # steps.train.fit_params: where the estimator stopped early
             choice.log_to_mlflow(run, f"{recipe.name}-train")
             info = mlflow_resource.log_sklearn_model(
                 pipeline,
