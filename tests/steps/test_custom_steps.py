@@ -144,3 +144,17 @@ def test_an_input_no_step_makes_is_a_config_error_naming_the_entry(regression_re
     (regression_recipe / "steps" / "custom.py").write_text("def report(test_data, modle):\n    return None\n")
     with pytest.raises(RecipeConfigError, match=r"recipe.yaml: custom_steps\[0\].inputs\[1\]: unknown output 'modle'; expected one of ingested_data"):
         Recipe(recipe_root=regression_recipe)
+
+
+@pytest.mark.parametrize("template", ["regression", "classification"])
+def test_the_templates_commented_example_loads_when_uncommented(template: str, tmp_path: Path):
+    root = copy_template(template, tmp_path / template)
+    recipe_file = root / "recipe.yaml"
+    lines = recipe_file.read_text().splitlines()
+    start = lines.index("# custom_steps:")
+    end = next(i for i in range(start, len(lines)) if not lines[i].startswith("#"))
+    recipe_file.write_text("\n".join(lines[:start] + [line[2:] for line in lines[start:end]] + lines[end:]) + "\n")
+    steps = Recipe(recipe_root=root).steps
+    assert steps.index("transform") < steps.index("extra_features") < steps.index("train") < steps.index("evaluate") < steps.index("feature_report")
+    with_profile = Recipe(recipe_root=copy_template(template, tmp_path / "profiled" / template), profile="custom_steps")
+    assert "feature_report" in with_profile.steps and "extra_features" not in with_profile.steps
