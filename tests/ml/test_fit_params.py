@@ -111,3 +111,36 @@ def test_fit_params_with_automl_is_refused(tmp_path: Path):
     recipe.write_text(recipe.read_text().replace('    using: "custom"\n    estimator_method: estimator_fn\n', '    using: automl/flaml\n    fit_params: {eval_set: validation}\n'))
     with pytest.raises(RecipeConfigError, match="steps.train: fit_params is for the recipe's own estimator"):
         Recipe(recipe_root=root)
+
+
+def noisy_rows(seed: int, n: int = 400) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    features = rng.normal(size=(n, 4))
+    return features, features[:, 0] + rng.normal(scale=2.0, size=n)
+
+
+def test_xgboost_stops_early_on_the_validation_split_with_its_constructor_rounds():
+    from xgboost import XGBRegressor
+
+    (features, target), (val_features, val_target) = noisy_rows(0), noisy_rows(1)
+    model = XGBRegressor(n_estimators=ROUNDS, learning_rate=0.3, early_stopping_rounds=5)
+    model.fit(features, target, **fit_params.resolve({"eval_set": "validation", "verbose": False}, val_features, val_target))
+    stopped = fit_params.early_stopping(model)
+    assert 0 <= stopped["best_iteration"] < ROUNDS - 5 and stopped["best_iteration"] == model.best_iteration
+    assert stopped["best_score"] == pytest.approx(model.best_score)
+
+
+def test_a_classifier_gets_its_evaluation_labels_coded_as_its_training_labels():
+    from lightgbm import LGBMClassifier, early_stopping
+
+    from recipe_assets.ml.estimators import label_encoded_classifier
+
+    (features, score), (val_features, val_score) = noisy_rows(2), noisy_rows(3)
+    labels, val_labels = np.where(score > 0, "good", "bad"), np.where(val_score > 0, "good", "bad")
+    classifier = label_encoded_classifier()(LGBMClassifier(n_estimators=ROUNDS, learning_rate=0.3, verbose=-1))
+    resolved = fit_params.resolve({"eval_set": "validation"}, val_features, val_labels)
+    classifier.fit(features, labels, callbacks=[early_stopping(5, verbose=False)], **resolved)
+    assert 0 < fit_params.early_stopping(classifier)["best_iteration"] < ROUNDS
+    assert set(classifier.predict(val_features)) <= {"good", "bad"}
+    with pytest.raises(ValueError, match=r"the evaluation set has labels the training data has not: \['ugly'\]"):
+        classifier.fit(features, labels, **fit_params.resolve({"eval_set": "validation"}, val_features[:2], np.array(["good", "ugly"])))
