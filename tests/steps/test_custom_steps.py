@@ -158,3 +158,15 @@ def test_the_templates_commented_example_loads_when_uncommented(template: str, t
     assert steps.index("transform") < steps.index("extra_features") < steps.index("train") < steps.index("evaluate") < steps.index("feature_report")
     with_profile = Recipe(recipe_root=copy_template(template, tmp_path / "profiled" / template), profile="custom_steps")
     assert "feature_report" in with_profile.steps and "extra_features" not in with_profile.steps
+
+
+def test_the_cli_knows_a_custom_steps_output(regression_recipe: Path, capsys):
+    from recipe_assets.app.cli import main
+
+    with_report_step(regression_recipe)
+    assert main(["get-artifact", "feature_report", "--recipe-root", str(regression_recipe)]) == 1
+    assert "feature_report is not materialized yet; run `" in capsys.readouterr().err
+    assert main(["get-artifact", "feature_reports", "--recipe-root", str(regression_recipe)]) == 2
+    assert "unknown artifact 'feature_reports'; expected one of ingested_data," in capsys.readouterr().err
+    assert main(["inspect", "--step", "feature_report", "--recipe-root", str(regression_recipe)]) == 0
+    assert "feature_report: not materialized yet; run `" in capsys.readouterr().out
