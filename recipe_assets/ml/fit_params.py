@@ -34,6 +34,7 @@ VALIDATION = "validation"
 VALIDATION_FEATURES = "validation_features"
 VALIDATION_TARGET = "validation_target"
 KEY_PATH = "steps.train.fit_params"
+WRAPPERS = ("LabelEncodedClassifier", "CalibratedClassifierCV")  # ours (ml/estimators.py) and calibrate_proba's; both pass fit's keywords on
 
 
 def resolve(fit_params: dict[str, Any] | None, features: Any, target: Any) -> dict[str, Any]:
@@ -77,8 +78,9 @@ def check_accepted(estimator: Any, fit_params: dict[str, Any]) -> None:
     fitting, naming the estimator and what its `fit` takes."""
     if not fit_params:
         return
-    inner = getattr(estimator, "estimator", None) or estimator  # our label-encoding wrapper
-    inner = getattr(inner, "estimator", None) or inner  # CalibratedClassifierCV
+    inner = estimator
+    while type(inner).__name__ in WRAPPERS:  # the user's estimator is inside; a meta-estimator of theirs is not unwrapped
+        inner = inner.estimator
     parameters = inspect.signature(inner.fit).parameters
     if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values()):
         return

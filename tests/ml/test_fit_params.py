@@ -144,3 +144,23 @@ def test_a_classifier_gets_its_evaluation_labels_coded_as_its_training_labels():
     assert set(classifier.predict(val_features)) <= {"good", "bad"}
     with pytest.raises(ValueError, match=r"the evaluation set has labels the training data has not: \['ugly'\]"):
         classifier.fit(features, labels, **fit_params.resolve({"eval_set": "validation"}, val_features[:2], np.array(["good", "ugly"])))
+
+
+def test_the_check_reads_the_users_estimator_inside_our_wrappers_but_not_inside_theirs():
+    from sklearn.calibration import CalibratedClassifierCV
+    from sklearn.ensemble import HistGradientBoostingClassifier
+
+    from recipe_assets.ml.estimators import label_encoded_classifier
+
+    wrapped = label_encoded_classifier()(CalibratedClassifierCV(HistGradientBoostingClassifier()))
+    with pytest.raises(UserCodeError, match="HistGradientBoostingClassifier.fit does not take 'eval_set'"):
+        fit_params.check_accepted(wrapped, {"eval_set": "validation"})
+    # a meta-estimator of the user's is what is fitted: its own fit decides, not the estimator inside it
+    class EarlyStoppingWrapper:
+        def __init__(self, estimator):
+            self.estimator = estimator
+
+        def fit(self, X, y, eval_set=None):
+            return self
+
+    fit_params.check_accepted(EarlyStoppingWrapper(HistGradientBoostingClassifier()), {"eval_set": "validation"})

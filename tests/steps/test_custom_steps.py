@@ -170,3 +170,12 @@ def test_the_cli_knows_a_custom_steps_output(regression_recipe: Path, capsys):
     assert "unknown artifact 'feature_reports'; expected one of ingested_data," in capsys.readouterr().err
     assert main(["inspect", "--step", "feature_report", "--recipe-root", str(regression_recipe)]) == 0
     assert "feature_report: not materialized yet; run `" in capsys.readouterr().out
+
+
+def test_a_before_train_step_with_inputs_is_refused_with_the_contract(regression_recipe: Path):
+    (regression_recipe / "recipe.yaml").write_text(
+        (regression_recipe / "recipe.yaml").read_text()
+        + "custom_steps:\n  - name: weights\n    function: weights\n    before: train\n    inputs: [training_data]\n"
+    )
+    with pytest.raises(RecipeConfigError, match=r"custom_steps\[0\]: a `before: train` step takes no inputs: it is called with the transformed training features"):
+        Recipe(recipe_root=regression_recipe)
