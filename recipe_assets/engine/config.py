@@ -112,7 +112,8 @@ class LoadedConfig:
         """The recipe's steps in run order: the built-in ones and its `custom_steps:`."""
         from recipe_assets.engine.custom_steps import recipe_catalog
 
-        return recipe_catalog(self.config.custom_steps, self.root / RECIPE_FILE)
+        steps = self.config.steps
+        return recipe_catalog(self.config.custom_steps, self.root / RECIPE_FILE, steps.predict is not None and steps.ingest_scoring is not None)
 
     @property
     def name(self) -> str:

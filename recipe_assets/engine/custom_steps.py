@@ -12,7 +12,8 @@ from recipe_assets.steps.custom.config import CustomStepConfig
 from recipe_assets.steps.custom.spec import before_train_spec, downstream_spec
 
 
-def recipe_catalog(custom_steps: Sequence[CustomStepConfig], recipe_path: Path) -> StepCatalog:
+def recipe_catalog(custom_steps: Sequence[CustomStepConfig], recipe_path: Path, batch_scoring: bool = True) -> StepCatalog:
+    """`batch_scoring`: whether the recipe configures ingest_scoring and predict (a custom step may read their outputs only then)."""
     if not custom_steps:
         return BUILTIN
     taken = set(BUILTIN.by_name) | set(BUILTIN.output_names)
@@ -34,6 +35,10 @@ def recipe_catalog(custom_steps: Sequence[CustomStepConfig], recipe_path: Path) 
                         str(recipe_path), f"custom_steps[{index}].inputs[{position}]", f"unknown output {name!r}; expected one of {known} (or a custom step listed before)"
                     )
             group = BATCH_SCORING if any(made_by_group[name] == BATCH_SCORING for name in custom.inputs) else MODEL_DEVELOPMENT
+            if group == BATCH_SCORING and not batch_scoring:
+                raise RecipeConfigError(
+                    str(recipe_path), f"custom_steps[{index}].inputs", "reads a batch-scoring output, but the recipe has no steps.ingest_scoring and steps.predict"
+                )
             downstream.append(downstream_spec(custom, index, group))
         taken.update(names)
         made_by_group.update(dict.fromkeys(names, downstream[-1].group if not custom.before else MODEL_DEVELOPMENT))

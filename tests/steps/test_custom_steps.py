@@ -179,3 +179,14 @@ def test_a_before_train_step_with_inputs_is_refused_with_the_contract(regression
     )
     with pytest.raises(RecipeConfigError, match=r"custom_steps\[0\]: a `before: train` step takes no inputs: it is called with the transformed training features"):
         Recipe(recipe_root=regression_recipe)
+
+
+def test_a_step_reading_scored_data_needs_batch_scoring(regression_recipe: Path):
+    text = (regression_recipe / "recipe.yaml").read_text()
+    start, end = text.index("  ingest_scoring:"), text.index("custom_metrics:")
+    (regression_recipe / "recipe.yaml").write_text(
+        text[:start] + text[end:] + "custom_steps:\n  - name: score_report\n    function: score_report\n    inputs: [scored_data]\n"
+    )
+    (regression_recipe / "steps" / "custom.py").write_text("def score_report(scored_data):\n    return None\n")
+    with pytest.raises(RecipeConfigError, match=r"custom_steps\[0\].inputs: reads a batch-scoring output, but the recipe has no steps.ingest_scoring"):
+        Recipe(recipe_root=regression_recipe)
