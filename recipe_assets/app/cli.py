@@ -54,7 +54,7 @@ def build_parser() -> argparse.ArgumentParser:
     clean = verbs.add_parser("clean", help=CLEAN_HELP, description=CLEAN_HELP)
     clean.add_argument("--step", default=None, help="clean this step and the steps after it")
     artifact = verbs.add_parser("get-artifact", help="print where an output is (a file path or an MLflow URI)")
-    artifact.add_argument("name", help="ingested_data, training_data, ..., model, run, registered_model_version, scored_data")
+    artifact.add_argument("name", help="ingested_data, training_data, ..., model, run, registered_model_version, scored_data, or a custom step's name")
     init = verbs.add_parser("init", help="create a new recipe directory from a bundled template")
     init.add_argument("directory", nargs="?", default=None, help="the new recipe directory (default: --recipe-root)")
     init.add_argument("--template", choices=TEMPLATE_CHOICES, default="regression", help="bundled template (default: regression)")
