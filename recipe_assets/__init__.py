@@ -17,6 +17,10 @@ def __getattr__(name: str):
         from recipe_assets.app.recipe import Recipe
 
         return Recipe
+    if name == "recipe_input":
+        from recipe_assets.engine.recipe_defs import recipe_input
+
+        return recipe_input
     if name == "RecipeComponent":
         from recipe_assets.app.component import RecipeComponent
 

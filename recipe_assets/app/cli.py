@@ -56,7 +56,7 @@ def build_parser() -> argparse.ArgumentParser:
     clean = verbs.add_parser("clean", help=CLEAN_HELP, description=CLEAN_HELP)
     clean.add_argument("--step", default=None, help="clean this step and the steps after it")
     artifact = verbs.add_parser("get-artifact", help="print where an output is (a file path or an MLflow URI)")
-    artifact.add_argument("name", help="ingested_data, training_data, ..., model, run, registered_model_version, scored_data")
+    artifact.add_argument("name", help="ingested_data, training_data, ..., model, run, registered_model_version, scored_data, or a custom step's name")
     init = verbs.add_parser("init", help="create a new recipe directory from a bundled template")
     init.add_argument("directory", nargs="?", default=None, help="the new recipe directory (default: --recipe-root)")
     init.add_argument("--template", choices=TEMPLATE_CHOICES, default="regression", help="bundled template (default: regression)")
@@ -147,10 +147,10 @@ def cmd_clean(args: argparse.Namespace) -> int:
 
 def cmd_get_artifact(args: argparse.Namespace) -> int:
     from recipe_assets.app.recipe import check_artifact_name
-    from recipe_assets.steps.registry import step_of
 
-    check_artifact_name(args.name)
     recipe = open_recipe(args)
+    check_artifact_name(args.name, recipe.loaded.catalog)  # a recipe's custom steps add outputs
+    step_of = recipe.loaded.catalog.step_of
     location = recipe.artifact_location(args.name)
     if location is None:
         print(f"error: {args.name} is not materialized yet; run `{this_command()} run --step {step_of(args.name)}`", file=sys.stderr)

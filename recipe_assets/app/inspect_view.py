@@ -16,7 +16,6 @@ from recipe_assets.cards.session import card_file
 from recipe_assets.core.commands import this_command
 from recipe_assets.engine.dagster_internal import stale_statuses
 from recipe_assets.engine.staleness import OpenRecipe, observe_available_sources, why_text
-from recipe_assets.steps.registry import BY_NAME, MODEL_DEVELOPMENT_STEPS, STEP_OUTPUTS
 
 NEVER = "-"
 
@@ -35,11 +34,12 @@ def graph_view(recipe: "InspectedRecipe") -> DisplayText:
 
     unreadable = observe_available_sources(recipe.loaded, recipe.instance, recipe.steps)
     header = _header(recipe) + [f"  raw data unavailable: {problem} (states as of its last observation)" for problem in unreadable]
-    keys = {name: recipe.key(name) for step in recipe.steps for name in STEP_OUTPUTS[step]}
+    outputs = recipe.loaded.catalog.outputs
+    keys = {name: recipe.key(name) for step in recipe.steps for name in outputs[step]}
     statuses = stale_statuses(recipe.instance, recipe.definitions, keys.values())
-    development = [key for name, key in keys.items() if name in _outputs_of(MODEL_DEVELOPMENT_STEPS)]
+    development = [key for name, key in keys.items() if name in _outputs_of(recipe, recipe.loaded.catalog.model_development)]
     next_run = _next_run_line(runner.keys_to_run(recipe.definitions, recipe.instance, development))
-    states = {step: [_output_state(recipe, step, name, keys[name], statuses[keys[name]]) for name in STEP_OUTPUTS[step]] for step in recipe.steps}
+    states = {step: [_output_state(recipe, step, name, keys[name], statuses[keys[name]]) for name in outputs[step]] for step in recipe.steps}
     lines = list(header)
     lines += ["", "  " + " -> ".join(recipe.steps), ""]
     lines.append(f"  {'step':<15} {'output':<29} {'state':<8} {'last materialized':<20} run id")
@@ -62,8 +62,8 @@ def _why(recipe: "InspectedRecipe", key, status: str) -> str:
     return why_text(recipe, key, status)
 
 
-def _outputs_of(steps: tuple[str, ...]) -> set[str]:
-    return {name for step in steps for name in STEP_OUTPUTS[step]}
+def _outputs_of(recipe: "InspectedRecipe", steps: tuple[str, ...]) -> set[str]:
+    return {name for step in steps for name in recipe.loaded.catalog.outputs[step]}
 
 
 def _header(recipe: "InspectedRecipe") -> list[str]:
@@ -98,8 +98,8 @@ def step_card(recipe: "InspectedRecipe", step: str) -> StepCard:
     shown: dict[str, Any] = {}
     parts = []
     stored = card_file(recipe.loaded.outputs_dir, step)
-    card_layout = BY_NAME[step].card_layout
-    for name in STEP_OUTPUTS[step]:
+    card_layout = recipe.loaded.catalog.by_name[step].card_layout
+    for name in recipe.loaded.catalog.outputs[step]:
         event = recipe.instance.get_latest_materialization_event(recipe.key(name))
         if event is None:
             continue
@@ -115,7 +115,7 @@ def step_card(recipe: "InspectedRecipe", step: str) -> StepCard:
 def shown_metadata(recipe: "InspectedRecipe", step: str) -> dict[str, Any]:
     """A card stored before cards were written to files: rebuilt from the materializations' metadata."""
     per_output = []
-    for name in STEP_OUTPUTS[step]:
+    for name in recipe.loaded.catalog.outputs[step]:
         event = recipe.instance.get_latest_materialization_event(recipe.key(name))
         if event is not None:
             per_output.append((name, event.asset_materialization.metadata))

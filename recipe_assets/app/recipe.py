@@ -23,6 +23,7 @@ from recipe_assets.core.errors import RecipeError
 from recipe_assets.core.keys import asset_key
 from recipe_assets.data import model_aliases
 from recipe_assets.core.profile_choice import chosen_profile
+from recipe_assets.data.artifact_values import is_dataframe, read_tables, stored_files
 from recipe_assets.data.io_manager import remove_stored_output, stored_output
 from recipe_assets.engine import runner
 from recipe_assets.engine.config import BUNDLED_TEMPLATES, RECIPE_FILE, find_recipe_root, load_config
@@ -30,7 +31,7 @@ from recipe_assets.engine.graph import build_definitions, mlflow_resource
 from recipe_assets.engine.progress import Printer
 from recipe_assets.engine.runner import instance_dir, recipe_instance, steps_up_to
 from recipe_assets.engine.staleness import warn_if_stale
-from recipe_assets.steps.registry import BATCH_SCORING_STEPS, MODEL_DEVELOPMENT_STEPS, STEP_OUTPUTS, step_of
+from recipe_assets.steps.catalog import BUILTIN, StepCatalog
 
 if TYPE_CHECKING:
     from dagster import AssetKey
@@ -40,7 +41,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-ARTIFACT_NAMES = tuple(name for outputs in STEP_OUTPUTS.values() for name in outputs)
 TABLE_ARTIFACTS = {
     "ingested_data",
     "training_data",
@@ -95,8 +95,9 @@ class Recipe:
     def steps(self) -> tuple[str, ...]:
         """The steps this recipe has, in order: model development, then batch scoring if configured."""
         graph_keys = set(self.definitions.resolve_asset_graph().get_all_asset_keys())
-        candidates = MODEL_DEVELOPMENT_STEPS + BATCH_SCORING_STEPS
-        return tuple(step for step in candidates if any(self.key(name) in graph_keys for name in STEP_OUTPUTS[step]))
+        catalog = self.loaded.catalog
+        candidates = catalog.model_development + catalog.batch_scoring
+        return tuple(step for step in candidates if any(self.key(name) in graph_keys for name in catalog.outputs[step]))
 
     def key(self, name: str) -> "AssetKey":
         return asset_key(self.loaded.name, name)
@@ -121,7 +122,7 @@ class Recipe:
         return self._with_card(summary, step)
 
     def _with_card(self, summary: "RunSummary", step: str | None) -> "RunSummary":
-        shown = step or next((each for each in reversed(self.steps) if each in runner_steps(step)), None)
+        shown = step or next((each for each in reversed(self.steps) if each in steps_up_to(step, self.loaded.catalog)), None)
         card = inspect_view.step_card(self, shown) if shown and summary.success else None
         return run_result(summary, shown, card)
 
@@ -143,11 +144,11 @@ class Recipe:
 
     def outputs_to_clean(self, step: str | None) -> list[str]:
         if step is None:
-            return [name for each in self.steps for name in STEP_OUTPUTS[each]]
+            return [name for each in self.steps for name in self.loaded.catalog.outputs[each]]
         self.check_step(step)
-        sequence = MODEL_DEVELOPMENT_STEPS if step in MODEL_DEVELOPMENT_STEPS else BATCH_SCORING_STEPS
+        sequence = self.loaded.catalog.sequence_of(step)
         later = [each for each in sequence[sequence.index(step):] if each in self.steps]
-        return [name for each in later for name in STEP_OUTPUTS[each]]
+        return [name for each in later for name in self.loaded.catalog.outputs[each]]
 
     def check_step(self, step: str) -> None:
         if step not in self.steps:
@@ -183,7 +184,7 @@ class Recipe:
     def artifact_location(self, name: str) -> str | None:
         """Where output `name` is: a file (or its s3:// URL) for tables and the transformer, a URI for
         model, run and registered version; None when it has not been materialized."""
-        check_artifact_name(name)
+        check_artifact_name(name, self.loaded.catalog)
         stored = stored_output(self.loaded, name)
         if stored is None:
             return None
@@ -204,10 +205,10 @@ class Recipe:
         transformer, the fitted model (a scikit-learn Pipeline loaded from MLflow), an
         `mlflow.entities.Run` for `run`, a `ModelVersion` for `registered_model_version`; None (with a
         warning) when it has not been materialized yet."""
-        check_artifact_name(name)
+        check_artifact_name(name, self.loaded.catalog)
         stored = stored_output(self.loaded, name)
         if stored is None:
-            log.warning("%s is not materialized yet; run the %s step first", name, step_of(name))
+            log.warning("%s is not materialized yet; run the %s step first", name, self.loaded.catalog.step_of(name))
             return None
 
         warn_if_stale(self, name)
@@ -227,47 +228,10 @@ def _print_line(line: str) -> None:
     print(line, flush=True)
 
 
-def runner_steps(step: str | None) -> tuple[str, ...]:
-    return steps_up_to(step)
-
-
-def check_artifact_name(name: str) -> None:
-    if name not in ARTIFACT_NAMES:
-        raise RecipeError(f"unknown artifact {name!r}; expected one of {', '.join(ARTIFACT_NAMES)}")
-
-
-def is_dataframe(value: Any) -> bool:
-    return type(value).__name__ == "DataFrame" and hasattr(value, "columns")
-
-
-def stored_files(value: Any) -> list[str]:
-    """Data files an output points at instead of holding its rows (batch scoring streams them)."""
-    if not isinstance(value, dict):
-        return []
-    if isinstance(value.get("files"), list):  # ingested_scoring_data
-        return [str(item) for item in value["files"]]
-    if isinstance(value.get("location"), str):  # scored_data
-        return [value["location"]]
-    return []
-
-
-def read_tables(files: list[str]) -> Any:
-    import pandas as pd
-
-    frames = []
-    for file in files:
-        path = Path(file)
-        if (path / "_delta_log").is_dir():
-            from deltalake import DeltaTable
-
-            frames.append(DeltaTable(str(path)).to_pandas())
-        elif path.suffix == ".csv":
-            frames.append(pd.read_csv(path))
-        else:
-            frames.append(pd.read_parquet(path))
-    if not frames:
-        return None
-    return frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
+def check_artifact_name(name: str, catalog: StepCatalog = BUILTIN) -> None:
+    """`name` is an output of the recipe's steps (`catalog`: the built-in ones and its custom steps)."""
+    if name not in catalog.output_names:
+        raise RecipeError(f"unknown artifact {name!r}; expected one of {', '.join(catalog.output_names)}")
 
 
 def bundled_templates() -> list[str]:

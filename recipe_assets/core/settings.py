@@ -68,6 +68,7 @@ class RecipeSettings:
     model_registry: ModelRegistryConfig | None = None
     tables: Mapping[str, str] = field(default_factory=dict)  # (ours) table name -> path
     outputs_location: str | None = None  # (ours) execution.outputs_location: s3://bucket/prefix, or local
+    before_train_steps: tuple[str, ...] = ()  # (ours) custom steps whose output train fits on, in order
 
     @cached_property
     def name(self) -> str:

@@ -23,6 +23,8 @@ from recipe_assets.core.settings import RECIPE_FILE, CustomMetric, ExperimentCon
 from recipe_assets.data import remote
 from recipe_assets.data.tables import TableMapping, with_tables_in_steps
 from recipe_assets.engine.execution_config import ExecutionConfig
+from recipe_assets.steps.catalog import StepCatalog
+from recipe_assets.steps.custom.config import CustomStepConfig
 from recipe_assets.steps.registry import StepsConfig
 
 PACKAGE_DIR = Path(__file__).resolve().parents[1]  # recipe_assets/
@@ -53,6 +55,7 @@ class RecipeConfig(ConfigModel):
     model_registry: ModelRegistryConfig | None = None
     execution: ExecutionConfig = Field(default_factory=ExecutionConfig)
     tables: TableMapping = Field(default_factory=dict)  # (ours) table name -> path, for spark_sql / table ingest and output
+    custom_steps: list[CustomStepConfig] = Field(default_factory=list)  # (ours) steps/ functions as assets: steps/custom/config.py
 
     @model_validator(mode="before")
     @classmethod
@@ -102,7 +105,16 @@ class LoadedConfig:
             model_registry=config.model_registry,
             tables=dict(config.tables),
             outputs_location=config.execution.outputs_location,
+            before_train_steps=tuple(step.name for step in config.custom_steps if step.before == "train"),
         )
+
+    @cached_property
+    def catalog(self) -> StepCatalog:
+        """The recipe's steps in run order: the built-in ones and its `custom_steps:`."""
+        from recipe_assets.engine.custom_steps import recipe_catalog
+
+        steps = self.config.steps
+        return recipe_catalog(self.config.custom_steps, self.root / RECIPE_FILE, steps.predict is not None and steps.ingest_scoring is not None)
 
     @property
     def name(self) -> str:
@@ -244,6 +256,7 @@ def load_config(root: Path | str, profile: str = "local") -> LoadedConfig:
         raise _config_error(exc, recipe_path, profile_path, profile_values) from None
     loaded = LoadedConfig(root=root, profile=profile, profile_path=profile_path, config=config)
     _check_metrics(loaded, recipe_path)
+    loaded.catalog  # custom steps checked now, with the definitions' other config errors
     return loaded
 
 

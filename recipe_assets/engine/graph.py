@@ -20,8 +20,8 @@ from recipe_assets.data.mlflow_tracking import MlflowTracking, is_local_store, r
 from recipe_assets.engine.config import LoadedConfig, load_config
 from recipe_assets.engine.instance import expected_identity, instance_dir
 from recipe_assets.engine.observation import raw_file_observer
+from recipe_assets.engine.recipe_defs import own_definitions
 from recipe_assets.engine.sensors import build_scoring_sensor
-from recipe_assets.steps.registry import STEPS
 
 
 def mlflow_resource(loaded: LoadedConfig) -> MlflowTracking:
@@ -46,7 +46,7 @@ def mlflow_resource(loaded: LoadedConfig) -> MlflowTracking:
 def step_assets(loaded: LoadedConfig, group: str) -> list:
     """Every step's definitions in `group`, in the registry's order; each step gets the recipe-wide settings
     and the parsed `steps:` section, never this engine's objects."""
-    return [definition for spec in STEPS if spec.group == group for definition in spec.build(loaded.settings, loaded.config.steps)]
+    return [definition for spec in loaded.catalog.specs if spec.group == group for definition in spec.build(loaded.settings, loaded.config.steps)]
 
 
 def executors(loaded: LoadedConfig):
@@ -118,7 +118,9 @@ def build_definitions(loaded: LoadedConfig) -> Definitions:
     with warnings.catch_warnings():
         # data versions on outputs and observable sources are the heart of the design; Dagster marks both beta
         warnings.filterwarnings("ignore", category=BetaWarning, message=r".*(data_version|observable_source_asset).*")
-        return _definitions(loaded)
+        recipe_defs = _definitions(loaded)
+    own = own_definitions(loaded.root)  # the recipe folder's defs.py (engine/recipe_defs.py)
+    return recipe_defs if own is None else Definitions.merge(recipe_defs, own)
 
 
 def _definitions(loaded: LoadedConfig) -> Definitions:

@@ -39,7 +39,7 @@ from recipe_assets.engine.observation import observe_sources
 from recipe_assets.engine.progress import Printer, progress_logger
 from recipe_assets.engine.services import check_services
 from recipe_assets.steps.predict.scoring import output_location
-from recipe_assets.steps.registry import BATCH_SCORING_STEPS, MODEL_DEVELOPMENT_STEPS, STEP_OUTPUTS
+from recipe_assets.steps.catalog import BUILTIN, StepCatalog
 
 
 @dataclass
@@ -69,18 +69,18 @@ def _check_services(loaded: LoadedConfig) -> None:
     check_services(loaded, mlflow_resource(loaded).tracking_uri)
 
 
-def steps_up_to(step: str | None) -> tuple[str, ...]:
+def steps_up_to(step: str | None, catalog: StepCatalog = BUILTIN) -> tuple[str, ...]:
     """The model-development steps up to `step` (all by default), or, for a batch-scoring step, those."""
     if step is None:
-        return MODEL_DEVELOPMENT_STEPS
-    for steps in (MODEL_DEVELOPMENT_STEPS, BATCH_SCORING_STEPS):
+        return catalog.model_development
+    for steps in (catalog.model_development, catalog.batch_scoring):
         if step in steps:
             return steps[: steps.index(step) + 1]
-    raise RecipeError(f"unknown step {step!r}; expected one of {', '.join(MODEL_DEVELOPMENT_STEPS + BATCH_SCORING_STEPS)}")
+    raise RecipeError(f"unknown step {step!r}; expected one of {', '.join(catalog.model_development + catalog.batch_scoring)}")
 
 
 def keys_of_steps(loaded: LoadedConfig, steps: Iterable[str]) -> list[AssetKey]:
-    return [asset_key(loaded.name, name) for step in steps for name in STEP_OUTPUTS[step]]
+    return [asset_key(loaded.name, name) for step in steps for name in loaded.catalog.outputs[step]]
 
 
 def keys_to_run(defs: Definitions, instance: DagsterInstance, targets: list[AssetKey]) -> list[AssetKey]:
@@ -107,13 +107,13 @@ def run(
     """One run at a time per recipe (recipe_lock.py): a second run waits, then finds what the first made."""
     instance = instance or recipe_instance(loaded)
     _check_services(loaded)
-    steps = steps_up_to(step)
-    if steps[0] in BATCH_SCORING_STEPS and loaded.config.steps.predict is None:
+    steps = steps_up_to(step, loaded.catalog)
+    if steps[0] in loaded.catalog.batch_scoring and loaded.config.steps.predict is None:
         raise RecipeError(f"{loaded.root / 'recipe.yaml'}: steps.ingest_scoring and steps.predict are needed for batch scoring")
     with hold_recipe(loaded.metadata_dir, wait_seconds(), on_wait=printer or logging.getLogger(__name__).warning):
         _sweep_killed_runs_leftovers(loaded)
         write_noted(loaded.root)  # what went into each code version, for `inspect`'s "why stale"
-        if steps[0] in BATCH_SCORING_STEPS:
+        if steps[0] in loaded.catalog.batch_scoring:
             _check_model_registered(loaded, instance)
         return _run_steps(loaded, defs, steps, instance, printer)
 
@@ -147,7 +147,7 @@ def _run_steps(loaded: LoadedConfig, defs: Definitions, steps: tuple[str, ...], 
     summary.up_to_date = [k.path[-1] for k in targets if k not in selection]
     if not selection:
         return summary
-    group = BATCH_SCORING if steps[0] in BATCH_SCORING_STEPS else MODEL_DEVELOPMENT
+    group = BATCH_SCORING if steps[0] in loaded.catalog.batch_scoring else MODEL_DEVELOPMENT
     with _live_definitions(loaded.name, defs, printer) as token:
         job = build_reconstructable_job(
             __name__,

@@ -112,16 +112,17 @@ def observe_available_sources(loaded: "LoadedConfig", instance: "DagsterInstance
 
 
 def _asset_names(recipe: "OpenRecipe") -> dict["AssetKey", str]:
-    from recipe_assets.steps.registry import SOURCES, STEP_OUTPUTS
+    from recipe_assets.steps.registry import SOURCES
 
-    names = {recipe.key(name): name for step in recipe.steps for name in STEP_OUTPUTS[step]}
+    names = {recipe.key(name): name for step in recipe.steps for name in recipe.loaded.catalog.outputs[step]}
     names.update({recipe.key(source): source for source in SOURCES.values()})
     return names
 
 
 def _describe_cause(recipe: "OpenRecipe", key: "AssetKey", cause, names: dict) -> list[str]:
-    from recipe_assets.steps.registry import SOURCES, step_of
+    from recipe_assets.steps.registry import SOURCES
 
+    step_of = recipe.loaded.catalog.step_of
     step = step_of(names[key])
     if cause.category == "CODE":
         event = recipe.instance.get_latest_materialization_event(key)
@@ -137,7 +138,7 @@ def _describe_cause(recipe: "OpenRecipe", key: "AssetKey", cause, names: dict) -
     if cause.category == "DEPENDENCIES":
         return [f"its inputs changed ({cause.reason})"]
     if dependency is not None:
-        return [f"its input {dependency} ({step_of(dependency) if dependency in _output_names() else 'input'}) changed since it was made"]
+        return [f"its input {dependency} ({step_of(dependency) if dependency in _output_names(recipe) else 'input'}) changed since it was made"]
     return [cause.reason]
 
 
@@ -149,10 +150,8 @@ def _config_sections(recipe: "OpenRecipe") -> dict[str, str]:
     return {section.slice_for_version(): path for path, section in named.items() if hasattr(section, "slice_for_version")}
 
 
-def _output_names() -> set[str]:
-    from recipe_assets.steps.registry import STEP_OUTPUTS
-
-    return {name for outputs in STEP_OUTPUTS.values() for name in outputs}
+def _output_names(recipe: "OpenRecipe") -> set[str]:
+    return set(recipe.loaded.catalog.output_names)
 
 
 def stale_reasons(recipe: "OpenRecipe", keys: list["AssetKey"]) -> dict["AssetKey", list[str]]:
@@ -211,12 +210,11 @@ def _failure_detail(recipe: "OpenRecipe", run_id: str, event_types) -> str:
 
 
 def _step_name(recipe: "OpenRecipe", step_key: str) -> str:
-    from recipe_assets.steps.registry import STEP_OUTPUTS, step_of
-
+    catalog = recipe.loaded.catalog
     name = step_key.removeprefix(f"{recipe.loaded.name}__")
-    if name in STEP_OUTPUTS:
+    if name in catalog.outputs:
         return name
-    return step_of(name) if name in _output_names() else name
+    return catalog.step_of(name) if name in _output_names(recipe) else name
 
 
 # --- is an artifact the next run would replace? ----------------------------------------------------
@@ -228,15 +226,14 @@ def artifact_staleness(recipe: "OpenRecipe", name: str) -> str | None:
     from dagster import AssetSelection
 
     from recipe_assets.engine.dagster_internal import FRESH, STALE, stale_statuses
-    from recipe_assets.steps.registry import BATCH_SCORING_STEPS, MODEL_DEVELOPMENT_STEPS, step_of
-
+    step_of = recipe.loaded.catalog.step_of
     step = step_of(name)
-    sequence = BATCH_SCORING_STEPS if step in BATCH_SCORING_STEPS else MODEL_DEVELOPMENT_STEPS
+    sequence = recipe.loaded.catalog.sequence_of(step)
     observe_available_sources(recipe.loaded, recipe.instance, sequence)
     graph = recipe.definitions.resolve_asset_graph()
     outputs = _asset_names(recipe)
     key = recipe.key(name)
-    upstream = [k for k in outputs if k in AssetSelection.assets(key).upstream().resolve(graph) and outputs[k] in _output_names()]
+    upstream = [k for k in outputs if k in AssetSelection.assets(key).upstream().resolve(graph) and outputs[k] in _output_names(recipe)]
     statuses = stale_statuses(recipe.instance, recipe.definitions, upstream)
     dirty = [k for k in upstream if statuses[k] != FRESH]
     if not dirty:
@@ -276,7 +273,7 @@ _EXPLAINED: "weakref.WeakKeyDictionary[OpenRecipe, tuple[Any, dict]]" = weakref.
 def _explained(recipe: "OpenRecipe") -> dict["AssetKey", str]:
     from recipe_assets.engine.dagster_internal import FRESH, STALE, stale_statuses
 
-    keys = [key for key, name in _asset_names(recipe).items() if name in _output_names()]
+    keys = [key for key, name in _asset_names(recipe).items() if name in _output_names(recipe)]
     mark = _state_mark(recipe, keys)
     cached = _EXPLAINED.get(recipe)
     if cached is not None and cached[0] == mark:

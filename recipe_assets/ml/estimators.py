@@ -22,6 +22,7 @@ class EstimatorSettings(Protocol):
 
     estimator_method: str | None
     estimator_params: dict[str, Any] | None
+    fit_params: dict[str, Any] | None
     calibrate_proba: str | None
     predict_prefix: str
     predict_scores_for_all_classes: bool
@@ -66,10 +67,20 @@ def label_encoded_classifier() -> type:
         def __init__(self, estimator: Any = None):
             self.estimator = estimator
 
-        def fit(self, X: Any, y: Any) -> "LabelEncodedClassifier":
+        def fit(self, X: Any, y: Any, **fit_params: Any) -> "LabelEncodedClassifier":
             self.classes_, codes = np.unique(np.asarray(y), return_inverse=True)
-            self.estimator_ = self.estimator.fit(X, codes)
+            if fit_params.get("eval_set"):  # steps.train.fit_params: evaluation targets coded as the training ones
+                fit_params = {**fit_params, "eval_set": [(features, self._codes(target)) for features, target in fit_params["eval_set"]]}
+            self.estimator_ = self.estimator.fit(X, codes, **fit_params)
             return self
+
+        def _codes(self, labels: Any) -> "np.ndarray":
+            labels = np.asarray(labels)
+            codes = np.searchsorted(self.classes_, labels)
+            unseen = (codes >= len(self.classes_)) | (self.classes_[np.minimum(codes, len(self.classes_) - 1)] != labels)
+            if unseen.any():
+                raise ValueError(f"the evaluation set has labels the training data has not: {sorted(set(labels[unseen].tolist()))}")
+            return codes
 
         def predict(self, X: Any) -> "np.ndarray":
             return self.classes_[np.asarray(self.estimator_.predict(X)).astype(int)]
@@ -166,10 +177,11 @@ def score_frame(model: Any, features: "pd.DataFrame", train_config: "EstimatorSe
     return scored
 
 
-def fit_estimator(estimator: Any, features: "pd.DataFrame | np.ndarray", target: "pd.Series", method: str | None) -> Any:
+def fit_estimator(estimator: Any, features: "pd.DataFrame | np.ndarray", target: "pd.Series", method: str | None, fit_params: dict[str, Any] | None = None) -> Any:
+    """`fit_params`: steps.train.fit_params as ml/fit_params.py resolved them (the validation split in place)."""
     try:
         # numpy, not the DataFrame: inside the Pipeline the estimator receives the transformer's array
-        return estimator.fit(features.to_numpy() if hasattr(features, "to_numpy") else features, target.to_numpy())
+        return estimator.fit(features.to_numpy() if hasattr(features, "to_numpy") else features, target.to_numpy(), **(fit_params or {}))
     except RecipeDataError:
         raise
     except Exception as exc:

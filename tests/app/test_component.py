@@ -6,6 +6,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
+import dagster as dg
 from dagster import AssetKey, load_from_defs_folder
 
 from conftest import copy_template
@@ -72,3 +73,24 @@ def test_a_recipe_from_the_project_materializes_through_its_job(project: Path):
     assert recipe.instance.get_latest_materialization_event(AssetKey(["wine_quality", "model"])) is None
     # the run observed the raw files as it started, so recipe-assets finds nothing stale afterwards
     assert Recipe(recipe_root=project / "recipes" / "taxi_fares").run().materialized == []
+
+
+def test_a_users_own_component_reads_a_recipes_outputs_by_key_through_its_io_manager(project: Path):
+    """A module of the user's beside the recipes' defs.yaml: its asset depends on `taxi_fares/model` and
+    `taxi_fares/test_data`, loaded by that recipe's IO manager, a resource the RecipeComponent provides."""
+    (project / "src" / "ml_recipes" / "defs" / "reports.py").write_text(
+        "import dagster as dg\n"
+        "from recipe_assets import recipe_input\n\n"
+        f"TAXI = {str(project / 'recipes' / 'taxi_fares')!r}\n\n"
+        "@dg.asset(ins={'model': recipe_input(TAXI, 'model'), 'test_data': recipe_input(TAXI, 'test_data')})\n"
+        "def taxi_test_rows(model, test_data) -> int:\n"
+        "    return len(model['pipeline'].predict(test_data.drop(columns=['fare_amount'])))\n"
+    )
+    defs = load_from_defs_folder(project_root=project)
+    graph = defs.resolve_asset_graph()
+    assert graph.get(AssetKey("taxi_test_rows")).parent_keys == {AssetKey(["taxi_fares", "model"]), AssetKey(["taxi_fares", "test_data"])}
+    # the inputs' manager is the recipe's IO manager (a missing resource key would fail here); reading through it
+    # is what tests/engine/test_recipe_defs.py materializes
+    job = defs.resolve_implicit_global_asset_job_def()
+    assert {job.graph.node_named("taxi_test_rows").definition.input_def_named(name).input_manager_key for name in ("model", "test_data")} == {"taxi_fares__io_manager"}
+    dg.Definitions.validate_loadable(defs)

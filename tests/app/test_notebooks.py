@@ -31,6 +31,7 @@ EXPECTED = {
     "evaluate": ["Model Validation", "validation criteria", "Model Performance (Test)", "Run Summary", "data:image/png"],
     "register": ["Registered Model", "model name", "Run Summary"],
     "predict": ["Scored Data", "Run Summary"],
+    "feature_report": ["Custom Step", "per feature", "metrics", "Run Summary", "data:image/png"],  # the templates' custom step
 }
 STATE_ROW = re.compile(r"^\s+(\w+)\s+(\w+)\s+(FRESH|STALE|MISSING|FAILED)\b", re.MULTILINE)
 
@@ -108,7 +109,9 @@ def test_template_notebook_develops_a_model_then_scores_a_batch(template: str, t
     notebook = execute(root / "notebooks" / "recipe.ipynb")
     checked = check_cards(notebook)
     steps = ["ingest", "split", "transform", "train", "evaluate", "register"]
-    assert checked == [f'r.run("{s}")' for s in steps] + ['r.inspect("train")', 'r.run("predict")']
+    assert checked == [f'r.run("{s}")' for s in steps] + ['r.run("feature_report")', 'r.inspect("train")', 'r.run("predict")']
+    custom = next(c for c in notebook.cells if c.source.strip() == 'r.run("feature_report")')
+    assert "Custom Step" in result_of(custom)["text/html"] and ("mean_absolute_error" if template == "regression" else "error_rate") in result_of(custom)["text/html"]
     scored = next(c for c in notebook.cells if "scored.head()" in c.source)
     assert "prediction" in result_of(scored)["text/html"]
     check_graph_all_fresh(notebook.cells[-1], steps + ["ingest_scoring", "predict"])

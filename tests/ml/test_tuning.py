@@ -162,7 +162,7 @@ def test_warnings_of_the_trials_are_raised_again_once_naming_the_trials(monkeypa
 
     from recipe_assets.ml.tuning import trials as tuning
 
-    def score(data, params):
+    def score(data, params, stopped=None):
         warnings.warn("slow to converge", UserWarning)
         warnings.warn("slow to converge", UserWarning)
         return {"m": 1.0}

@@ -70,6 +70,7 @@ def log_trial_runs(parent_run: Any, run_name: str, outcomes: list[TrialOutcome])
         )
         stamp = int(outcome.ended * 1000)
         metrics = [Metric(f"val_{k}", float(v), stamp, 0) for k, v in outcome.metrics.items() if not math.isnan(v)]
+        metrics += [Metric(k, float(v), stamp, 0) for k, v in outcome.early_stopping.items()]
         params = [Param(k, str(plain_values(v))[:500]) for k, v in outcome.params.items()]
         client.log_batch(child.info.run_id, metrics=metrics, params=params)
         client.set_terminated(child.info.run_id, "FINISHED", end_time=stamp)

@@ -18,6 +18,7 @@ from recipe_assets.core.metrics import greater_is_better
 from recipe_assets.core.user_code import load_function, use_recipe_steps
 from recipe_assets.core.values import plain_value
 from recipe_assets.ml.estimators import EstimatorSettings, fit_estimator, make_classifier, predict_with_probabilities
+from recipe_assets.ml.fit_params import check_accepted, early_stopping, resolve
 from recipe_assets.ml.evaluation import compute_metrics
 from recipe_assets.ml.transformers import apply_transformer
 from recipe_assets.ml.tuning.backends import Search
@@ -60,6 +61,7 @@ class TrialOutcome:
     ended: float
     pid: int
     warnings: list[tuple[type, str]] = field(default_factory=list)  # (category, message), each once
+    early_stopping: dict[str, float] = field(default_factory=dict)  # where the trial's estimator stopped (steps.train.fit_params)
 
 
 def estimator_params(config: "SearchSettings", tuned: dict[str, Any]) -> dict[str, Any]:
@@ -77,16 +79,22 @@ def build_estimator(root: Path, config: "SearchSettings", params: dict[str, Any]
     return estimator
 
 
-def score_trial(data: TrialData, params: dict[str, Any]) -> dict[str, float]:
-    """Validation metrics of the estimator built with `params`, fitted as the train step fits it."""
+def score_trial(data: TrialData, params: dict[str, Any], stopped: dict[str, float] | None = None) -> dict[str, float]:
+    """Validation metrics of the estimator built with `params`, fitted as the train step fits it (with
+    `steps.train.fit_params`, so each trial early-stops on the validation split as the final fit does);
+    where it stopped goes into `stopped`."""
     estimator = build_estimator(data.root, data.config, estimator_params(data.config, params))
+    model = make_classifier(estimator, data.config, data.target) if data.recipe.task == "classification" else estimator
+    fit_params = data.config.fit_params or {}
+    check_accepted(model, fit_params)
+    resolved = resolve(fit_params, data.validation_features.to_numpy(), data.validation_target.to_numpy())
+    fit_estimator(model, data.features, data.target, data.config.estimator_method, resolved)
+    if stopped is not None:
+        stopped.update(early_stopping(model))
     if data.recipe.task == "classification":
-        model = make_classifier(estimator, data.config, data.target)
-        fit_estimator(model, data.features, data.target, data.config.estimator_method)
         labels, probabilities = predict_with_probabilities(model, data.validation_features.to_numpy())
         classes = [plain_value(c) for c in model.classes_]
         return compute_metrics(data.root, data.recipe, data.validation_target, labels, probabilities, classes)
-    fit_estimator(estimator, data.features, data.target, data.config.estimator_method)
     predicted = estimator.predict(data.validation_features.to_numpy())
     return compute_metrics(data.root, data.recipe, data.validation_target, predicted)
 
@@ -97,13 +105,14 @@ def run_trial(data: TrialData, number: int, params: dict[str, Any]) -> TrialOutc
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
-            metrics = score_trial(data, params)
+            stopped: dict[str, float] = {}
+            metrics = score_trial(data, params, stopped)
         except RecipeError as exc:
             raise UserCodeError(f"tuning trial {number} with {params}: {exc}") from None
     value = metrics.get(data.primary, float("nan"))
     loss = None if math.isnan(value) else (-value if data.greater_is_better else value)
     seen = list(dict.fromkeys((w.category, str(w.message)) for w in caught))
-    return TrialOutcome(number, params, metrics, loss, started, time.time(), os.getpid(), seen)
+    return TrialOutcome(number, params, metrics, loss, started, time.time(), os.getpid(), seen, stopped)
 
 
 def warn_once(outcomes: list[TrialOutcome]) -> None:
@@ -198,6 +207,7 @@ def trials_frame(outcomes: list[TrialOutcome], names: list[str], primary: str) -
         row[f"validation {primary}"] = outcome.metrics.get(primary, float("nan"))
         row["duration s"] = round(outcome.ended - outcome.started, 3)
         row["pid"] = outcome.pid
+        row.update(outcome.early_stopping)
         row.update({f"val_{k}": v for k, v in outcome.metrics.items()})
         rows.append(row)
     return pd.DataFrame(rows)

@@ -13,7 +13,7 @@ from recipe_assets.core.keys import MODEL_DEVELOPMENT, asset_key, io_manager_key
 from recipe_assets.core.user_code import check_function_defined
 from recipe_assets.core.values import plain_value, plain_values
 from recipe_assets.core.versioning import bytes_version, step_files
-from recipe_assets.ml import estimators, rebalancing
+from recipe_assets.ml import estimators, fit_params, rebalancing
 from recipe_assets.ml.automl import check_automl
 from recipe_assets.ml.tuning import check_tuning, implementation_digest
 from recipe_assets.steps.train.card import LAYOUT, estimator_choice_card, parameter_sections, train_leaderboard
@@ -52,17 +52,20 @@ def build(recipe: "RecipeSettings", steps) -> list:
         check_tuning(root, config, str(root / "recipe.yaml"))
     experiment = recipe.experiment.slice_for_version() if recipe.experiment else ""
     version = step_code_version(
-        step_files(__file__, estimators, rebalancing),
+        step_files(__file__, estimators, rebalancing, fit_params),
         [config.slice_for_version(), target_col, recipe.task, str(recipe.positive_class), str(recipe.primary_metric), experiment, implementation_digest(config)],
         root,
         ["train"],
     )
 
+    features = recipe.before_train_steps[-1] if recipe.before_train_steps else None
+
     @asset(
         key=asset_key(recipe.name, "model"),
         ins={
-            "transformer": AssetIn(key=asset_key(recipe.name, "transformer")),
-            "transformed_training_data": AssetIn(key=asset_key(recipe.name, "transformed_training_data")),
+            # a recipe's `before: train` custom steps (steps/custom) extend the transformer and the data fitted on
+            "transformer": AssetIn(key=asset_key(recipe.name, f"{features}_transformer" if features else "transformer")),
+            "transformed_training_data": AssetIn(key=asset_key(recipe.name, features or "transformed_training_data")),
             "training_data": AssetIn(key=asset_key(recipe.name, "training_data")),
             "validation_data": AssetIn(key=asset_key(recipe.name, "validation_data")),
         },
@@ -111,6 +114,7 @@ def build(recipe: "RecipeSettings", steps) -> list:
             mlflow.log_params(_flat_params({**fitted.estimator.get_params(deep=False), **fitted.params}))
             mlflow.log_metrics({f"training_{k}": v for k, v in fitted.metrics["training"].items()})
             mlflow.log_metrics({f"val_{k}": v for k, v in fitted.metrics["validation"].items()})
+            mlflow.log_metrics(fitted.early_stopping)  # steps.train.fit_params: where the estimator stopped early
             choice.log_to_mlflow(run, f"{recipe.name}-train")
             info = mlflow_resource.log_sklearn_model(
                 pipeline,

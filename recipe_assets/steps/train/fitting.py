@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 from recipe_assets import cards
 from recipe_assets.cards import models as card_models
 from recipe_assets.core.values import plain_value
+from recipe_assets.ml import fit_params as fit_arguments
 from recipe_assets.ml.automl import automl_estimator
 from recipe_assets.ml.estimators import build_pipeline, estimator_score, fit_estimator, make_classifier, make_estimator, predict_with_probabilities
 from recipe_assets.ml.metrics import classification_metrics, regression_metrics, resolve_positive_class
@@ -59,11 +60,24 @@ class Fitted:
     training_eval: dict[str, Any]  # what training metrics were computed on, for custom metrics in evaluate
     card: dict[str, Any] = field(default_factory=dict)
     params: dict[str, Any] = field(default_factory=dict)
+    early_stopping: dict[str, float] = field(default_factory=dict)  # where the estimator stopped (ml/fit_params.py)
+
+
+def fit_with_validation(estimator: Any, features: Any, target: Any, transformer: Any, validation: "pd.DataFrame", target_col: str, config: TrainConfig) -> dict[str, float]:
+    """Fit with `steps.train.fit_params` (the validation split in place); where the estimator stopped early."""
+    fit_arguments.check_accepted(estimator, config.fit_params or {})
+    resolved = fit_arguments.for_validation(config.fit_params, transformer, validation, target_col)
+    fit_estimator(estimator, features, target, config.estimator_method, resolved)
+    return fit_arguments.early_stopping(estimator)
+
+
+def early_stopping_card(stopped: dict[str, float]) -> dict[str, Any]:
+    return {"early stopping": cards.table(("item", "value"), sorted(stopped.items()))} if stopped else {}
 
 
 def fit_regressor(estimator: Any, transformer: Any, transformed: "pd.DataFrame", splits: dict[str, "pd.DataFrame"], target_col: str, config: TrainConfig) -> Fitted:
     features = transformed.drop(columns=[target_col]).to_numpy()
-    fit_estimator(estimator, features, transformed[target_col], config.estimator_method)
+    stopped = fit_with_validation(estimator, features, transformed[target_col], transformer, splits["validation"], target_col, config)
     pipeline = build_pipeline(transformer, estimator)
     # the training split is already transformed: predicting from it equals pipeline.predict on the raw rows
     validation_features = splits["validation"].drop(columns=[target_col])
@@ -82,10 +96,11 @@ def fit_regressor(estimator: Any, transformer: Any, transformed: "pd.DataFrame",
         "worst predictions (validation)": cards.preview(worst, WORST_PREDICTIONS),
         "predictions profile (validation)": card_models.predictions_profile(validation[target_col], predictions["validation"], "validation"),
         "worst vs train": card_models.worst_vs_training(worst, splits["training"].drop(columns=[target_col])),
+        **early_stopping_card(stopped),
     }
     card_models.regression_plots(validation[target_col], predictions["validation"], "validation")
     training_eval = {"target": targets["training"].to_numpy(), "predicted": predictions["training"]}
-    return Fitted(pipeline, estimator, metrics, predictions["training"][:5], training_eval, card)
+    return Fitted(pipeline, estimator, metrics, predictions["training"][:5], training_eval, card, early_stopping=stopped)
 
 
 def fit_classifier(
@@ -106,7 +121,7 @@ def fit_classifier(
 
     classifier = make_classifier(estimator, config, transformed[target_col])
     training_features = transformed.drop(columns=[target_col]).to_numpy()
-    fit_estimator(classifier, training_features, transformed[target_col], config.estimator_method)
+    stopped = fit_with_validation(classifier, training_features, transformed[target_col], transformer, splits["validation"], target_col, config)
     pipeline = build_pipeline(transformer, classifier)
     classes = [plain_value(c) for c in classifier.classes_]
     positive = resolve_positive_class(classes, positive_class) if positive_class is not None else None
@@ -130,7 +145,8 @@ def fit_classifier(
     params = classification_params(balance, config, classifier, positive)
     example = np.asarray(pipeline.predict(splits["training"].drop(columns=[target_col]).head(5)))
     training_eval = {"target": targets["training"].to_numpy(), "predicted": predicted["training"][0], "probabilities": predicted["training"][1], "classes": classes}
-    return Fitted(pipeline, estimator, metrics, example, training_eval, card, params)
+    card.update(early_stopping_card(stopped))
+    return Fitted(pipeline, estimator, metrics, example, training_eval, card, params, stopped)
 
 
 def classification_params(balance: Rebalancing, config: TrainConfig, classifier: Any, positive: Any) -> dict[str, Any]:
