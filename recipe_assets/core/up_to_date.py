@@ -68,13 +68,13 @@ def watched_environment() -> dict[str, str]:
 
 
 def recipe_key(root: Path, profile: str, step: str | None, instance_dir: Path, environment: dict[str, str]) -> str:
-    """A digest of what decides staleness besides the source data: the arguments, the recipe's config and
-    step code, the relevant environment, our package's files and the installed packages (each
+    """A digest of what decides staleness besides the source data: the arguments, the recipe's config, step
+    code and own Dagster definitions (defs.py), the relevant environment, our package's files and the installed packages (each
     site-packages folder's mtime changes when a package is added, removed or upgraded), and the Dagster
     instance's files (a run or materialization from anywhere else changes them)."""
     digest = hashlib.sha256()
     digest.update(json.dumps([STAMP_FORMAT, str(root), profile, step, sys.executable]).encode())
-    for path in [root / "recipe.yaml", *_tree(root / "profiles"), *_tree(root / "steps")]:
+    for path in [root / "recipe.yaml", root / "defs.py", *_tree(root / "profiles"), *_tree(root / "steps")]:
         if path.is_file():
             digest.update(str(path).encode() + b"\0" + path.read_bytes() + b"\0")
     digest.update(json.dumps(sorted(environment.items())).encode())
