@@ -110,3 +110,21 @@ def edit() -> Callable[[Path, str, str], None]:
         path.write_text(text.replace(old, new, 1))
 
     return _edit
+
+
+@pytest.fixture
+def stub_server():
+    """A tiny HTTP server in this process answering whatever the test sets (tests/http_stub.py)."""
+    from http_stub import http_stub
+
+    with http_stub() as stub:
+        yield stub
+
+
+@pytest.fixture
+def tls_stub_server(tmp_path: Path):
+    """The same over HTTPS with a self-signed certificate (its PEM file is `.cert`)."""
+    from http_stub import http_stub
+
+    with http_stub(tmp_path) as stub:
+        yield stub
