@@ -41,9 +41,10 @@ def _handler(stub_of: list[HttpStub]) -> type[BaseHTTPRequestHandler]:
             self.send_header("Content-Type", stub.answer.content_type)
             self.send_header("Content-Length", str(len(body)))
             self.end_headers()
-            self.wfile.write(body)
+            if self.command != "HEAD":
+                self.wfile.write(body)
 
-        do_GET = do_POST = do_PATCH = do_DELETE = _answer
+        do_GET = do_HEAD = do_POST = do_PUT = do_PATCH = do_DELETE = _answer
 
         def log_message(self, *args) -> None:  # quiet
             pass
