@@ -292,12 +292,9 @@ class MlflowTracking(ConfigurableResource):
         failed or the process was killed before its alias and REGISTRATION_DONE_TAG were set): registering
         again would leave that one half-done beside a duplicate. A finished version is never reused: a
         model registered again (say with another validation status) gets a new version, as in MLflow Recipes."""
-        from mlflow.exceptions import MlflowException
-
-        try:
-            versions = client.search_model_versions(f"name = '{model_name}'")
-        except MlflowException:
-            return None
+        # no try: an unknown model gives an empty list, and any error must stop the registration rather
+        # than switch this guard off
+        versions = client.search_model_versions(f"name = '{model_name}'")
         return next((v for v in versions if v.source == model_uri and REGISTRATION_DONE_TAG not in (v.tags or {})), None)
 
     def load_model(self, model_uri: str) -> Any:

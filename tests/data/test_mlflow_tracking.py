@@ -125,3 +125,16 @@ def test_the_servers_own_json_4xx_is_refused_by_its_status(stub_server, monkeypa
     assert http_status(local) is None and not is_server_failure(local)
     # a text merely mentioning 500 or 'API request to' is not a server failure (the substring test said it was)
     assert not is_server_failure(MlflowException("API request to /x: parameter 500 rows is invalid", error_code="INVALID_PARAMETER_VALUE"))
+
+
+def test_the_duplicate_registration_guard_is_not_switched_off_by_a_registry_error():
+    """A registry that cannot be searched stops the registration; it used to register a duplicate beside a half-done version."""
+    import pytest
+    from mlflow.exceptions import MlflowException
+
+    class Unsearchable:
+        def search_model_versions(self, *args, **kwargs):
+            raise MlflowException("search refused", error_code="PERMISSION_DENIED")
+
+    with pytest.raises(MlflowException, match="search refused"):
+        MlflowTracking._version_of(Unsearchable(), "runs:/r/model", "m")
