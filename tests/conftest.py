@@ -163,3 +163,16 @@ def bucket(moto_endpoint: str, monkeypatch: pytest.MonkeyPatch):
     client = boto3.client("s3")
     client.create_bucket(Bucket=name)
     return client, name
+
+
+@pytest.fixture
+def fresh_plot_helper():
+    """The card plot helper as a new process would find it: not started, not marked broken (another test
+    in this worker may have stopped it); stopped again afterwards."""
+    from recipe_assets.cards import drawing
+
+    drawing.shutdown()
+    drawing._broken = False
+    yield drawing
+    drawing.shutdown()
+    drawing._broken = False
