@@ -225,6 +225,25 @@ def test_a_parameter_the_estimator_does_not_accept_fails_at_definition_load(reci
     assert not (recipe / "metadata" / "mlflow").exists()
 
 
+def test_an_estimator_function_failing_for_its_own_reason_is_not_called_a_parameter_it_does_not_accept(recipe: Path):
+    """A name the function translates itself (strength), whose translation fails: the failure is said, not 'does not accept'."""
+    with_tuning(recipe)
+    text = (recipe / "recipe.yaml").read_text()
+    (recipe / "recipe.yaml").write_text(text.replace("        penalty:\n", "        strength:\n", 1))
+    (recipe / "steps" / "train.py").write_text(
+        "def estimator_fn(params=None):\n"
+        "    from sklearn.linear_model import SGDRegressor\n"
+        "    params = dict(params or {})\n"
+        "    if 'strength' in params:\n"
+        "        raise RuntimeError('licence server down')\n"
+        "    return SGDRegressor(**params)\n"
+    )
+    error = load_problem(recipe)
+    assert error.key_path == "steps.train.tuning.parameters.strength"
+    assert "steps/train.py:estimator_fn failed when given strength=" in error.problem
+    assert "RuntimeError: licence server down" in error.problem and "does not accept" not in error.problem
+
+
 def test_a_parameter_the_estimator_function_translates_itself_is_accepted(recipe: Path):
     with_tuning(recipe)
     (recipe / "steps" / "train.py").write_text(
