@@ -158,3 +158,69 @@ def edit() -> Callable[[Path, str, str], None]:
         path.write_text(text.replace(old, new, 1))
 
     return _edit
+
+
+@pytest.fixture
+def stub_server():
+    """A tiny HTTP server in this process answering whatever the test sets (tests/http_stub.py)."""
+    from http_stub import http_stub
+
+    with http_stub() as stub:
+        yield stub
+
+
+@pytest.fixture
+def tls_stub_server(tmp_path: Path):
+    """The same over HTTPS with a self-signed certificate (its PEM file is `.cert`)."""
+    from http_stub import http_stub
+
+    with http_stub(tmp_path) as stub:
+        yield stub
+
+
+@pytest.fixture(scope="module")
+def moto_endpoint(tmp_path_factory):
+    """moto's S3-compatible server, as a separate process (one per test module using it)."""
+    import sys
+
+    from servers import free_port, running
+
+    port = free_port()
+    workdir = tmp_path_factory.mktemp("moto")
+    command = [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)]
+    with running(command, workdir / "moto.log", f"http://127.0.0.1:{port}/moto-api/"):
+        yield f"http://127.0.0.1:{port}"
+
+
+@pytest.fixture
+def bucket(moto_endpoint: str, monkeypatch: pytest.MonkeyPatch):
+    """A fresh bucket; credentials and endpoint only in the environment, where s3fs, boto3 and deltalake read them."""
+    import uuid
+
+    import boto3
+
+    for name, value in {
+        "AWS_ENDPOINT_URL": moto_endpoint,
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_REGION": "us-east-1",
+    }.items():
+        monkeypatch.setenv(name, value)
+    name = f"recipes-{uuid.uuid4().hex[:8]}"
+    client = boto3.client("s3")
+    client.create_bucket(Bucket=name)
+    return client, name
+
+
+@pytest.fixture
+def fresh_plot_helper():
+    """The card plot helper as a new process would find it: not started, not marked broken (another test
+    in this worker may have stopped it); stopped again afterwards."""
+    from recipe_assets.cards import drawing
+
+    drawing.shutdown()
+    drawing._broken = False
+    yield drawing
+    drawing.shutdown()
+    drawing._broken = False

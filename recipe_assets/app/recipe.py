@@ -178,14 +178,14 @@ class Recipe:
 
     def latest_value(self, name: str) -> Any:
         """The stored output of asset `name`, or None when it has not been materialized."""
-        stored = stored_output(self.loaded, name)
+        stored = stored_output(self.loaded, name, self.instance)
         return None if stored is None else stored.read()
 
     def artifact_location(self, name: str) -> str | None:
         """Where output `name` is: a file (or its s3:// URL) for tables and the transformer, a URI for
         model, run and registered version; None when it has not been materialized."""
         check_artifact_name(name, self.loaded.catalog)
-        stored = stored_output(self.loaded, name)
+        stored = stored_output(self.loaded, name, self.instance)
         if stored is None:
             return None
         if stored.is_table or name == "transformer":
@@ -206,7 +206,7 @@ class Recipe:
         `mlflow.entities.Run` for `run`, a `ModelVersion` for `registered_model_version`; None (with a
         warning) when it has not been materialized yet."""
         check_artifact_name(name, self.loaded.catalog)
-        stored = stored_output(self.loaded, name)
+        stored = stored_output(self.loaded, name, self.instance)
         if stored is None:
             log.warning("%s is not materialized yet; run the %s step first", name, self.loaded.catalog.step_of(name))
             return None

@@ -6,7 +6,8 @@ two-core machine the drawing runs on the core the step is not using.
 The helper is `python -m recipe_assets.cards.drawing`, started the first time a step asks for a plot and
 reused by every later step of the process. It is a plain subprocess, not multiprocessing's spawn, which
 would re-run the user's script (a notebook or a script without a `__main__` guard) in the helper. If it
-cannot be started or dies, plots are drawn in the step's own process instead.
+cannot be started, dies or hangs, plots are drawn in the step's own process instead, and a warning says
+why; what the helper writes to stderr (a library's warning, a crash) is logged as a warning too.
 """
 from __future__ import annotations
 
@@ -23,6 +24,8 @@ from typing import Any
 
 log = logging.getLogger(__name__)
 
+PLOT_TIMEOUT_SECONDS = 120  # a plot the helper has not drawn by then: the helper is taken as hung
+
 
 class HelperFailed(RuntimeError):
     """The helper process died or could not be reached (not: a plot failed to draw)."""
@@ -31,13 +34,14 @@ class HelperFailed(RuntimeError):
 class _Helper:
     def __init__(self) -> None:
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "recipe_assets.cards.drawing"], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL
+            [sys.executable, "-m", "recipe_assets.cards.drawing"], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE
         )
         self.failed = False
         self.outbox: queue.Queue = queue.Queue()
         self.waiting: queue.Queue = queue.Queue()  # futures in the order their jobs were sent
         threading.Thread(target=self._send, daemon=True, name="card-plots-send").start()
         threading.Thread(target=self._receive, daemon=True, name="card-plots-receive").start()
+        threading.Thread(target=self._relay_stderr, daemon=True, name="card-plots-stderr").start()
 
     def submit(self, job: tuple) -> Future:
         if self.failed:
@@ -61,6 +65,8 @@ class _Helper:
             while True:
                 status, value = pickle.load(self.process.stdout)
                 future = self.waiting.get()
+                if future.done():  # failed already: the helper was taken as hung just as it answered
+                    continue
                 if status == "ok":
                     future.set_result(value)
                 else:
@@ -68,10 +74,27 @@ class _Helper:
         except (EOFError, OSError, pickle.UnpicklingError) as exc:
             self._fail(exc)
 
+    def _relay_stderr(self) -> None:
+        for line in self.process.stderr:
+            text = line.decode(errors="replace").rstrip()
+            if text:
+                log.warning("card plot helper (pid %s): %s", self.process.pid, text)
+
     def _fail(self, exc: Exception) -> None:
         self.failed = True
-        while not self.waiting.empty():
-            self.waiting.get().set_exception(HelperFailed(str(exc) or type(exc).__name__))
+        while True:
+            try:
+                future = self.waiting.get_nowait()
+            except queue.Empty:
+                return
+            if not future.done():
+                future.set_exception(HelperFailed(str(exc) or type(exc).__name__))
+
+    def kill(self, reason: Exception) -> None:
+        """A hung helper: stopped at once, and every plot still waiting on it failed now (each is drawn in
+        the step's process), instead of each waiting out its own timeout in turn."""
+        self.process.kill()
+        self._fail(reason)
 
     def close(self) -> None:
         self.outbox.put(None)
@@ -94,7 +117,7 @@ def _get_helper() -> _Helper | None:
                 _helper = _Helper()
                 atexit.register(shutdown)
             except OSError as exc:  # no processes here (a restricted sandbox): draw in-process
-                log.debug("card plots are drawn in-process: %s", exc)
+                log.warning("the card plot helper process could not be started (%s); plots are drawn in the step's process", exc)
                 _broken = True
         return _helper
 
@@ -123,17 +146,25 @@ def submit(draw: Callable[..., Any], *args: Any, **kwargs: Any) -> "Future[Any]"
 def result(future: "Future[Any]", draw: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
     """The plot; if the helper failed (not the drawing itself), the plot drawn here instead."""
     try:
-        return future.result(timeout=120)
-    except (HelperFailed, TimeoutError) as exc:
+        return future.result(timeout=PLOT_TIMEOUT_SECONDS)
+    except TimeoutError:
+        _mark_broken(TimeoutError(f"no plot within {PLOT_TIMEOUT_SECONDS} s: the helper was stopped"))
+        return draw(*args, **kwargs)
+    except HelperFailed as exc:
         _mark_broken(exc)
         return draw(*args, **kwargs)
 
 
 def _mark_broken(exc: Exception) -> None:
+    """Draw in the step's process from now on; a helper still running (hung) is killed, failing its queue."""
     global _broken, _helper
-    log.warning("the card plot helper process failed (%s); plots are drawn in the step's process", exc)
     with _lock:
+        helper, already = _helper, _broken
         _broken, _helper = True, None
+    if helper is not None:
+        helper.kill(exc)
+    if not already:
+        log.warning("the card plot helper process failed (%s); plots are drawn in the step's process", exc)
 
 
 def shutdown() -> None:

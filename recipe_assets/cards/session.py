@@ -28,7 +28,7 @@ from recipe_assets.cards import drawing, tables
 from recipe_assets.cards.html import render_html
 from recipe_assets.cards.plots import Plot
 from recipe_assets.core.atomic import write_text_atomically
-from recipe_assets.core.keys import mlflow_of
+from recipe_assets.core.keys import mlflow_key, mlflow_of
 
 if TYPE_CHECKING:
     from dagster import AssetExecutionContext
@@ -280,11 +280,9 @@ def publish(context: "AssetExecutionContext", recipe_name: str, session: StepSes
     write_text_atomically(path, page)
     if run_id is None:
         return
-
-    try:
-        client = mlflow_of(context, recipe_name).client()
-    except Exception:  # a step without the MLflow resource
+    if not hasattr(context.resources, mlflow_key(recipe_name)):  # a step without the MLflow resource
         return
+    client = mlflow_of(context, recipe_name).client()  # its errors are the step's: the card is part of the run
     client.log_text(run_id, page, f"cards/{step}.html")
     for upstream in session.also_log:
         stored = path.with_name(f"{upstream}.html")

@@ -36,6 +36,11 @@ class RecipeDataError(RecipeError):
     """Input data that does not fit the recipe: missing files, missing columns, empty splits."""
 
 
+class DataNotFound(RecipeDataError):
+    """A location that holds no data yet (no such file, folder or object; no matching files): data that
+    has not landed, as opposed to data that cannot be read (credentials, permissions, a broken file)."""
+
+
 # --- the user's own frames of an error raised in their step code ------------------------------------
 
 _FRAME = re.compile(r'File "(?P<file>[^"]+)", line (?P<line>\d+)')

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from recipe_assets.core.errors import RecipeDataError
+from recipe_assets.core.errors import DataNotFound, RecipeDataError
 
 
 def delta_commits(table: Path, version: int | None, key_path: str, timestamp: str | None = None) -> list[Path]:
@@ -12,7 +12,7 @@ def delta_commits(table: Path, version: int | None, key_path: str, timestamp: st
     or `timestamp`) fresh."""
     log = table / "_delta_log"
     if not log.is_dir():
-        raise RecipeDataError(f"{key_path}.location: {table} is not a Delta table (no _delta_log folder)")
+        raise DataNotFound(f"{key_path}.location: {table} is not a Delta table (no _delta_log folder)")
     if timestamp is not None:
         version = delta_version_at(table, timestamp, key_path)
     commits = sorted(p for p in log.glob("*.json") if p.stem.isdigit())

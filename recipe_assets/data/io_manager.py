@@ -9,10 +9,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-from dagster import ConfigurableIOManager, InitResourceContext, InputContext, MetadataValue, OutputContext
+from dagster import AssetKey, ConfigurableIOManager, DagsterInstance, InitResourceContext, InputContext, MetadataValue, OutputContext
 
 from recipe_assets.core.atomic import write_atomically
 from recipe_assets.core.code_ledger import write_noted
+from recipe_assets.core.keys import asset_key
 from recipe_assets.core.user_code import use_recipe_steps
 from recipe_assets.data import remote_outputs
 from recipe_assets.data.recipe_lock import acquire, is_held_by_this_run, lock_path
@@ -22,6 +23,7 @@ from recipe_assets.data.run_guards import check_running_instance
 
 PARQUET = ".parquet"
 PICKLE = ".pkl"
+SHA256 = "sha256"  # materialization metadata of an output stored in S3: the digest its bytes must match
 
 
 def output_path(base_dir: Path, name: str) -> Path | None:
@@ -37,6 +39,7 @@ class StoresOutputs(Protocol):
     """A recipe, as far as its stored outputs go (`RecipeSettings`, or the engine's loaded recipe)."""
 
     root: Path
+    name: str  # the recipe's name: the first part of its asset keys
     outputs_base: str  # `execution.outputs_location` (s3://bucket/prefix) or `<recipe root>/metadata/outputs`
 
 
@@ -46,6 +49,8 @@ class StoredOutput:
 
     location: str  # a local path or an s3:// URL
     recipe_root: Path
+    asset: str = ""  # the asset's key, for messages
+    sha256: str | None = None  # of an object in S3: what its materialization recorded
 
     @property
     def is_table(self) -> bool:
@@ -53,22 +58,37 @@ class StoredOutput:
 
     def read(self) -> Any:
         if is_remote(self.location):
-            return remote_outputs.read_object(self.location, self.recipe_root)
+            return remote_outputs.read_object(self.location, self.recipe_root, self.asset, self.sha256)
         return read_output(Path(self.location), self.recipe_root)
 
 
-def stored_output_at(base_dir: str, name: str, recipe_root: Path) -> StoredOutput | None:
+def recorded_sha256(instance: DagsterInstance, key: AssetKey) -> str | None:
+    """The SHA-256 the latest materialization of `key` recorded for its object in S3."""
+    event = instance.get_latest_materialization_event(key)
+    if event is None or event.asset_materialization is None:
+        return None
+    value = event.asset_materialization.metadata.get(SHA256)
+    return None if value is None else str(value.value)
+
+
+def stored_output_at(base_dir: str, key: AssetKey, recipe_root: Path, instance: DagsterInstance | None) -> StoredOutput | None:
+    """The stored output of `key`; for an object in S3, with the digest `instance` recorded for it (none
+    without an instance: such an object is then refused when read)."""
+    name = key.path[-1]
     if is_remote(base_dir):
         url = remote_outputs.stored_url(base_dir, name)
-        return None if url is None else StoredOutput(url, recipe_root)
+        if url is None:
+            return None
+        return StoredOutput(url, recipe_root, key.to_user_string(), None if instance is None else recorded_sha256(instance, key))
     path = output_path(Path(base_dir), name)
-    return None if path is None else StoredOutput(str(path), recipe_root)
+    return None if path is None else StoredOutput(str(path), recipe_root, key.to_user_string())
 
 
-def stored_output(recipe: StoresOutputs, name: str) -> StoredOutput | None:
+def stored_output(recipe: StoresOutputs, name: str, instance: DagsterInstance) -> StoredOutput | None:
     """Output `name` of the recipe wherever its profile stores outputs, None when it is not stored: what
-    `Recipe.get_artifact`, `get-artifact`, `clean` and the run summary read, as the steps do."""
-    return stored_output_at(recipe.outputs_base, name, recipe.root)
+    `Recipe.get_artifact`, `get-artifact`, `clean` and the run summary read, as the steps do. Objects in S3
+    are checked against the digest `instance` recorded for them when they are read."""
+    return stored_output_at(recipe.outputs_base, asset_key(recipe.name, name), recipe.root, instance)
 
 
 def remove_stored_output(recipe: StoresOutputs, name: str) -> None:
@@ -176,7 +196,8 @@ class RecipeIOManager(ConfigurableIOManager):
 
         name = context.asset_key.path[-1]
         if is_remote(self.base_dir):  # execution.outputs_location: s3://... (recipe_assets/data/remote_outputs.py)
-            context.add_output_metadata({"path": MetadataValue.path(write_remote_output(self.base_dir, name, obj))})
+            url, sha256 = write_remote_output(self.base_dir, name, obj)
+            context.add_output_metadata({"path": MetadataValue.path(url), SHA256: MetadataValue.text(sha256)})
             return
         if isinstance(obj, pd.DataFrame):
             path = self._base() / f"{name}{PARQUET}"
@@ -194,7 +215,9 @@ class RecipeIOManager(ConfigurableIOManager):
         context.add_output_metadata({"path": MetadataValue.path(str(path))})
 
     def load_input(self, context: InputContext) -> Any:
-        stored = stored_output_at(self.base_dir, context.asset_key.path[-1], Path(self.recipe_root))
+        # the instance holds the digests of objects in S3; local outputs need none (and a test's context may have no instance)
+        instance = context.instance if is_remote(self.base_dir) else None
+        stored = stored_output_at(self.base_dir, context.asset_key, Path(self.recipe_root), instance)
         if stored is None:
             raise FileNotFoundError(
                 f"no stored output for {context.asset_key.to_user_string()} under {self.base_dir}; "

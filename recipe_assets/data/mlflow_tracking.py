@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import io
 import os
+import re
 import sys
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -118,18 +119,53 @@ def server_error(tracking_uri: str, action: str, exc: BaseException):
     )
 
 
-def is_server_failure(exc: BaseException) -> bool:
-    """Connection errors and 5xx/429 answers from a remote server (not a bad request of ours)."""
+def server_refusal(tracking_uri: str, action: str, status: int, exc: BaseException):
+    reason = " ".join(str(exc).split())[:300]
+    return RecipeError(
+        f"MLflow tracking server {tracking_uri}: {action} was refused with HTTP {status} ({reason}); not retried, "
+        "nothing of this step was kept. A proxy in front of the server may answer this too: check its rules and "
+        "the credentials, then run again"
+    )
+
+
+# MLflow keeps the status of an answer that is not MLflow's JSON (a proxy's error page) only in its
+# message: its error code maps every status it does not know (413, 407, 502...) to INTERNAL_ERROR (500)
+_PLAIN_ANSWER_STATUS = re.compile(r"failed with error code (\d{3}) != \d{3}")
+
+
+def http_status(exc: BaseException) -> int | None:
+    """The HTTP status a tracking server answered with; None when no answer came (or no server was asked)."""
+    from mlflow.exceptions import MlflowException, RestException
+
+    if isinstance(exc, RestException):  # the server's own JSON error: its error code is the status
+        return exc.get_http_status_code()
+    if isinstance(exc, MlflowException):
+        match = _PLAIN_ANSWER_STATUS.search(exc.message)
+        if match:
+            return int(match.group(1))
+    return None
+
+
+def _no_answer(exc: BaseException) -> bool:
+    """A connection that failed, timed out or ran out of retries on 429/5xx answers, anywhere in the chain
+    (MLflow wraps them in an MlflowException). TLS failures are left out: retrying cannot fix a certificate."""
     import requests
 
-    if isinstance(exc, (requests.exceptions.ConnectionError, requests.exceptions.Timeout, requests.exceptions.RetryError)):
-        return True
-    from mlflow.exceptions import MlflowException
-
-    if isinstance(exc, MlflowException):
-        text = str(exc)
-        return any(code in text for code in ("500", "502", "503", "504", "429", "Max retries exceeded", "Connection refused", "API request to"))
+    transient = (requests.exceptions.ConnectionError, requests.exceptions.Timeout, requests.exceptions.RetryError)
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, transient) and not isinstance(seen, requests.exceptions.SSLError):
+            return True
+        seen = seen.__cause__ or seen.__context__
     return False
+
+
+def is_server_failure(exc: BaseException) -> bool:
+    """Connection errors and 5xx/429 answers from a remote server (not a bad request of ours, nor a 4xx)."""
+    if _no_answer(exc):
+        return True
+    status = http_status(exc)
+    return status is not None and (status == 429 or status >= 500)
 
 
 class MlflowTracking(ConfigurableResource):
@@ -205,9 +241,14 @@ class MlflowTracking(ConfigurableResource):
         try:
             yield
         except Exception as exc:
-            if is_local_store(self.tracking_uri) or not is_server_failure(exc):
+            if is_local_store(self.tracking_uri):
                 raise
-            raise server_error(self.tracking_uri, action, exc) from exc
+            if is_server_failure(exc):
+                raise server_error(self.tracking_uri, action, exc) from exc
+            status = http_status(exc)
+            if status is not None and 400 <= status < 500:
+                raise server_refusal(self.tracking_uri, action, status, exc) from exc
+            raise
 
     def log_sklearn_model(self, model: Any, code_paths: list[str], input_example: Any, predictions: Any) -> Any:
         with self.talking_to_server("logging the model"):
@@ -251,12 +292,9 @@ class MlflowTracking(ConfigurableResource):
         failed or the process was killed before its alias and REGISTRATION_DONE_TAG were set): registering
         again would leave that one half-done beside a duplicate. A finished version is never reused: a
         model registered again (say with another validation status) gets a new version, as in MLflow Recipes."""
-        from mlflow.exceptions import MlflowException
-
-        try:
-            versions = client.search_model_versions(f"name = '{model_name}'")
-        except MlflowException:
-            return None
+        # no try: an unknown model gives an empty list, and any error must stop the registration rather
+        # than switch this guard off
+        versions = client.search_model_versions(f"name = '{model_name}'")
         return next((v for v in versions if v.source == model_uri and REGISTRATION_DONE_TAG not in (v.tags or {})), None)
 
     def load_model(self, model_uri: str) -> Any:

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from recipe_assets.core import extras
-from recipe_assets.core.errors import RecipeDataError
+from recipe_assets.core.errors import DataNotFound, RecipeDataError
 
 URL = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*)://")
 # protocols whose filesystem is a separate package, named so the error says what to install
@@ -135,7 +135,7 @@ def list_files(location: str, file_format: str, where: str, version: int | None 
             else:
                 infos = [info]
     except FileNotFoundError:
-        raise RecipeDataError(f"{where}: {location} does not exist") from None
+        raise DataNotFound(f"{where}: {location} does not exist") from None
     except Exception as exc:  # permissions, endpoint or credentials: the library's own words say which
         raise RecipeDataError(f"{where}: cannot read {location}: {_describe(exc)}") from None
     return sorted((_remote_file(fs, info) for info in infos), key=lambda f: f.url)

@@ -5,15 +5,21 @@ name in one server-side copy (which replaces the object atomically), then the te
 
 Endpoint and credentials come from the usual variables (AWS_ENDPOINT_URL, AWS_ACCESS_KEY_ID, ...), as
 boto3 reads them; connections time out instead of hanging a run.
+
+Unpickling runs code, so whoever can write the prefix could run code in every worker and in `get-artifact`:
+each object's SHA-256 is recorded in its materialization metadata (in the Dagster instance, not beside the
+object), and an object whose bytes do not match is refused before it is parsed.
 """
 from __future__ import annotations
 
+import hashlib
 import io
 import os
 import uuid
 from pathlib import Path
 from typing import Any
 
+from recipe_assets.core.errors import RecipeError
 from recipe_assets.core.user_code import use_recipe_steps
 
 PARQUET = ".parquet"
@@ -45,8 +51,9 @@ def _url(location: str, key: str) -> str:
     return f"{location.split('://', 1)[0]}://{key}"
 
 
-def write_output(location: str, name: str, obj: Any) -> str:
-    """Store `obj` as `<location>/<name>.parquet` (DataFrames) or `.pkl`; returns its URL."""
+def write_output(location: str, name: str, obj: Any) -> tuple[str, str]:
+    """Store `obj` as `<location>/<name>.parquet` (DataFrames) or `.pkl`; returns its URL and the SHA-256
+    of the bytes stored."""
     import pandas as pd
 
     fs, root = _filesystem(location)
@@ -68,7 +75,7 @@ def write_output(location: str, name: str, obj: Any) -> str:
     other = f"{root}/{name}{PICKLE if suffix == PARQUET else PARQUET}"
     if fs.exists(other):
         fs.rm(other)
-    return _url(location, final)
+    return _url(location, final), hashlib.sha256(payload).hexdigest()
 
 
 def stored_key(location: str, name: str) -> str | None:
@@ -92,16 +99,33 @@ def remove_output(location: str, name: str) -> None:
             fs.rm(f"{root}/{name}{suffix}")
 
 
-def read_object(url: str, recipe_root: Path) -> Any:
-    """A stored output by its URL, as `write_output` stored it."""
+def read_object(url: str, recipe_root: Path, asset: str, expected_sha256: str | None) -> Any:
+    """A stored output by its URL, as `write_output` stored it, once its bytes match the SHA-256 recorded
+    when it was materialized."""
     fs, key = _filesystem(url)
     payload = fs.cat_file(key)
+    verify_digest(payload, url, asset, expected_sha256)
     if key.endswith(PARQUET):
         import pandas as pd
 
         return pd.read_parquet(io.BytesIO(payload))
     import cloudpickle
 
-
     use_recipe_steps(recipe_root)
     return cloudpickle.loads(payload)
+
+
+def verify_digest(payload: bytes, url: str, asset: str, expected_sha256: str | None) -> None:
+    if expected_sha256 is None:
+        raise RecipeError(
+            f"{asset}: no SHA-256 is recorded for {url} in the Dagster instance (stored before digests were "
+            "recorded, or its materialization was wiped), so it is not loaded unverified; materialize it again "
+            "(`recipe-assets clean --step <its step>`, then run)"
+        )
+    actual = hashlib.sha256(payload).hexdigest()
+    if actual != expected_sha256:
+        raise RecipeError(
+            f"{asset}: {url} is not the object this recipe stored (SHA-256 expected {expected_sha256}, found "
+            f"{actual}); it was changed after it was written, so it is not loaded. Find out who can write that "
+            "prefix, then materialize the output again"
+        )

@@ -12,7 +12,7 @@ from dagster import AssetKey, AssetObservation, ConfigurableResource, DagsterIns
 from pydantic import field_validator, model_validator
 
 from recipe_assets.core.configmodel import ConfigModel
-from recipe_assets.core.errors import RecipeDataError
+from recipe_assets.core.errors import DataNotFound, RecipeDataError
 from recipe_assets.core.keys import DATA_VERSION_TAG
 from recipe_assets.core.user_code import load_function
 from recipe_assets.core.versioning import files_fingerprint
@@ -111,9 +111,9 @@ def resolve_files(root: Path, config: IngestConfig, key_path: str) -> "list[Path
         elif path.is_file():
             files.append(path)
         else:
-            raise RecipeDataError(f"{key_path}.location: {path} does not exist")
+            raise DataNotFound(f"{key_path}.location: {path} does not exist")
     if not files:
-        raise RecipeDataError(f"{key_path}.location: no {config.using} files found at {', '.join(config.locations)}")
+        raise DataNotFound(f"{key_path}.location: no {config.using} files found at {', '.join(config.locations)}")
     return files
 
 

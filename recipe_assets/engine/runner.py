@@ -132,7 +132,7 @@ def _check_model_registered(loaded: LoadedConfig, instance: DagsterInstance) -> 
     if loaded.config.steps.predict.model_uri:
         return
     key = asset_key(loaded.name, "registered_model_version")
-    if instance.get_latest_materialization_event(key) is None or stored_output(loaded, "registered_model_version") is None:
+    if instance.get_latest_materialization_event(key) is None or stored_output(loaded, "registered_model_version", instance) is None:
         raise RecipeError(
             "no registered model yet: run `recipe-assets run` first (it trains, evaluates and registers one), "
             "or set steps.predict.model_uri"
@@ -174,7 +174,7 @@ def _run_steps(loaded: LoadedConfig, defs: Definitions, steps: tuple[str, ...], 
     if not summary.success and summary.error is None:
         summary.error = executor_failure(result.all_events)
     if summary.success:
-        summary.outputs = stored_values(loaded, summary.materialized)
+        summary.outputs = stored_values(loaded, summary.materialized, instance)
     return summary
 
 
@@ -205,11 +205,11 @@ def reconstruct_recipe_job(recipe_root: str, profile: str, group: str, token: st
     return job.with_logger_defs(loggers)
 
 
-def stored_values(loaded: LoadedConfig, names: list[str]) -> dict[str, object]:
+def stored_values(loaded: LoadedConfig, names: list[str], instance: DagsterInstance) -> dict[str, object]:
     """The small outputs a run materialized (model, run, registered version, ...), read back from storage."""
     values = {}
     for name in names:
-        stored = stored_output(loaded, name)
+        stored = stored_output(loaded, name, instance)
         if stored is not None and not stored.is_table:
             values[name] = stored.read()
     return values

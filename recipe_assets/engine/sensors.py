@@ -12,7 +12,7 @@ from dagster import (
     sensor,
 )
 
-from recipe_assets.core.errors import RecipeDataError
+from recipe_assets.core.errors import DataNotFound
 from recipe_assets.core.keys import DATA_VERSION_TAG, asset_key
 from recipe_assets.data import model_aliases
 from recipe_assets.data.run_guards import check_running_instance
@@ -39,8 +39,10 @@ def build_scoring_sensor(loaded, job_name: str, mlflow_resource=None):
         check_running_instance(context.instance, str(loaded.root), expected_identity(loaded), str(instance_dir(loaded)))
         try:
             fingerprint = fingerprint_files(loaded, "ingest_scoring")
-        except RecipeDataError as exc:  # scoring data not landed yet: nothing to score
+        except DataNotFound as exc:  # scoring data not landed yet: nothing to score
             return SkipReason(f"no scoring data: {exc}")
+        # any other error (credentials, permissions, an unreadable file) fails the tick with its message,
+        # shown in the UI and the daemon's log: it is no reason to wait quietly
         model_event = context.instance.get_latest_materialization_event(model_key) if follows_registry else None
         if follows_registry and model_event is None:
             return SkipReason("no registered model version yet")

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from recipe_assets.core.errors import RecipeError
+from recipe_assets.data.mlflow_tracking import bounded_http_retries, http_status
 
 if TYPE_CHECKING:
     from recipe_assets.engine.config import LoadedConfig
@@ -52,37 +53,84 @@ def check_services(loaded: LoadedConfig, tracking_uri: str) -> None:
         check_url_reachable("the S3 endpoint", endpoint)
 
 
-def check_tracking_credentials(tracking_uri: str, timeout: float = 30) -> None:
-    """A server with authentication (`mlflow server --app-name basic-auth`) must accept the credentials
-    MLflow's client sends (MLFLOW_TRACKING_USERNAME / MLFLOW_TRACKING_PASSWORD) before anything is logged."""
-    import base64
-    import urllib.error
-    import urllib.request
+def check_tracking_credentials(tracking_uri: str) -> None:
+    """The tracking server must answer MLflow's own client before anything is logged: the request goes
+    through MLflow's REST client, so credentials (MLFLOW_TRACKING_USERNAME / _PASSWORD, MLFLOW_TRACKING_TOKEN,
+    an MLFLOW_TRACKING_AUTH provider) and TLS settings (MLFLOW_TRACKING_SERVER_CERT_PATH,
+    MLFLOW_TRACKING_INSECURE_TLS) apply exactly as they will for the run."""
+    from mlflow.exceptions import MlflowException
+    from mlflow.tracking import MlflowClient
 
-    request = urllib.request.Request(f"{tracking_uri.rstrip('/')}/api/2.0/mlflow/experiments/search?max_results=1")
+    bounded_http_retries()
+    try:
+        MlflowClient(tracking_uri=tracking_uri).search_experiments(max_results=1)
+    except MlflowException as exc:
+        raise RecipeError(tracking_problem(tracking_uri, exc)) from None
+
+
+def tracking_problem(tracking_uri: str, exc: BaseException) -> str:
+    """One message for each way the server can refuse MLflow's client; the rest name the status or reason."""
+    server = f"the MLflow tracking server at {tracking_uri}"
+    if _tls_failure(exc) is not None:
+        return (
+            f"TLS with {server} failed ({_tls_failure(exc)}): if it uses a private certificate authority, set "
+            "MLFLOW_TRACKING_SERVER_CERT_PATH to its CA bundle (MLFLOW_TRACKING_INSECURE_TLS=true skips the check); "
+            "nothing was run"
+        )
+    status = http_status(exc)
+    if status == 401:
+        return _refused(tracking_uri, credentials_sent())
+    if status == 403:
+        return (
+            f"{server} accepted {credentials_sent() or 'the request'} but denied access (HTTP 403): the user needs "
+            "permission to read and write the recipe's experiment and registered model; nothing was run"
+        )
+    if status == 404:
+        return (
+            f"{server} has no MLflow REST API at that address (HTTP 404 for /api/2.0/mlflow/experiments/search): "
+            "check the URI, including any path prefix a proxy serves MLflow under; nothing was run"
+        )
+    if status is not None and status < 500 and status != 429:
+        return f"{server} refused MLflow's request with HTTP {status} ({_short(exc)}); nothing was run"
+    retries = os.environ.get("MLFLOW_HTTP_REQUEST_MAX_RETRIES")
+    return f"{server} did not answer usefully after {retries} retries ({_short(exc)}); check the server and its log; nothing was run"
+
+
+def credentials_sent() -> str | None:
+    """What MLflow's client authenticates with, in its own order of precedence (never the secret itself)."""
     user, password = os.environ.get("MLFLOW_TRACKING_USERNAME"), os.environ.get("MLFLOW_TRACKING_PASSWORD")
     if user and password:
-        request.add_header("Authorization", "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode())
-    try:
-        with urllib.request.urlopen(request, timeout=timeout):
-            return
-    except urllib.error.HTTPError as exc:
-        if exc.code in (401, 403):
-            raise RecipeError(_refused(tracking_uri, user if password else None)) from None
-        if exc.code >= 500:
-            raise RecipeError(f"the MLflow tracking server at {tracking_uri} answered HTTP {exc.code}; check its log") from None
-    except (urllib.error.URLError, TimeoutError) as exc:
-        reason = getattr(exc, "reason", exc)
-        raise RecipeError(f"the MLflow tracking server at {tracking_uri} did not answer within {timeout:.0f}s ({reason})") from None
+        return f"the credentials of user {user!r} (MLFLOW_TRACKING_USERNAME / MLFLOW_TRACKING_PASSWORD)"
+    if os.environ.get("MLFLOW_TRACKING_TOKEN"):
+        return "the token in MLFLOW_TRACKING_TOKEN"
+    if os.environ.get("MLFLOW_TRACKING_AUTH"):
+        return f"the credentials of the {os.environ['MLFLOW_TRACKING_AUTH']!r} auth provider (MLFLOW_TRACKING_AUTH)"
+    return None
 
 
-def _refused(tracking_uri: str, user: str | None) -> str:
-    if user is None:
+def _tls_failure(exc: BaseException) -> str | None:
+    """The TLS error MLflow's client wrapped (a certificate not trusted, a name that does not match)."""
+    import requests
+
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, requests.exceptions.SSLError):
+            reason = str(seen)
+            marker = "SSLError("
+            return reason[reason.rfind(marker):][:200] if marker in reason else reason[:200]
+        seen = seen.__cause__ or seen.__context__
+    return None
+
+
+def _short(exc: BaseException) -> str:
+    reason = " ".join(str(exc).split())
+    return reason if len(reason) <= 300 else reason[:300] + "..."
+
+
+def _refused(tracking_uri: str, credentials: str | None) -> str:
+    if credentials is None:
         return (
             f"the MLflow tracking server at {tracking_uri} requires credentials: set MLFLOW_TRACKING_USERNAME "
-            "and MLFLOW_TRACKING_PASSWORD; nothing was run"
+            "and MLFLOW_TRACKING_PASSWORD (or MLFLOW_TRACKING_TOKEN, or an MLFLOW_TRACKING_AUTH provider); nothing was run"
         )
-    return (
-        f"the MLflow tracking server at {tracking_uri} refused the credentials of user {user!r} "
-        "(MLFLOW_TRACKING_USERNAME / MLFLOW_TRACKING_PASSWORD); nothing was run or registered"
-    )
+    return f"the MLflow tracking server at {tracking_uri} refused {credentials} (HTTP 401); nothing was run or registered"

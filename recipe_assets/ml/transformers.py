@@ -2,6 +2,7 @@
 frame with the names MLflow Recipes gave its output columns. Each call into user code gets its own frame."""
 from __future__ import annotations
 
+import logging
 from typing import TYPE_CHECKING, Any
 
 from recipe_assets.core.errors import UserCodeError
@@ -10,6 +11,7 @@ from recipe_assets.core.user_code import load_function
 if TYPE_CHECKING:
     import pandas as pd
 
+log = logging.getLogger(__name__)
 
 
 def make_transformer(root, transformer_method: str | None) -> Any:
@@ -33,16 +35,26 @@ def make_transformer(root, transformer_method: str | None) -> Any:
 
 def feature_names(transformer: Any, width: int, input_columns: Any = None) -> list[str]:
     """The transformer's own output names (asked with the input columns, as MLflow Recipes asked), else
-    MLflow Recipes' generated names `f_0`.. zero-padded to the width of the count (`f_00`..`f_11`)."""
+    MLflow Recipes' generated names `f_0`.. zero-padded to the width of the count (`f_00`..`f_11`).
+    A transformer that offers names but cannot give them, or gives the wrong number, is said at WARNING
+    (on the card), as MLflow Recipes warned; one without names (a plain FunctionTransformer) is not."""
+    problems = []
     for candidate in (transformer, getattr(transformer, "steps", [[None, None]])[-1][1]):
         try:
             names = [str(n) for n in candidate.get_feature_names_out(input_columns)]
-        except Exception:  # transformers without feature names (e.g. plain FunctionTransformer)
+        except AttributeError:  # offers no names (no such method, or scikit-learn's available_if says no)
+            continue
+        except Exception as exc:
+            problems.append(f"{type(candidate).__name__}.get_feature_names_out failed ({type(exc).__name__}: {exc})")
             continue
         if len(names) == width:
             return names
+        problems.append(f"{type(candidate).__name__}.get_feature_names_out gave {len(names)} names for {width} columns")
     digits = len(str(width))
-    return [f"f_{str(i).zfill(digits)}" for i in range(width)]
+    generated = [f"f_{str(i).zfill(digits)}" for i in range(width)]
+    if problems:
+        log.warning("the transformed columns are named %s..%s: %s", generated[0], generated[-1], "; ".join(problems))
+    return generated
 
 
 def apply_transformer(transformer: Any, features: "pd.DataFrame") -> "pd.DataFrame":

@@ -243,16 +243,17 @@ def test_classifier_cards_carry_their_plots_and_the_mlflow_run_every_card(classi
     assert split["plot: training data by class"].value.startswith("![training data by class](data:image/svg+xml")
 
 
-def test_plots_drawn_in_the_helper_process_are_the_plots_drawn_here():
-    from recipe_assets.cards import drawing
-
+def test_plots_drawn_in_the_helper_process_are_the_plots_drawn_here(fresh_plot_helper):
+    drawing = fresh_plot_helper
     truth = np.linspace(0, 10, 50)
     future = drawing.submit(plots.predicted_vs_actual, truth, truth * 1.1, "validation")
-    drawn = drawing.result(future, plots.predicted_vs_actual, truth, truth * 1.1, "validation")
+    drawn = drawing.result(future, pytest.fail)  # pytest.fail: the in-process fallback must not draw it
     assert drawn.data.startswith(b"\x89PNG") and drawn.title == "predicted vs actual (validation)"
+    assert drawn.data == plots.predicted_vs_actual(truth, truth * 1.1, "validation").data
     failing = drawing.submit(plots.confusion_matrix, "not counts", ["a"], "test")  # the drawing's own error comes back
     with pytest.raises(RuntimeError, match="ValueError: could not convert string to float"):
-        drawing.result(failing, plots.confusion_matrix, "not counts", ["a"], "test")
+        drawing.result(failing, pytest.fail)
+    assert drawing._helper is not None and drawing._helper.process.poll() is None  # still the helper, still running
 
 
 def test_a_card_shown_twice_in_a_notebook_gets_its_own_tabs_each_time():

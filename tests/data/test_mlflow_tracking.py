@@ -73,3 +73,68 @@ def test_loading_a_model_leaves_the_recipes_own_steps_importable(tmp_path: Path)
         sys.path.remove(str(root))
         for name in [n for n in sys.modules if n == "steps" or n.startswith("steps.")]:
             del sys.modules[name]
+
+
+def remote_tracking(stub_server, monkeypatch) -> MlflowTracking:
+    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")  # MLflow's own retries, not what is tested here
+    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR", "0")
+    return MlflowTracking(tracking_uri=stub_server.url, experiment_name="proxied")
+
+
+def failure_of(tracking: MlflowTracking) -> str:
+    import pytest
+
+    from recipe_assets.core.errors import RecipeError
+
+    with pytest.raises(RecipeError) as failed:
+        with tracking.talking_to_server("registering m"):
+            tracking.client().search_experiments(max_results=1)
+    return str(failed.value)
+
+
+def test_a_proxys_4xx_is_named_by_its_status_and_not_called_a_server_failure(stub_server, monkeypatch):
+    """A proxy's plain-text 403/404/413 (MLflow maps 413 to INTERNAL_ERROR): refused, with the status, not 'after 4 retries'."""
+    tracking = remote_tracking(stub_server, monkeypatch)
+    for status in (403, 404, 413):
+        stub_server.answer_with(status, f"<html>proxy says {status}</html>")
+        message = failure_of(tracking)
+        assert f"registering m was refused with HTTP {status}" in message and "not retried" in message
+        assert "retries" not in message.replace("not retried", "")
+
+
+def test_5xx_and_429_answers_and_a_dead_server_are_server_failures(stub_server, monkeypatch):
+    tracking = remote_tracking(stub_server, monkeypatch)
+    for status, body, kind in ((503, "busy", "text/plain"), (429, "slow down", "text/plain"),
+                               (500, '{"error_code": "INTERNAL_ERROR", "message": "db down"}', "application/json")):
+        stub_server.answer_with(status, body, kind)
+        assert f"{stub_server.url}: registering m failed after 0 retries" in failure_of(tracking)
+    gone = MlflowTracking(tracking_uri="http://127.0.0.1:9", experiment_name="gone")
+    assert "registering m failed after 0 retries" in failure_of(gone)
+
+
+def test_the_servers_own_json_4xx_is_refused_by_its_status(stub_server, monkeypatch):
+    from mlflow.exceptions import MlflowException
+
+    from recipe_assets.data.mlflow_tracking import http_status, is_server_failure
+
+    tracking = remote_tracking(stub_server, monkeypatch)
+    stub_server.answer_with(400, '{"error_code": "INVALID_PARAMETER_VALUE", "message": "bad filter"}', "application/json")
+    assert "refused with HTTP 400 (INVALID_PARAMETER_VALUE: bad filter)" in failure_of(tracking)
+    # an MLflow error that is no answer of a server (a local store's) has no status and is no server failure
+    local = MlflowException("Registered Model with name=m not found", error_code="RESOURCE_DOES_NOT_EXIST")
+    assert http_status(local) is None and not is_server_failure(local)
+    # a text merely mentioning 500 or 'API request to' is not a server failure (the substring test said it was)
+    assert not is_server_failure(MlflowException("API request to /x: parameter 500 rows is invalid", error_code="INVALID_PARAMETER_VALUE"))
+
+
+def test_the_duplicate_registration_guard_is_not_switched_off_by_a_registry_error():
+    """A registry that cannot be searched stops the registration; it used to register a duplicate beside a half-done version."""
+    import pytest
+    from mlflow.exceptions import MlflowException
+
+    class Unsearchable:
+        def search_model_versions(self, *args, **kwargs):
+            raise MlflowException("search refused", error_code="PERMISSION_DENIED")
+
+    with pytest.raises(MlflowException, match="search refused"):
+        MlflowTracking._version_of(Unsearchable(), "runs:/r/model", "m")

@@ -90,15 +90,39 @@ def test_reads_never_hand_arrow_a_python_file_object(monkeypatch: pytest.MonkeyP
 
 
 def test_the_callers_own_choices_are_kept(tmp_path: Path):
+    """What reaches pandas' own read_parquet: the caller's file object, URL, filesystem, storage options or
+    engine exactly as given; only a plain local path gets Arrow's local filesystem."""
     import fsspec
+    from pyarrow.fs import LocalFileSystem
 
-    from recipe_assets.data import parquet_reads
+    from recipe_assets.data.parquet_reads import native_local_reads
 
-    parquet_reads.install()
-    with open(SAMPLE, "rb") as handle:  # a file object stays a file object
-        assert len(pd.read_parquet(handle)) > 0
-    assert len(pd.read_parquet(f"file://{SAMPLE}")) > 0
-    assert len(pd.read_parquet(str(SAMPLE), filesystem=fsspec.filesystem("file"))) > 0
+    calls = []
+
+    def pandas_read_parquet(path, *args, **kwargs):
+        calls.append((path, args, kwargs))
+
+    read = native_local_reads(pandas_read_parquet)
+    their_fs = fsspec.filesystem("file")
+    with open(SAMPLE, "rb") as handle:
+        read(handle)
+        read(f"file://{SAMPLE}")
+        read(str(SAMPLE), filesystem=their_fs)
+        read(str(SAMPLE), storage_options={"anon": True})
+        read(str(SAMPLE), engine="fastparquet")
+        read(str(SAMPLE), "pyarrow", ["fare_amount"], None)  # filesystem passed by position
+        assert calls == [
+            (handle, (), {}),
+            (f"file://{SAMPLE}", (), {}),
+            (str(SAMPLE), (), {"filesystem": their_fs}),
+            (str(SAMPLE), (), {"storage_options": {"anon": True}}),
+            (str(SAMPLE), (), {"engine": "fastparquet"}),
+            (str(SAMPLE), ("pyarrow", ["fare_amount"], None), {}),
+        ]
+    calls.clear()
+    read(SAMPLE, columns=["fare_amount"])  # ours to choose: a plain local path
+    (path, args, kwargs), = calls
+    assert path == str(SAMPLE.resolve()) and isinstance(kwargs.pop("filesystem"), LocalFileSystem) and kwargs == {"columns": ["fare_amount"]}
 
 
 @pytest.mark.slow

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import functools
 import http.server
-import sys
 import threading
 import uuid
 from collections.abc import Iterator
@@ -18,7 +17,7 @@ from recipe_assets.engine.config import load_config
 from recipe_assets.core.errors import NotSupportedYet, RecipeConfigError, RecipeDataError
 from recipe_assets.app.recipe import Recipe
 from recipe_assets.data.sources import IngestConfig, read_data, resolve_files, source_fingerprint
-from servers import free_port, running
+from servers import free_port
 
 PROFILE = """
 experiment:
@@ -33,35 +32,6 @@ model_registry:
 def use_profile(recipe: Path, body: str) -> str:
     (recipe / "profiles" / "remote.yaml").write_text(PROFILE + body)
     return "remote"
-
-
-@pytest.fixture(scope="module")
-def moto_endpoint(tmp_path_factory) -> Iterator[str]:
-    """moto's S3-compatible server, as a separate process."""
-    port = free_port()
-    workdir = tmp_path_factory.mktemp("moto")
-    command = [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)]
-    with running(command, workdir / "moto.log", f"http://127.0.0.1:{port}/moto-api/"):
-        yield f"http://127.0.0.1:{port}"
-
-
-@pytest.fixture
-def bucket(moto_endpoint: str, monkeypatch: pytest.MonkeyPatch):
-    """A fresh bucket; credentials and endpoint only in the environment, where s3fs, boto3 and deltalake read them."""
-    import boto3
-
-    for name, value in {
-        "AWS_ENDPOINT_URL": moto_endpoint,
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_DEFAULT_REGION": "us-east-1",
-        "AWS_REGION": "us-east-1",
-    }.items():
-        monkeypatch.setenv(name, value)
-    name = f"recipes-{uuid.uuid4().hex[:8]}"
-    client = boto3.client("s3")
-    client.create_bucket(Bucket=name)
-    return client, name
 
 
 @pytest.fixture

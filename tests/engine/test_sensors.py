@@ -74,3 +74,29 @@ def test_sensor_with_a_fixed_model_uri_fires_on_new_scoring_data_only(regression
     pd.read_parquet(scoring).head(100).to_parquet(scoring, index=False)
     new_data, _ = evaluate(recipe, first.cursor)
     assert isinstance(new_data, SensorResult) and new_data.run_requests[0].tags["recipe/trigger"] == "data"
+
+
+S3_DENIED = '<?xml version="1.0" encoding="UTF-8"?><Error><Code>AccessDenied</Code><Message>Access Denied</Message></Error>'
+S3_NO_BUCKET = '<?xml version="1.0" encoding="UTF-8"?><Error><Code>NoSuchBucket</Code><Message>gone</Message></Error>'
+
+
+def test_unreadable_scoring_data_fails_the_tick_and_only_missing_data_is_skipped(regression_recipe, stub_server, monkeypatch):
+    """Refused S3 credentials are not 'no scoring data': the tick fails with the refusal; a missing bucket waits."""
+    import pytest
+
+    from recipe_assets.core.errors import RecipeDataError
+
+    for name, value in {"AWS_ENDPOINT_URL": stub_server.url, "AWS_ACCESS_KEY_ID": "expired", "AWS_SECRET_ACCESS_KEY": "x",
+                        "AWS_DEFAULT_REGION": "us-east-1"}.items():
+        monkeypatch.setenv(name, value)
+    local = (regression_recipe / "profiles" / "local.yaml").read_text()
+    (regression_recipe / "profiles" / "landing.yaml").write_text(
+        local.replace('location: "./data/sample.parquet"\n\nPREDICT', 'location: "s3://landing/scoring/"\n\nPREDICT'))
+    recipe = Recipe(profile="landing", recipe_root=regression_recipe)
+    assert recipe.loaded.config.steps.ingest_scoring.locations == ["s3://landing/scoring/"]
+    stub_server.answer_with(403, S3_DENIED, "application/xml")
+    with pytest.raises(RecipeDataError, match="s3://landing/scoring/.*(Forbidden|AccessDenied|Access Denied)"):
+        evaluate(recipe, None)
+    stub_server.answer_with(404, S3_NO_BUCKET, "application/xml")
+    result, _ = evaluate(recipe, None)
+    assert isinstance(result, SkipReason) and "no scoring data" in result.skip_message

@@ -106,29 +106,90 @@ def automl_card(root: Path):
     return trials, best
 
 
+@pytest.fixture
+def flaml_fits(monkeypatch) -> list:
+    """Every flaml.AutoML that a step fits in this process (the local profile runs steps in-process), with
+    the keyword arguments it was fitted with: what FLAML itself chose, read from FLAML, not from our card."""
+    import flaml
+
+    fits = []
+    original = flaml.AutoML.fit
+
+    def recording_fit(self, *args, **kwargs):
+        result = original(self, *args, **kwargs)
+        fits.append((self, kwargs))
+        return result
+
+    monkeypatch.setattr(flaml.AutoML, "fit", recording_fit)
+    return fits
+
+
+def fitted_estimator(pipeline):
+    """The pipeline's estimator without our own wrapper (label codes, calibration), if any."""
+    estimator = pipeline[-1]
+    return estimator.estimator if type(estimator).__module__.startswith("recipe_assets") else estimator
+
+
+class MetricOfLoss:
+    """FLAML minimizes a loss: for rmse the rmse itself, for f1 1 - f1."""
+
+    def __init__(self, one_minus: bool):
+        self.one_minus = one_minus
+
+    def __call__(self, loss: float) -> float:
+        return 1 - loss if self.one_minus else loss
+
+    def loss_of(self, value: float) -> float:
+        return 1 - value if self.one_minus else value
+
+
+def assert_flamls_choice_was_trained(root: Path, fits: list, flaml_metric_name: str, best_from_loss: MetricOfLoss) -> None:
+    """FLAML was asked with the mapped metric; the recipe's model is FLAML's best learner with FLAML's best
+    settings; the MLflow run and the card's best trial say the same learner and FLAML's best loss."""
+    import mlflow
+
+    (automl, settings), = fits
+    assert settings["metric"] == flaml_metric_name
+    recipe = Recipe(recipe_root=root)
+    model = recipe.latest_value("model")
+    estimator, best = fitted_estimator(model["pipeline"]), automl.model.estimator
+    assert type(estimator) is type(best)
+    assert repr(estimator.get_params()) == repr(best.get_params())
+    run = mlflow.MlflowClient(recipe.mlflow.tracking_uri).get_run(model["run_id"])
+    assert run.data.params["automl_learner"] == automl.best_estimator
+    trials, card_best = automl_card(root)
+    assert card_best["learner"] == automl.best_estimator
+    primary = next(key for key in trials[0] if key.startswith("validation "))
+    best_trial = min(trials, key=lambda t: best_from_loss.loss_of(t[primary]))
+    assert best_trial["learner"] == automl.best_estimator
+    assert best_trial[primary] == pytest.approx(best_from_loss(automl.best_loss))
+
+
 @pytest.mark.slow
-def test_automl_on_the_regression_template_trains_flamls_best_learner_in_the_pipeline(regression: Path):
+def test_automl_on_the_regression_template_trains_flamls_best_learner_in_the_pipeline(regression: Path, flaml_fits):
     summary = Recipe(recipe_root=regression).run(raise_on_error=False)
     assert summary.success, summary.error
     assert summary.materialized == ALL_OUTPUTS
     trials, best = automl_card(regression)
     assert trials and {t["learner"] for t in trials} <= {"lgbm", "rf", "extra_tree"}
-    model = Recipe(recipe_root=regression).latest_value("model")
-    pipeline = model["pipeline"]
+    # root_mean_squared_error is FLAML's rmse, whose loss is the rmse itself
+    assert_flamls_choice_was_trained(regression, flaml_fits, "rmse", MetricOfLoss(one_minus=False))
+    pipeline = Recipe(recipe_root=regression).latest_value("model")["pipeline"]
     assert [name for name, _ in pipeline.steps] == ["transformer", "estimator"]
     estimator = pipeline[-1]
     assert best["estimator class"] == f"{type(estimator).__module__}.{type(estimator).__name__}"
-    assert best["learner"] in {t["learner"] for t in trials}
     raw = Recipe(recipe_root=regression).latest_value("test_data").drop(columns=["fare_amount"])
     assert np.isfinite(pipeline.predict(raw)).all()
 
 
 @pytest.mark.slow
-def test_automl_on_the_classification_template_answers_in_the_recipes_labels(classification: Path):
+def test_automl_on_the_classification_template_answers_in_the_recipes_labels(classification: Path, flaml_fits):
     summary = Recipe(recipe_root=classification).run(raise_on_error=False)
     assert summary.success, summary.error
     trials, best = automl_card(classification)
     assert trials and best["learner"] in {"lgbm", "rf", "extra_tree"}
+    # f1_score is FLAML's f1, whose loss is 1 - f1
+    assert_flamls_choice_was_trained(classification, flaml_fits, "f1", MetricOfLoss(one_minus=True))
     f1 = [t["validation f1_score"] for t in trials]
     assert all(0 <= value <= 1 for value in f1)
     pipeline = Recipe(recipe_root=classification).latest_value("model")["pipeline"]

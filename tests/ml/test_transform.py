@@ -36,6 +36,33 @@ def test_array_output_gets_mlflow_recipes_generated_names():
     assert feature_names(object(), 12)[:2] == ["f_00", "f_01"] and feature_names(object(), 12)[-1] == "f_11"
 
 
+class NamesFail:
+    def get_feature_names_out(self, input_features=None):
+        raise ValueError("input_features is not equal to feature_names_in_")
+
+
+class NamesShort:
+    def get_feature_names_out(self, input_features=None):
+        return ["only_one"]
+
+
+def test_falling_back_to_generated_names_is_said_unless_the_transformer_offers_none(caplog):
+    """A transformer whose names fail or do not fit gets f_N names with a warning (on the card); one that offers no names gets them quietly."""
+    import logging
+
+    with caplog.at_level(logging.WARNING, logger="recipe_assets.ml.transformers"):
+        assert feature_names(object(), 2) == ["f_0", "f_1"]
+        assert caplog.records == []
+        assert feature_names(NamesFail(), 2) == ["f_0", "f_1"]
+        assert feature_names(NamesShort(), 2) == ["f_0", "f_1"]
+    said = [record.getMessage() for record in caplog.records]
+    assert said == [
+        "the transformed columns are named f_0..f_1: NamesFail.get_feature_names_out failed "
+        "(ValueError: input_features is not equal to feature_names_in_)",
+        "the transformed columns are named f_0..f_1: NamesShort.get_feature_names_out gave 1 names for 2 columns",
+    ]
+
+
 def test_sparse_output_is_densified_with_the_transformers_own_names():
     from sklearn.preprocessing import OneHotEncoder
 

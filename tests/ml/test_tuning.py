@@ -225,6 +225,25 @@ def test_a_parameter_the_estimator_does_not_accept_fails_at_definition_load(reci
     assert not (recipe / "metadata" / "mlflow").exists()
 
 
+def test_an_estimator_function_failing_for_its_own_reason_is_not_called_a_parameter_it_does_not_accept(recipe: Path):
+    """A name the function translates itself (strength), whose translation fails: the failure is said, not 'does not accept'."""
+    with_tuning(recipe)
+    text = (recipe / "recipe.yaml").read_text()
+    (recipe / "recipe.yaml").write_text(text.replace("        penalty:\n", "        strength:\n", 1))
+    (recipe / "steps" / "train.py").write_text(
+        "def estimator_fn(params=None):\n"
+        "    from sklearn.linear_model import SGDRegressor\n"
+        "    params = dict(params or {})\n"
+        "    if 'strength' in params:\n"
+        "        raise RuntimeError('licence server down')\n"
+        "    return SGDRegressor(**params)\n"
+    )
+    error = load_problem(recipe)
+    assert error.key_path == "steps.train.tuning.parameters.strength"
+    assert "steps/train.py:estimator_fn failed when given strength=" in error.problem
+    assert "RuntimeError: licence server down" in error.problem and "does not accept" not in error.problem
+
+
 def test_a_parameter_the_estimator_function_translates_itself_is_accepted(recipe: Path):
     with_tuning(recipe)
     (recipe / "steps" / "train.py").write_text(
@@ -284,30 +303,35 @@ def test_tuning_run_logs_one_nested_run_per_trial_and_trains_the_best(tmp_path: 
     root = with_tuning(copy_template("regression", tmp_path / "regression"), algorithm=algorithm, max_trials=5)
     summary = Recipe(recipe_root=root).run(raise_on_error=False)
     assert summary.success, summary.error
-    card = card_of(root)
+    model = Recipe(recipe_root=root).latest_value("model")
+    parent, children = nested_runs(root, model["run_id"])
+    assert len(children) == 5
+    # the best trial as MLflow recorded the trials (one nested run each), not as our card lists them
+    by_trial = {int(c.data.tags["recipe.tuning.trial"]): c.data for c in children}
+    assert sorted(by_trial) == [1, 2, 3, 4, 5]
+    best_number = min(by_trial, key=lambda n: (by_trial[n].metrics["val_root_mean_squared_error"], n))
+    best = by_trial[best_number]
+    assert len({round(run.metrics["val_root_mean_squared_error"], 9) for run in by_trial.values()}) > 1, "trials that all score alike prove nothing"
+
+    estimator = model["pipeline"][-1]
+    assert estimator.penalty == best.params["penalty"] and estimator.alpha == pytest.approx(float(best.params["alpha"]), rel=1e-5)
+    assert estimator.max_iter == 40  # estimator_params stay the base
+    assert parent.data.params["penalty"] == best.params["penalty"]
+    assert parent.data.params["tuning_best_trial"] == str(best_number)
+
+    card = card_of(root)  # and the card says what MLflow says
     trials = rows(card["tuning trials"])
     metric = "validation root_mean_squared_error"
     assert [t["trial"] for t in trials] == [1, 2, 3, 4, 5]
-    best = min(trials, key=lambda t: (t[metric], t["trial"]))
-    best_params = {r["parameter"]: r["value"] for r in rows(card["best parameters"])}
-    assert best_params["penalty"] == best["penalty"] and best_params["alpha"] == pytest.approx(best["alpha"], rel=1e-5)
-    assert best_params["max_iter"] == 40  # estimator_params stay the base
-
-    model = Recipe(recipe_root=root).latest_value("model")
-    estimator = model["pipeline"][-1]
-    assert estimator.penalty == best["penalty"] and estimator.alpha == pytest.approx(best["alpha"], rel=1e-5) and estimator.max_iter == 40
-
-    parent, children = nested_runs(root, model["run_id"])
-    assert len(children) == 5
-    by_trial = {int(c.data.tags["recipe.tuning.trial"]): c for c in children}
     for trial in trials:
-        child = by_trial[trial["trial"]].data
+        child = by_trial[trial["trial"]]
         assert child.params["penalty"] == trial["penalty"]
         assert float(child.params["alpha"]) == pytest.approx(trial["alpha"], rel=1e-5)
         assert child.metrics["val_root_mean_squared_error"] == pytest.approx(trial[metric], rel=1e-5)
-    assert parent.data.params["penalty"] == best["penalty"]
-    assert parent.data.params["tuning_best_trial"] == str(best["trial"])
-    assert "tuning" in card and f"best trial {best['trial']}" in card["tuning"].value
+    best_params = {r["parameter"]: r["value"] for r in rows(card["best parameters"])}
+    assert best_params["penalty"] == best.params["penalty"] and best_params["alpha"] == pytest.approx(float(best.params["alpha"]), rel=1e-5)
+    assert best_params["max_iter"] == 40
+    assert "tuning" in card and f"best trial {best_number}" in card["tuning"].value
 
 
 @pytest.mark.slow

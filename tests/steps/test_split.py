@@ -64,10 +64,20 @@ def test_classification_split_puts_each_row_where_mlflow_recipes_did(tmp_path):
     unstratified hash rule picks, then concatenated the classes in sorted order."""
     data = _labelled(3000, seed=11)
     frames = split_frames(data, SplitConfig(split_ratios=[0.8, 0.1, 0.1]), tmp_path, "label", "classification")
-    rule = assign_splits(data, (0.8, 0.1, 0.1))
+    where = mlflow_recipes_split(data, (0.8, 0.1, 0.1))
+    assert set(frames) == set(where)
     for split, frame in frames.items():
-        expected = data[rule == split].sort_values("label", kind="stable")
+        expected = pd.concat([data[where[split] & (data["label"] == label)] for label in sorted(data["label"].unique())])
+        assert len(expected) > 100
         pd.testing.assert_frame_equal(frame, expected)  # rows keep their ingested index, as there
+
+
+def mlflow_recipes_split(data: pd.DataFrame, ratios: tuple[float, float, float]) -> dict[str, pd.Series]:
+    """MLflow Recipes 2.22's rule written out from its split.py (_create_hash_buckets, _get_split_df), not
+    through our assign_splits: pandas' row hash (index included) into 1000 buckets, cut at the ratios."""
+    buckets = pd.util.hash_pandas_object(data).map(lambda h: (h % 1000) / 1000)
+    train_end, validation_end = ratios[0] / sum(ratios), (ratios[0] + ratios[1]) / sum(ratios)
+    return {"TRAINING": buckets < train_end, "VALIDATION": (buckets >= train_end) & (buckets < validation_end), "TEST": buckets >= validation_end}
 
 
 def test_classification_rows_never_move_when_rows_are_added(tmp_path):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from recipe_assets.core.errors import RecipeConfigError
+from recipe_assets.core.errors import RecipeConfigError, RecipeError
 from recipe_assets.core.user_code import check_function_defined
 from recipe_assets.ml.tuning.spaces import sample_point
 from recipe_assets.ml.tuning.trials import SearchSettings, build_estimator, estimator_params
@@ -31,17 +31,30 @@ def check_tuning(root: Path, config: "SearchSettings", recipe_file: str) -> None
     for name, value in point.items():
         if name in known:
             continue
+        key_path = f"steps.train.tuning.parameters.{name}"
         try:
             accepted = build_estimator(root, config, estimator_params(config, {name: value}))
-            if hasattr(accepted, "get_params") and name not in accepted.get_params() and not _changes_estimator(root, config, name, value):
-                raise ValueError("the estimator has no such parameter")
-        except Exception as exc:  # whatever the user's function or the estimator raises for an unknown name
-            raise RecipeConfigError(
-                recipe_file,
-                f"steps.train.tuning.parameters.{name}",
-                f"steps/train.py:{config.estimator_method} does not accept a parameter {name!r} ({exc}); "
-                f"its estimator's parameters are: {', '.join(sorted(known))}",
-            ) from None
+        except RecipeError:
+            raise
+        except TypeError as exc:
+            if repr(name) not in str(exc):  # a TypeError of the function's own, not about this keyword
+                raise RecipeConfigError(recipe_file, key_path, _failed_with(config, name, value, exc)) from None
+            raise RecipeConfigError(recipe_file, key_path, _not_accepted(config, name, str(exc), known)) from None
+        except Exception as exc:  # the user's function failed for a reason of its own: said as it is
+            raise RecipeConfigError(recipe_file, key_path, _failed_with(config, name, value, exc)) from None
+        if hasattr(accepted, "get_params") and name not in accepted.get_params() and not _changes_estimator(root, config, name, value):
+            raise RecipeConfigError(recipe_file, key_path, _not_accepted(config, name, "the estimator has no such parameter", known))
+
+
+def _not_accepted(config: "SearchSettings", name: str, reason: str, known: set[str]) -> str:
+    return (
+        f"steps/train.py:{config.estimator_method} does not accept a parameter {name!r} ({reason}); "
+        f"its estimator's parameters are: {', '.join(sorted(known))}"
+    )
+
+
+def _failed_with(config: "SearchSettings", name: str, value: Any, exc: Exception) -> str:
+    return f"steps/train.py:{config.estimator_method} failed when given {name}={value!r}: {type(exc).__name__}: {exc}"
 
 
 def _estimator_param_names(root: Path, config: "SearchSettings", recipe_file: str, base: dict[str, Any]) -> list[str]:

@@ -145,14 +145,21 @@ def _started(millis: int | None) -> str:
 
 
 def champion_run_id(client: Any, model_name: str, alias: str | None) -> str | None:
-    """The run of the registered champion: the alias's version when the recipe sets one, else the latest version."""
+    """The run of the registered champion: the alias's version when the recipe sets one, else the latest version.
+    None only when there is none yet; any other error (auth, network) is raised, not shown as 'no champion'."""
+    from mlflow.exceptions import MlflowException
+
     try:
         if alias:
             return client.get_model_version_by_alias(model_name, alias).run_id
         versions = client.search_model_versions(f"name='{model_name}'", max_results=1, order_by=["version_number DESC"])
         return versions[0].run_id if versions else None
-    except Exception:  # no registered model yet
-        return None
+    except MlflowException as exc:
+        # no such registered model (RESOURCE_DOES_NOT_EXIST), or no version holds the alias yet (MLflow's
+        # stores answer INVALID_PARAMETER_VALUE for that)
+        if exc.error_code in ("RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE"):
+            return None
+        raise
 
 
 def parameter_sections(metadata: dict[str, Any], value: Any) -> dict[str, Any]:
