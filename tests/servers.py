@@ -248,3 +248,12 @@ def dagster_daemon(workspace: Path, env: dict[str, str], workdir: Path, log_name
         yield process
     finally:
         _stop(process)
+
+
+def write_server_profile(root: Path, tracking_uri: str) -> None:
+    """The user's step: a profiles/server.yaml like local.yaml, with the server's address."""
+    local = (root / "profiles" / "local.yaml").read_text()
+    server = local.replace('tracking_uri: "sqlite:///metadata/mlflow/mlruns.db"', f'tracking_uri: "{tracking_uri}"')
+    server = server.replace('  artifact_location: "./metadata/mlflow/mlartifacts"\n', "")
+    assert tracking_uri in server
+    (root / "profiles" / "server.yaml").write_text(server)

@@ -13,7 +13,7 @@ from mlflow.tracking import MlflowClient
 
 from recipe_assets.app.recipe import Recipe
 from servers import VENV_BIN, free_port, mlflow_server, moto_s3_server
-from test_server_profile import write_server_profile
+from servers import write_server_profile
 
 pytestmark = pytest.mark.slow
 

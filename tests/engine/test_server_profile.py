@@ -7,18 +7,9 @@ import pytest
 from mlflow.tracking import MlflowClient
 
 from recipe_assets.app.recipe import Recipe
-from servers import mlflow_server, postgres_server
+from servers import mlflow_server, postgres_server, write_server_profile
 
 pytestmark = pytest.mark.slow
-
-
-def write_server_profile(root: Path, tracking_uri: str) -> None:
-    """The user's step: a profiles/server.yaml like local.yaml, with the server's address."""
-    local = (root / "profiles" / "local.yaml").read_text()
-    server = local.replace('tracking_uri: "sqlite:///metadata/mlflow/mlruns.db"', f'tracking_uri: "{tracking_uri}"')
-    server = server.replace('  artifact_location: "./metadata/mlflow/mlartifacts"\n', "")
-    assert tracking_uri in server
-    (root / "profiles" / "server.yaml").write_text(server)
 
 
 def assert_tracked_on_server(root: Path, tracking_uri: str) -> None:
