@@ -373,6 +373,10 @@ def _check_metrics(loaded: LoadedConfig, recipe_path: Path) -> None:
         if criterion.metric not in known:
             key_path = f"steps.evaluate.validation_criteria[{index}].metric"
             problems.append(RecipeConfigError(str(recipe_path), key_path, f"unknown metric {criterion.metric!r} {unknown}"))
+    for index, criterion in enumerate(config.steps.evaluate.min_segment_metric):
+        if criterion.metric not in known:
+            key_path = f"steps.evaluate.min_segment_metric[{index}].metric"
+            problems.append(RecipeConfigError(str(recipe_path), key_path, f"unknown metric {criterion.metric!r} {unknown}"))
     for index, metric in enumerate(config.custom_metrics):
         if metric.name in builtin:
             problems.append(RecipeConfigError(str(recipe_path), f"custom_metrics[{index}].name", f"{metric.name!r} is a built-in metric name; pick another"))

@@ -13,9 +13,11 @@ from recipe_assets.core.user_code import check_function_defined
 from recipe_assets.core.values import plain_value
 from recipe_assets.core.versioning import bytes_version, step_files
 from recipe_assets.ml import evaluation
+from recipe_assets.ml import segments as segment_grouping
 from recipe_assets.ml.estimators import estimator_score, predict_with_probabilities
 from recipe_assets.ml.evaluation import compute_metrics
 from recipe_assets.steps.evaluate.card import LAYOUT, check_name, criteria_table, evaluation_plots, missing_metric_warnings
+from recipe_assets.steps.evaluate.segments import evaluate_segments, segment_check_specs
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -30,7 +32,7 @@ def build(recipe: "RecipeSettings", steps) -> list:
     for index, metric in enumerate(recipe.custom_metrics):
         check_function_defined(root, "custom_metrics", metric.function, f"custom_metrics[{index}].function")
     version = step_code_version(
-        step_files(__file__, evaluation),
+        step_files(__file__, evaluation, segment_grouping),
         [config.slice_for_version(), *(m.slice_for_version() for m in recipe.custom_metrics), target_col, recipe.task, str(recipe.positive_class)],
         root,
         ["custom_metrics"] if recipe.custom_metrics else [],
@@ -68,7 +70,7 @@ def build(recipe: "RecipeSettings", steps) -> list:
             description=f"test-set {c.metric} is at or better than {c.threshold}",
         )
         for c in config.validation_criteria
-    ]
+    ] + segment_check_specs(run_key, config)
 
     @asset(
         key=run_key,
@@ -93,8 +95,9 @@ def build(recipe: "RecipeSettings", steps) -> list:
         pipeline = model["pipeline"]
         by_split = {split: score(pipeline, frame) for split, frame in (("validation", validation_data), ("test", test_data))}
         outcomes, table = criteria_table(recipe, config.validation_criteria, by_split["test"])
-        status = VALIDATED if all(o["passed"] for o in outcomes) else REJECTED
-        
+        segments = evaluate_segments(recipe, config, pipeline, test_data) if config.segments else None
+        status = VALIDATED if all(o["passed"] for o in outcomes) and (segments is None or segments.passed) else REJECTED
+
         card: dict[str, Any] = {
             "model validation status": status,
             "validation criteria": table if outcomes else "none configured",
@@ -111,6 +114,8 @@ def build(recipe: "RecipeSettings", steps) -> list:
         warnings = missing_metric_warnings(recipe, config.validation_criteria, by_split["test"])
         if warnings:
             card["warnings"] = MetadataValue.md(warnings)
+        if segments is not None:
+            card.update(segments.card(recipe, config, by_split["test"]))
         evaluation_plots(pipeline, test_data, target_col, recipe.task, recipe.positive_class, by_split["test"])
         with mlflow_resource.resume_run(model["run_id"]):
             import mlflow
@@ -118,8 +123,12 @@ def build(recipe: "RecipeSettings", steps) -> list:
             mlflow.log_metrics({f"val_{k}": v for k, v in by_split["validation"].items()})
             mlflow.log_metrics({f"test_{k}": v for k, v in by_split["test"].items()})
             mlflow.log_metrics({f"training_{k}": v for k, v in training_custom_metrics(model).items()})
+            if segments is not None:
+                mlflow.log_metrics(segments.mlflow_metrics())
             mlflow.set_tag("model_validation_status", status)
         value = {**_without_pipeline(model), "model_validation_status": status, "metrics": by_split, "validation": outcomes}
+        if segments is not None:  # failed segment criteria are named where register explains a rejection
+            value.update(segments=segments.value(), validation=[*outcomes, *segments.failures_as_criteria()])
         yield Output(value, data_version=DataVersion(bytes_version(json.dumps(value, sort_keys=True, default=str).encode())), metadata=card)
         for outcome in outcomes:
             yield AssetCheckResult(
@@ -129,6 +138,8 @@ def build(recipe: "RecipeSettings", steps) -> list:
                 severity=AssetCheckSeverity.ERROR,
                 metadata={"value": outcome["value"], "threshold": outcome["threshold"], "greater_is_better": outcome["greater_is_better"]},
             )
+        if segments is not None:
+            yield from segments.check_results(run_key, config)
 
     return [_evaluate]
 

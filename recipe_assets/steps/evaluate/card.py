@@ -93,4 +93,5 @@ LAYOUT = (
     ("Model Performance (Test)", (r"^metrics$", r"primary metric", r"^(validation|test) (?!criteria)", r"plot: predicted vs actual", r"plot: residuals")),
     ("Model Validation", (r"model validation status", r"validation criteria")),
     ("Model Performance Plots", (r"plot: confusion", r"plot: roc", r"plot: precision-recall", r"confusion matrix")),
+    ("Segments", (r"^segment", r"^plot: segments")),
 )
