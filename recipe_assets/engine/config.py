@@ -21,6 +21,7 @@ from recipe_assets.core.metrics import builtin_metric_names, canonical_metric
 from recipe_assets.core.settings import RECIPE_FILE, CustomMetric, ExperimentConfig, ModelRegistryConfig, RecipeSettings
 from recipe_assets.data import remote
 from recipe_assets.data.tables import TableMapping, with_tables_in_steps
+from recipe_assets.engine.automation import RetrainConfig
 from recipe_assets.engine.execution_config import ExecutionConfig
 from recipe_assets.steps.registry import StepsConfig
 
@@ -52,6 +53,13 @@ class RecipeConfig(ConfigModel):
     model_registry: ModelRegistryConfig | None = None
     execution: ExecutionConfig = Field(default_factory=ExecutionConfig)
     tables: TableMapping = Field(default_factory=dict)  # (ours) table name -> path, for spark_sql / table ingest and output
+    retrain: RetrainConfig = Field(default_factory=RetrainConfig)  # (ours) what makes the daemon retrain by itself
+
+    @model_validator(mode="after")
+    def _drift_retraining_needs_the_drift_check(self) -> "RecipeConfig":
+        if self.retrain.on_drift and (self.steps.predict is None or self.steps.predict.drift is None):
+            raise ValueError("retrain.on_drift needs steps.predict.drift (the scoring_data_drift check it follows)")
+        return self
 
     @model_validator(mode="before")
     @classmethod
