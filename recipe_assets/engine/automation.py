@@ -5,9 +5,11 @@ criteria (and the champion gate, where configured) decide whether the new model 
 
 Why a sensor, not `AutomationCondition`: the drift trigger is a failed check on `scored_data`, downstream
 of the assets to rebuild, which no condition of `ingested_data` can observe; and a condition cannot tag
-its runs with why they started. The sensor's run key is the cause (the training files' fingerprint, the
-failed check's run), so Dagster never starts the same retraining twice, also across daemon restarts; two
-causes at one tick, or a cause while model development is already running, give one run.
+its runs with why they started. The run key names the causes with the training files' fingerprint
+(`drift:<fp>`, `new_training_data:<fp>`), so Dagster never starts the same retraining twice, also across
+daemon restarts; two causes at one tick, or a cause while model development is already running, give one
+run. Drift retrains at most once per version of the training files: the same files would give the same
+model, whose scoring would drift again, and again retrain, without end.
 """
 from __future__ import annotations
 
@@ -84,50 +86,46 @@ def build_retrain_sensor(loaded: "LoadedConfig", job_name: str):
     def _retrain_sensor(context: SensorEvaluationContext):
         instance = context.instance
         check_running_instance(instance, str(loaded.root), expected_identity(loaded), str(instance_dir(loaded)))
-        reasons: dict[str, tuple[str, str]] = {}  # trigger -> (its part of the run key, what the run tag says)
-        events = []
-        if retrain.on_new_training_data:
-            fingerprint = _new_training_data(loaded, instance, ingested_key, source_key)
-            if fingerprint is not None:
-                reasons[NEW_TRAINING_DATA] = (fingerprint, f"the training files changed (fingerprint {fingerprint[:12]})")
-                events.append(AssetObservation(asset_key=source_key, tags={DATA_VERSION_TAG: fingerprint}))
+        try:
+            fingerprint = fingerprint_files(loaded, "ingest")
+        except RecipeDataError as exc:  # the training files are being replaced, or gone: nothing to train on
+            return SkipReason(f"no training data: {exc}")
+        reasons: dict[str, str] = {}  # trigger -> what the run's tag says
+        if retrain.on_new_training_data and _new_training_data(instance, fingerprint, ingested_key, source_key):
+            reasons[NEW_TRAINING_DATA] = f"the training files changed (fingerprint {fingerprint[:12]})"
         if retrain.on_drift:
             failed = _drift_since_training(instance, drift_key, model_key)
             if failed is not None:
                 reasons[DRIFT] = failed
         if not reasons:
             return SkipReason("no new training data and no drift since the model was trained")
+        triggers = sorted(reasons)
+        run_key = "|".join(f"{t}:{fingerprint}" for t in triggers)
+        done = instance.get_runs(RunsFilter(tags={"dagster/run_key": run_key}), limit=1)
+        if done:
+            return SkipReason(f"retraining for {', '.join(triggers)} on these training files already ran (run {done[0].run_id[:8]}); "
+                              "the same files would give the same model")
         running = instance.get_runs(RunsFilter(job_name=job_name, statuses=UNFINISHED), limit=1)
         if running:
-            return SkipReason(f"model development is already running (run {running[0].run_id[:8]}); asked again for {', '.join(reasons)} once it ends")
-        triggers = sorted(reasons)
+            return SkipReason(f"model development is already running (run {running[0].run_id[:8]}); asked again for {', '.join(triggers)} once it ends")
         return SensorResult(
-            run_requests=[
-                RunRequest(
-                    run_key="|".join(f"{t}:{reasons[t][0]}" for t in triggers),
-                    tags={TRIGGER_TAG: ",".join(triggers), REASON_TAG: "; ".join(reasons[t][1] for t in triggers)[:4000]},
-                )
-            ],
-            asset_events=events,
+            run_requests=[RunRequest(run_key=run_key, tags={TRIGGER_TAG: ",".join(triggers), REASON_TAG: "; ".join(reasons[t] for t in triggers)[:4000]})],
+            asset_events=[AssetObservation(asset_key=source_key, tags={DATA_VERSION_TAG: fingerprint})],
         )
 
     return _retrain_sensor
 
 
-def _new_training_data(loaded: "LoadedConfig", instance: "DagsterInstance", ingested_key, source_key) -> str | None:
-    """The training files' fingerprint when it differs from the one the latest ingest read; None when they are
-    unchanged, missing, or never ingested (the first training is the user's to start)."""
-    try:
-        fingerprint = fingerprint_files(loaded, "ingest")
-    except RecipeDataError:
-        return None
+def _new_training_data(instance: "DagsterInstance", fingerprint: str, ingested_key, source_key) -> bool:
+    """The training files differ from those the latest ingest read (never ingested: no; the first training
+    is the user's to start)."""
     trained_on = consumed_data_version(instance, ingested_key, source_key)
-    return fingerprint if trained_on is not None and trained_on != fingerprint else None
+    return trained_on is not None and trained_on != fingerprint
 
 
-def _drift_since_training(instance: "DagsterInstance", drift_key: AssetCheckKey, model_key) -> tuple[str, str] | None:
-    """(run key part, reason) of the latest drift check when it failed at ERROR severity after the model was
-    last trained; a WARN failure, a pass, or a failure the model was already retrained after: None."""
+def _drift_since_training(instance: "DagsterInstance", drift_key: AssetCheckKey, model_key) -> str | None:
+    """Why, when the latest drift check failed at ERROR severity after the model was last trained; a WARN
+    failure, a pass, or a failure the model was already retrained after: None."""
     record = instance.get_latest_asset_check_evaluation_record(drift_key)
     if record is None or record.event is None or record.event.dagster_event is None:
         return None
@@ -137,4 +135,4 @@ def _drift_since_training(instance: "DagsterInstance", drift_key: AssetCheckKey,
     model = instance.get_latest_materialization_event(model_key)
     if model is not None and model.timestamp >= record.event.timestamp:
         return None
-    return record.run_id, f"scoring_data_drift failed in run {record.run_id[:8]}: {evaluation.description or ''}"
+    return f"scoring_data_drift failed in run {record.run_id[:8]}: {evaluation.description or ''}"

@@ -73,6 +73,10 @@ def test_new_training_data_and_drift_each_ask_for_one_tagged_retraining(regressi
     assert Recipe(recipe_root=regression_recipe).run("predict").success
     request = only_request(evaluate(regression_recipe)[0])
     assert request.tags["recipe/trigger"] == "drift"
+    # once that retraining exists, drift on the same training files asks for nothing more (no endless loop)
+    job = Recipe(recipe_root=regression_recipe).definitions.resolve_job_def(sensor.job_name)
+    recipe.instance.create_run_for_job(job, tags={**request.tags, "dagster/run_key": request.run_key})
+    assert "already ran" in evaluate(regression_recipe)[0].skip_message
 
 
 def test_drift_retraining_needs_the_drift_check(regression_recipe: Path):
