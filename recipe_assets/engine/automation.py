@@ -16,6 +16,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from dagster import (
+    AssetCheckEvaluation,
     AssetCheckKey,
     AssetCheckSeverity,
     AssetObservation,
@@ -103,8 +104,8 @@ def build_retrain_sensor(loaded: "LoadedConfig", job_name: str):
         run_key = "|".join(f"{t}:{fingerprint}" for t in triggers)
         done = instance.get_runs(RunsFilter(tags={"dagster/run_key": run_key}), limit=1)
         if done:
-            return SkipReason(f"retraining for {', '.join(triggers)} on these training files already ran (run {done[0].run_id[:8]}); "
-                              "the same files would give the same model")
+            return SkipReason(f"retraining for {', '.join(triggers)} on these training files has its run already ({done[0].run_id[:8]}, "
+                              f"{done[0].status.value}); the same files would give the same model")
         running = instance.get_runs(RunsFilter(job_name=job_name, statuses=UNFINISHED), limit=1)
         if running:
             return SkipReason(f"model development is already running (run {running[0].run_id[:8]}); asked again for {', '.join(triggers)} once it ends")
@@ -130,6 +131,8 @@ def _drift_since_training(instance: "DagsterInstance", drift_key: AssetCheckKey,
     if record is None or record.event is None or record.event.dagster_event is None:
         return None
     evaluation = record.event.dagster_event.event_specific_data
+    if not isinstance(evaluation, AssetCheckEvaluation):  # only planned: the scoring run is still going
+        return None
     if evaluation.passed or evaluation.severity != AssetCheckSeverity.ERROR:
         return None
     model = instance.get_latest_materialization_event(model_key)
