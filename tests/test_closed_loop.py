@@ -14,7 +14,7 @@ import pandas as pd
 import pytest
 from dagster import AssetCheckKey, AssetCheckSeverity, AssetKey, DagsterInstance, DagsterRunStatus, RunsFilter
 
-from conftest import REPO
+from conftest import REPO, monitor
 from recipe_assets.app.recipe import Recipe
 from recipe_assets.engine.config import load_config
 from recipe_assets.engine.instance import prepare_instance_dir
@@ -29,15 +29,10 @@ DONE = (DagsterRunStatus.SUCCESS, DagsterRunStatus.FAILURE, DagsterRunStatus.CAN
 
 
 def deploy(root: Path) -> None:
-    """Drift on, both retraining triggers, the sensors ticking every 2 s, scoring files of their own."""
-    recipe_file = root / "recipe.yaml"
-    text = recipe_file.read_text().replace("\n  predict:\n", "\n  predict:\n    drift: {warn: 0.1, fail: 0.25}\n", 1)
-    recipe_file.write_text(text + "retrain: {on_new_training_data: true, on_drift: true, interval_seconds: 2}\n")
+    """Drift, segments and both retraining triggers on (conftest.monitor), the scoring sensor on, every 2 s."""
+    monitor(root)
     profile = root / "profiles" / "local.yaml"
-    scoring = 'INGEST_SCORING_CONFIG:\n  using: parquet\n  location: "./data/sample.parquet"'
-    assert scoring in profile.read_text()
-    text = profile.read_text().replace(scoring, scoring.replace("sample.parquet", "scoring.parquet"))
-    profile.write_text(text + "\nexecution:\n  scoring_sensor: {running: true, interval_seconds: 2}\n")
+    profile.write_text(profile.read_text() + "\nexecution:\n  scoring_sensor: {running: true, interval_seconds: 2}\n")
 
 
 def runs(instance: DagsterInstance, job: str) -> list:
@@ -88,7 +83,6 @@ def graphql(url: str, query: str) -> dict:
 def test_the_daemon_retrains_on_new_training_data_and_on_drift_once_each(regression_recipe: Path, tmp_path: Path):
     deploy(regression_recipe)
     sample = pd.read_parquet(regression_recipe / "data" / "sample.parquet")
-    sample.to_parquet(regression_recipe / "data" / "scoring.parquet", index=False)
     home = prepare_instance_dir(load_config(regression_recipe, "local"))
     env = {k: v for k, v in os.environ.items() if k not in ("RECIPE_PROFILE",)}
     env.update(RECIPE_ROOT=str(regression_recipe), RECIPE_PROFILE="local", DAGSTER_HOME=str(home))

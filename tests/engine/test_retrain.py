@@ -17,14 +17,6 @@ from recipe_assets.engine.config import load_config
 RETRAIN = "retrain: {on_new_training_data: true, on_drift: true, interval_seconds: 5}\n"
 
 
-def configure(root: Path) -> None:
-    recipe_file = root / "recipe.yaml"
-    text = recipe_file.read_text().replace("\n  predict:\n", "\n  predict:\n    drift: {warn: 0.1, fail: 0.25}\n", 1)
-    recipe_file.write_text(text + RETRAIN)
-    profile = root / "profiles" / "local.yaml"
-    profile.write_text(profile.read_text().replace('location: "./data/sample.parquet"\n\nPREDICT', 'location: "./data/scoring.parquet"\n\nPREDICT'))
-
-
 def evaluate(root: Path):
     recipe = Recipe(recipe_root=root)
     sensor = recipe.definitions.get_sensor_def(sensor_name(recipe.loaded.name))
@@ -38,11 +30,9 @@ def only_request(result) -> RunRequest:
     return result.run_requests[0]
 
 
-def test_new_training_data_and_drift_each_ask_for_one_tagged_retraining(regression_recipe: Path):
-    configure(regression_recipe)
+def test_new_training_data_and_drift_each_ask_for_one_tagged_retraining(monitored_recipe: Path):
+    regression_recipe = monitored_recipe  # trained and registered, scoring files like the training files
     sample = pd.read_parquet(regression_recipe / "data" / "sample.parquet")
-    sample.to_parquet(regression_recipe / "data" / "scoring.parquet", index=False)
-    assert Recipe(recipe_root=regression_recipe).run().success
     assert Recipe(recipe_root=regression_recipe).run("predict").success
     result, recipe, sensor = evaluate(regression_recipe)
     assert isinstance(result, SkipReason), "a model trained on today's files, scoring data like them: nothing to do"

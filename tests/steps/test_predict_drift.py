@@ -2,7 +2,6 @@
 standard deviations fails it at ERROR severity, named; the card's Drift tab shows the per-column table."""
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pandas as pd
@@ -15,37 +14,12 @@ from recipe_assets.cards.layout import tabs
 from recipe_assets.steps.predict.assets import LAYOUT
 from recipe_assets.steps.predict.config import DriftConfig
 
-DRIFT = "    drift: {warn: 0.1, fail: 0.25}\n"
-
-
-def enable_drift(root: Path, line: str = DRIFT) -> None:
-    recipe_file = root / "recipe.yaml"
-    text = recipe_file.read_text()
-    assert "\n  predict:\n" in text
-    recipe_file.write_text(text.replace("\n  predict:\n", f"\n  predict:\n{line}", 1))
-    profile = root / "profiles" / "local.yaml"
-    scoring = 'INGEST_SCORING_CONFIG:\n  using: parquet\n  location: "./data/sample.parquet"'
-    assert scoring in profile.read_text()
-    profile.write_text(profile.read_text().replace(scoring, scoring.replace("sample.parquet", "scoring.parquet")))
-
-
-@pytest.fixture(scope="module")
-def trained(tmp_path_factory) -> Path:
-    from conftest import copy_template
-
-    root = copy_template("regression", tmp_path_factory.mktemp("drift") / "regression")
-    enable_drift(root)
-    shutil.copy(root / "data" / "sample.parquet", root / "data" / "scoring.parquet")
-    summary = Recipe(recipe_root=root).run()
-    assert summary.success, summary.error
-    return root
+DRIFT = "    drift: {warn: 0.1, fail: 0.25}\n"  # as conftest.monitor writes it
 
 
 @pytest.fixture
-def recipe(trained: Path, tmp_path: Path) -> Path:
-    copy = tmp_path / "regression"
-    shutil.copytree(trained, copy)
-    return copy
+def recipe(monitored_recipe: Path) -> Path:
+    return monitored_recipe
 
 
 def score(root: Path, scoring: pd.DataFrame):

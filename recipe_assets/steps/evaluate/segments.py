@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 from dagster import AssetCheckResult, AssetCheckSeverity, AssetCheckSpec, AssetKey
 
 from recipe_assets import cards
-from recipe_assets.cards import drift_plots
+from recipe_assets.cards import monitoring_plots
 from recipe_assets.core.errors import RecipeDataError
 from recipe_assets.core.metrics import greater_is_better, passes
 from recipe_assets.core.values import plain_value
@@ -106,7 +106,7 @@ class SegmentReport:
         for column in dict.fromkeys(s.column for s in scored):
             mine = [s for s in scored if s.column == column and plotted in s.metrics]
             if mine and plotted in overall:
-                cards.add_plot(drift_plots.segment_metric, column, [s.value for s in mine], [s.metrics[plotted] for s in mine],
+                cards.add_plot(monitoring_plots.segment_metric, column, [s.value for s in mine], [s.metrics[plotted] for s in mine],
                                plotted, overall[plotted], threshold)
         return entries
 

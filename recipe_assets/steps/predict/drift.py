@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 from dagster import AssetCheckResult, AssetCheckSeverity, AssetKey, MetadataValue
 
 from recipe_assets import cards
-from recipe_assets.cards import drift_plots
+from recipe_assets.cards import monitoring_plots
 from recipe_assets.core.errors import RecipeDataError
 from recipe_assets.ml import drift
 from recipe_assets.steps.predict.config import DriftConfig
@@ -123,7 +123,7 @@ class DriftWatch:
         metric = self.config.metric
         ranked = sorted(results, key=lambda r: -r.score(metric))
         for result in ranked[:PLOTTED_COLUMNS]:
-            cards.add_plot(drift_plots.drift_histogram, result.column, result.bins, result.reference_shares, result.scoring_shares,
+            cards.add_plot(monitoring_plots.drift_histogram, result.column, result.bins, result.reference_shares, result.scoring_shares,
                            f"{metric} {result.score(metric):.3g}")
         counts = {status: sum(self._status(r) == status for r in results) for status in ("FAIL", "WARN", "ok")}
         verdict = (f"{counts['FAIL']} column(s) at or above fail ({self.config.fail}), {counts['WARN']} at or above warn "
