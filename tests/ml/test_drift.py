@@ -98,3 +98,26 @@ def test_prediction_reference_and_chosen_columns():
     assert reference[drift.PREDICTION]["kind"] == "categorical"
     assert drift.compared_columns(reference, ["distance", "other"], []) == (["distance", drift.PREDICTION], [])
     assert drift.compared_columns(reference, ["distance"], ["distance", "nope"]) == (["distance"], ["nope"])
+
+
+def test_counting_beside_scoring_gives_the_same_counts_and_surfaces_errors():
+    from dagster import AssetKey
+
+    from recipe_assets.steps.predict.config import DriftConfig
+    from recipe_assets.steps.predict.drift import DriftWatch
+
+    training = training_frame()
+    scoring = training_frame(rows=3000, seed=11)
+    reference = drift.reference_summary(training[["distance", "market"]], np.zeros(3))
+    scoring["prediction"] = 0.0
+    watch = DriftWatch.start(DriftConfig(), reference, list(scoring.columns))
+    for start in range(0, len(scoring), 400):
+        watch.observe(scoring.iloc[start:start + 400])
+    _, check = watch.finish(AssetKey("scored"))
+    direct = streamed(reference, scoring, batch=len(scoring))
+    rows = {row.data["column"]: row.data for row in check.metadata["columns"].value.records}
+    assert rows["distance"]["PSI"] == pytest.approx(direct["distance"].psi, rel=1e-5) and check.metadata["rows"].value == 3000
+    broken = DriftWatch.start(DriftConfig(), reference, list(scoring.columns))
+    broken.observe(scoring.drop(columns=["market"]))
+    with pytest.raises(KeyError, match="market"):
+        broken.finish(AssetKey("scored"))

@@ -38,15 +38,22 @@ def build(recipe: "RecipeSettings", steps) -> list:
         if config.drift is not None:
             reference = load_reference(mlflow_of(context, recipe.name), model_uri, registered)
             watch = DriftWatch.start(config.drift, reference, scoring_columns(ingested_scoring_data["files"], ingested_scoring_data["format"]))
-        started = time.perf_counter()
-        location, stats = write_output(
-            recipe,
-            config,
-            lambda target: stream_predictions(
+
+        def produce(target):
+            stats = stream_predictions(
                 model, ingested_scoring_data["files"], ingested_scoring_data["format"], target, recipe.task, train_config, config,
                 watch.observe if watch else None,
-            ),
-        )
+            )
+            if watch is not None:
+                watch.close()  # the last batch counted before the output is committed
+            return stats
+
+        started = time.perf_counter()
+        try:
+            location, stats = write_output(recipe, config, produce)
+        finally:  # scoring failed: stop the counting thread too
+            if watch is not None:
+                watch.close()
         elapsed = time.perf_counter() - started
         value = {"location": str(location), "rows": stats["rows"], "model_uri": model_uri, "format": config.output.using}
         metadata = {

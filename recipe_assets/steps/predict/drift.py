@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -41,11 +42,17 @@ def load_reference(mlflow_resource: Any, model_uri: str, registered: dict[str, A
 
 @dataclass
 class DriftWatch:
-    """Counts the scored batches as they stream past; judges them at the end."""
+    """Counts the scored batches as they stream past; judges them at the end.
+
+    The counting (sorting and searching numpy arrays, which release the GIL) runs on one thread beside the
+    scoring: batch N is counted while batch N+1 is read, scored and written. At most one batch waits to be
+    counted, so memory stays flat; an error in counting surfaces at the next batch or at the end."""
 
     config: DriftConfig
     reference: dict[str, Any] | None
     accumulator: drift.DriftAccumulator | None
+    pending: Future | None = None
+    counter: ThreadPoolExecutor | None = None
 
     @classmethod
     def start(cls, config: DriftConfig, reference: dict[str, Any] | None, scoring_columns: list[str]) -> "DriftWatch":
@@ -61,11 +68,30 @@ class DriftWatch:
         return cls(config, reference, drift.DriftAccumulator(reference, columns))
 
     def observe(self, scored: "pd.DataFrame") -> None:
-        if self.accumulator is not None:
-            self.accumulator.add(scored)
+        if self.accumulator is None:
+            return
+        self._wait()
+        if self.counter is None:
+            self.counter = ThreadPoolExecutor(max_workers=1, thread_name_prefix="drift-counts")
+        self.pending = self.counter.submit(self.accumulator.add, scored)
+
+    def _wait(self) -> None:
+        if self.pending is not None:
+            pending, self.pending = self.pending, None
+            pending.result()
+
+    def close(self) -> None:
+        """Wait for the last batch's counts and stop the counting thread (also when scoring failed)."""
+        try:
+            self._wait()
+        finally:
+            if self.counter is not None:
+                self.counter.shutdown(wait=True)
+                self.counter = None
 
     def finish(self, asset: AssetKey) -> tuple[dict[str, Any], AssetCheckResult]:
         """(card entries, the check's result)."""
+        self.close()
         if self.accumulator is None:
             why = "the model's MLflow run has no drift reference (it was trained before drift summaries were saved, or outside this recipe); retrain it to compare"
             check = AssetCheckResult(asset_key=asset, check_name=DRIFT_CHECK, passed=False, severity=AssetCheckSeverity.WARN,
