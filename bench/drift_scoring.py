@@ -73,19 +73,23 @@ def main() -> None:
     parser.add_argument("--sizes", type=int, nargs="+", default=[1_000_000, 10_000_000])
     parser.add_argument("--repeats", type=int, default=1)
     parser.add_argument("--work", type=Path, default=None)
+    parser.add_argument("--reuse", action="store_true", help="keep the trained recipe and scoring files already in --work")
     parser.add_argument("--child", nargs=3, metavar=("ROOT", "SOURCE", "DRIFT"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         print(json.dumps(child(Path(args.child[0]), Path(args.child[1]), args.child[2] == "on")))
         return
+    import pyarrow.parquet as pq
     from data import write_scoring_parquet
 
     work = args.work or Path(tempfile.mkdtemp(prefix="drift-bench-"))
-    root = prepare(work)
+    root = work / "recipe" if args.reuse and (work / "recipe" / "metadata").is_dir() else prepare(work)
     print(f"work dir {work}", flush=True)
     rows_out = []
     for rows in args.sizes:
-        source = write_scoring_parquet(work / f"scoring-{rows}.parquet", rows)
+        source = work / f"scoring-{rows}.parquet"
+        if not (args.reuse and source.is_file() and pq.ParquetFile(source).metadata.num_rows == rows):
+            write_scoring_parquet(source, rows)
         for repeat in range(args.repeats):
             for mode in ("off", "on"):
                 done = subprocess.run([sys.executable, __file__, "--child", str(root), str(source), mode], capture_output=True, text=True, check=True)
