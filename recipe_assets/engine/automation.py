@@ -29,9 +29,6 @@ from dagster import (
     SkipReason,
     sensor,
 )
-from pydantic import Field
-
-from recipe_assets.core.configmodel import ConfigModel
 from recipe_assets.core.errors import RecipeDataError
 from recipe_assets.core.keys import DATA_VERSION_TAG, asset_key
 from recipe_assets.data.run_guards import check_running_instance
@@ -51,18 +48,6 @@ REASON_TAG = "recipe/retrain_reason"
 NEW_TRAINING_DATA = "new_training_data"
 DRIFT = "drift"
 UNFINISHED = [DagsterRunStatus.QUEUED, DagsterRunStatus.NOT_STARTED, DagsterRunStatus.STARTING, DagsterRunStatus.STARTED]
-
-
-class RetrainConfig(ConfigModel):
-    """(ours) `retrain:`: what makes the daemon run model development by itself."""
-
-    on_new_training_data: bool = False
-    on_drift: bool = False  # needs steps.predict.drift: the scoring_data_drift check
-    interval_seconds: int = Field(default=60, ge=1)  # how often the daemon evaluates the sensor
-
-    @property
-    def enabled(self) -> bool:
-        return self.on_new_training_data or self.on_drift
 
 
 def sensor_name(recipe_name: str) -> str:

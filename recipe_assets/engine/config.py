@@ -21,8 +21,8 @@ from recipe_assets.core.metrics import builtin_metric_names, canonical_metric
 from recipe_assets.core.settings import RECIPE_FILE, CustomMetric, ExperimentConfig, ModelRegistryConfig, RecipeSettings
 from recipe_assets.data import remote
 from recipe_assets.data.tables import TableMapping, with_tables_in_steps
-from recipe_assets.engine.automation import RetrainConfig
 from recipe_assets.engine.execution_config import ExecutionConfig
+from recipe_assets.engine.retrain_config import RetrainConfig
 from recipe_assets.steps.registry import StepsConfig
 
 PACKAGE_DIR = Path(__file__).resolve().parents[1]  # recipe_assets/
