@@ -224,3 +224,47 @@ def fresh_plot_helper():
     yield drawing
     drawing.shutdown()
     drawing._broken = False
+
+
+MONITORED = {  # what the closed-loop tests add to the regression template: (file, after this line, the lines added)
+    "drift": ("recipe.yaml", "\n  predict:\n", "    drift: {warn: 0.1, fail: 0.25}\n"),
+    "segments": ("recipe.yaml", "\n  evaluate:\n", "    segments:\n      - {column: pickup_zip, top: 3, min_rows: 5}\n      - dropoff_zip\n"),
+}
+RETRAIN_CONFIG = "retrain: {on_new_training_data: true, on_drift: true, interval_seconds: 2}\n"
+
+
+def monitor(root: Path, retrain: bool = True) -> Path:
+    """The regression template with drift, segments and (optionally) retraining on, scoring
+    `data/scoring.parquet` (a copy of the training file)."""
+    for file, after, lines in MONITORED.values():
+        path = root / file
+        text = path.read_text()
+        assert after in text, f"{after!r} not in {path}"
+        path.write_text(text.replace(after, after + lines, 1))
+    if retrain:
+        (root / "recipe.yaml").write_text((root / "recipe.yaml").read_text() + RETRAIN_CONFIG)
+    profile = root / "profiles" / "local.yaml"
+    scoring = 'INGEST_SCORING_CONFIG:\n  using: parquet\n  location: "./data/sample.parquet"'
+    assert scoring in profile.read_text()
+    profile.write_text(profile.read_text().replace(scoring, scoring.replace("sample.parquet", "scoring.parquet")))
+    shutil.copy(root / "data" / "sample.parquet", root / "data" / "scoring.parquet")
+    return root
+
+
+@pytest.fixture(scope="session")
+def _monitored_trained(tmp_path_factory) -> Path:
+    """Trained and registered once per test process; tests get copies (`monitored_recipe`)."""
+    from recipe_assets.app.recipe import Recipe
+
+    root = monitor(copy_template("regression", tmp_path_factory.mktemp("monitored") / "regression"))
+    summary = Recipe(recipe_root=root).run(quiet=True)
+    assert summary.success, summary.error
+    return root
+
+
+@pytest.fixture
+def monitored_recipe(_monitored_trained: Path, tmp_path: Path) -> Path:
+    """A copy of the regression template with drift, segments and retraining on, trained and registered."""
+    copy = tmp_path / "regression"
+    shutil.copytree(_monitored_trained, copy)
+    return copy

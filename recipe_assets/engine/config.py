@@ -23,6 +23,7 @@ from recipe_assets.core.settings import RECIPE_FILE, CustomMetric, ExperimentCon
 from recipe_assets.data import remote
 from recipe_assets.data.tables import TableMapping, with_tables_in_steps
 from recipe_assets.engine.execution_config import ExecutionConfig
+from recipe_assets.engine.retrain_config import RetrainConfig
 from recipe_assets.steps.catalog import StepCatalog
 from recipe_assets.steps.custom.config import CustomStepConfig
 from recipe_assets.steps.registry import StepsConfig
@@ -56,6 +57,13 @@ class RecipeConfig(ConfigModel):
     execution: ExecutionConfig = Field(default_factory=ExecutionConfig)
     tables: TableMapping = Field(default_factory=dict)  # (ours) table name -> path, for spark_sql / table ingest and output
     custom_steps: list[CustomStepConfig] = Field(default_factory=list)  # (ours) steps/ functions as assets: steps/custom/config.py
+    retrain: RetrainConfig = Field(default_factory=RetrainConfig)  # (ours) what makes the daemon retrain by itself
+
+    @model_validator(mode="after")
+    def _drift_retraining_needs_the_drift_check(self) -> "RecipeConfig":
+        if self.retrain.on_drift and (self.steps.predict is None or self.steps.predict.drift is None):
+            raise ValueError("retrain.on_drift needs steps.predict.drift (the scoring_data_drift check it follows)")
+        return self
 
     @model_validator(mode="before")
     @classmethod
@@ -415,6 +423,10 @@ def _check_metrics(loaded: LoadedConfig, recipe_path: Path) -> None:
     for index, criterion in enumerate(config.steps.evaluate.validation_criteria):
         if criterion.metric not in known:
             key_path = f"steps.evaluate.validation_criteria[{index}].metric"
+            problems.append(RecipeConfigError(str(recipe_path), key_path, f"unknown metric {criterion.metric!r} {unknown}"))
+    for index, criterion in enumerate(config.steps.evaluate.min_segment_metric):
+        if criterion.metric not in known:
+            key_path = f"steps.evaluate.min_segment_metric[{index}].metric"
             problems.append(RecipeConfigError(str(recipe_path), key_path, f"unknown metric {criterion.metric!r} {unknown}"))
     for index, metric in enumerate(config.custom_metrics):
         if metric.name in builtin:

@@ -1,4 +1,5 @@
-"""The only module that touches Dagster internals (`dagster._core`): the stale-status resolver.
+"""The only module that touches Dagster internals (`dagster._core`): the stale-status resolver, and the
+input data versions a materialization recorded (the retrain sensor's "what was the model trained on").
 
 It is the resolver behind the UI's "Materialize changed and missing" and `RunRequest(stale_assets_only=True)`,
 but Dagster has no public function that answers "which of these assets are stale or missing" outside a
@@ -13,7 +14,7 @@ from typing import NamedTuple
 
 from dagster import AssetKey, DagsterInstance, Definitions
 from dagster._core.asset_graph_view.asset_graph_view import AssetGraphView
-from dagster._core.definitions.data_version import CachingStaleStatusResolver, StaleStatus
+from dagster._core.definitions.data_version import CachingStaleStatusResolver, StaleStatus, read_input_data_version_from_tags
 from dagster._core.definitions.temporal_context import TemporalContext
 from dagster._time import get_current_datetime
 
@@ -58,3 +59,13 @@ def stale_causes(instance: DagsterInstance, defs: Definitions, keys: Iterable[As
 FRESH = StaleStatus.FRESH.value
 STALE = StaleStatus.STALE.value
 MISSING = StaleStatus.MISSING.value
+
+
+def consumed_data_version(instance: DagsterInstance, asset: AssetKey, upstream: AssetKey) -> str | None:
+    """The data version of `upstream` that the latest materialization of `asset` read (Dagster records it in
+    the materialization's tags; no public reader exists), None when `asset` was never materialized."""
+    event = instance.get_latest_materialization_event(asset)
+    if event is None or event.asset_materialization is None:
+        return None
+    version = read_input_data_version_from_tags(event.asset_materialization.tags or {}, upstream)
+    return version.value if version is not None else None

@@ -17,6 +17,7 @@ from recipe_assets.core.keys import BATCH_SCORING, MODEL_DEVELOPMENT, io_manager
 from recipe_assets.data import parquet_reads
 from recipe_assets.data.io_manager import RecipeIOManager
 from recipe_assets.data.mlflow_tracking import MlflowTracking, is_local_store, resolve_artifact_location, resolve_tracking_uri
+from recipe_assets.engine.automation import build_retrain_sensor
 from recipe_assets.engine.config import LoadedConfig, load_config
 from recipe_assets.engine.instance import expected_identity, instance_dir
 from recipe_assets.engine.observation import raw_file_observer
@@ -132,7 +133,10 @@ def _definitions(loaded: LoadedConfig) -> Definitions:
     return Definitions(
         assets=[*step_assets(loaded, MODEL_DEVELOPMENT), *scoring],
         jobs=jobs,
-        sensors=[build_scoring_sensor(loaded, job_name(loaded.name, BATCH_SCORING), mlflow_resource(loaded))] if scoring else [],
+        sensors=[
+            *([build_scoring_sensor(loaded, job_name(loaded.name, BATCH_SCORING), mlflow_resource(loaded))] if scoring else []),
+            *([build_retrain_sensor(loaded, job_name(loaded.name, MODEL_DEVELOPMENT))] if loaded.config.retrain.enabled else []),
+        ],
         resources={
             io_manager_key(loaded.name): RecipeIOManager(
                 base_dir=loaded.outputs_base,

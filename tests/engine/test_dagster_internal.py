@@ -80,3 +80,16 @@ def test_stale_causes_name_the_changed_input_and_a_new_code_version():
         assert causes[AssetKey("second")] == []
         changed = Definitions(assets=[files, first, second])
         assert ("CODE", "has a new code version") in [(c.category, c.reason) for c in stale_causes(instance, changed, [AssetKey("first")])[AssetKey("first")]]
+
+
+def test_consumed_data_version_is_the_source_version_the_latest_materialization_read():
+    from recipe_assets.engine.dagster_internal import consumed_data_version
+
+    with DagsterInstance.ephemeral() as instance:
+        assert consumed_data_version(instance, AssetKey("first"), AssetKey("files")) is None
+        observe(instance, "1")
+        assert materialize(ASSETS, instance=instance, selection=["first"]).success
+        observe(instance, "2")  # new data observed, not yet read
+        assert consumed_data_version(instance, AssetKey("first"), AssetKey("files")) == "1"
+        assert materialize(ASSETS, instance=instance, selection=["first"]).success
+        assert consumed_data_version(instance, AssetKey("first"), AssetKey("files")) == "2"

@@ -14,11 +14,13 @@ from recipe_assets.core.values import plain_value
 from recipe_assets.core.versioning import bytes_version, step_files
 from recipe_assets.ml import champion as champion_metrics
 from recipe_assets.ml import evaluation
+from recipe_assets.ml import segments as segment_grouping
 from recipe_assets.ml.estimators import estimator_score, predict_with_probabilities
 from recipe_assets.ml.evaluation import compute_metrics
 from recipe_assets.steps.evaluate import champion as champion_gate
 from recipe_assets.steps.evaluate.card import LAYOUT, check_name, criteria_table, evaluation_plots, missing_metric_warnings
 from recipe_assets.steps.evaluate.champion_card import champion_entries
+from recipe_assets.steps.evaluate.segments import evaluate_segments, segment_check_specs
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -33,7 +35,7 @@ def build(recipe: "RecipeSettings", steps) -> list:
     for index, metric in enumerate(recipe.custom_metrics):
         check_function_defined(root, "custom_metrics", metric.function, f"custom_metrics[{index}].function")
     version = step_code_version(
-        step_files(__file__, evaluation, champion_metrics),
+        step_files(__file__, evaluation, champion_metrics, segment_grouping),
         [config.slice_for_version(), *(m.slice_for_version() for m in recipe.custom_metrics), target_col, recipe.task, str(recipe.positive_class),
          str(steps.register.alias)],
         root,
@@ -72,7 +74,7 @@ def build(recipe: "RecipeSettings", steps) -> list:
             description=f"test-set {c.metric} is at or better than {c.threshold}",
         )
         for c in config.validation_criteria
-    ]
+    ] + segment_check_specs(run_key, config)
     # blocking where the gate stops the model: change criteria that fail make it REJECTED, and register would refuse it
     champion_blocks = champion_gate.has_change_criteria(config.validation_criteria) and not steps.register.allow_non_validated_model
     checks.append(AssetCheckSpec(name=champion_gate.CHECK_NAME, asset=run_key, blocking=champion_blocks,
@@ -102,9 +104,10 @@ def build(recipe: "RecipeSettings", steps) -> list:
         by_split = {split: score(pipeline, frame) for split, frame in (("validation", validation_data), ("test", test_data))}
         outcomes, table = criteria_table(recipe, config.validation_criteria, by_split["test"])
         champion = champion_gate.compare_with_champion(recipe, steps, mlflow_resource, pipeline, model["run_id"], test_data)
-        passed = all(o["passed"] for o in outcomes) and champion_gate.change_criteria_pass(champion)
+        segments = evaluate_segments(recipe, config, pipeline, test_data) if config.segments else None
+        passed = all(o["passed"] for o in outcomes) and champion_gate.change_criteria_pass(champion) and (segments is None or segments.passed)
         status = VALIDATED if passed else REJECTED
-        
+
         card: dict[str, Any] = {
             "model validation status": status,
             "validation criteria": table if outcomes else "none configured",
@@ -122,6 +125,8 @@ def build(recipe: "RecipeSettings", steps) -> list:
         if warnings:
             card["warnings"] = MetadataValue.md(warnings)
         card.update(champion_entries(champion))
+        if segments is not None:
+            card.update(segments.card(recipe, config, by_split["test"]))
         evaluation_plots(pipeline, test_data, target_col, recipe.task, recipe.positive_class, by_split["test"])
         with mlflow_resource.resume_run(model["run_id"]):
             import mlflow
@@ -129,9 +134,13 @@ def build(recipe: "RecipeSettings", steps) -> list:
             mlflow.log_metrics({f"val_{k}": v for k, v in by_split["validation"].items()})
             mlflow.log_metrics({f"test_{k}": v for k, v in by_split["test"].items()})
             mlflow.log_metrics({f"training_{k}": v for k, v in training_custom_metrics(model).items()})
+            if segments is not None:
+                mlflow.log_metrics(segments.mlflow_metrics())
             mlflow.set_tag("model_validation_status", status)
         comparison = {key: item for key, item in champion.items() if key != "distribution"}
         value = {**_without_pipeline(model), "model_validation_status": status, "metrics": by_split, "validation": outcomes, "champion": comparison}
+        if segments is not None:  # failed segment criteria are named where register explains a rejection
+            value.update(segments=segments.value(), validation=[*outcomes, *segments.failures_as_criteria()])
         yield Output(value, data_version=DataVersion(bytes_version(json.dumps(value, sort_keys=True, default=str).encode())), metadata=card)
         for outcome in outcomes:
             yield AssetCheckResult(
@@ -150,6 +159,8 @@ def build(recipe: "RecipeSettings", steps) -> list:
             description=description,
             metadata={"verdict": champion["status"], "champion version": str(champion["version"] or "none"), "reason": champion["reason"]},
         )
+        if segments is not None:
+            yield from segments.check_results(run_key, config)
 
     return [_evaluate]
 

@@ -95,4 +95,5 @@ LAYOUT = (
     ("Model Validation", (r"model validation status", r"validation criteria")),
     ("Model Performance Plots", (r"plot: confusion", r"plot: roc", r"plot: precision-recall", r"confusion matrix")),
     CHAMPION_TAB,
+    ("Segments", (r"^segment", r"^plot: segments")),
 )

@@ -1,6 +1,9 @@
-"""`steps.evaluate`: the validation criteria (each an asset check on `run`), and how the candidate is
-compared with the registered champion (ours)."""
+"""`steps.evaluate`: the validation criteria (each an asset check on `run`); (ours) how the candidate is
+compared with the registered champion, the segment columns whose values get metrics of their own, and criteria
+every segment must meet."""
 from __future__ import annotations
+
+from typing import Any
 
 from pydantic import Field, field_validator, model_validator
 
@@ -40,7 +43,29 @@ class ChampionConfig(ConfigModel):
     seed: int = 42
 
 
+class SegmentColumn(ConfigModel):
+    """(ours) one `steps.evaluate.segments` entry: a column name, or `{column, top, min_rows}`."""
+
+    column: str
+    top: int = Field(default=10, ge=1)  # the most frequent values each get a segment; the rest share "other"
+    min_rows: int = Field(default=30, ge=1)  # a segment with fewer test rows is listed, not scored
+
+    @model_validator(mode="before")
+    @classmethod
+    def _a_bare_column_name(cls, data: Any) -> Any:
+        return {"column": data} if isinstance(data, str) else data
+
+
 class EvaluateConfig(ConfigModel):
     validation_criteria: list[ValidationCriterion] = Field(default_factory=list)
     champion: ChampionConfig = Field(default_factory=ChampionConfig)
+    segments: list[SegmentColumn] = Field(default_factory=list)  # (ours)
+    # (ours) each scored segment's test-set metric must be at or better than its threshold, else REJECTED
+    min_segment_metric: list[ValidationCriterion] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _segment_criteria_need_segments(self) -> "EvaluateConfig":
+        if self.min_segment_metric and not self.segments:
+            raise ValueError("min_segment_metric needs steps.evaluate.segments (the columns whose values are segments)")
+        return self
 

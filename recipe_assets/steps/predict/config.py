@@ -40,12 +40,33 @@ class PredictOutput(ConfigModel):
         return self
 
 
+class DriftConfig(ConfigModel):
+    """(ours) `steps.predict.drift`: the `scoring_data_drift` check. A column drifts when its score (PSI by
+    default, or the KS statistic for numeric columns) reaches `warn` (a WARN failure) or `fail` (an ERROR
+    failure). `columns`: the columns judged (default: every training feature the scoring data has, and
+    `prediction`)."""
+
+    warn: float = Field(default=0.1, gt=0)
+    fail: float = Field(default=0.25, gt=0)
+    metric: Literal["psi", "ks"] = "psi"
+    columns: list[str] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _warn_before_fail(self) -> "DriftConfig":
+        if self.warn > self.fail:
+            raise ValueError(f"warn ({self.warn}) must not be above fail ({self.fail})")
+        if self.metric == "ks" and self.fail > 1:
+            raise ValueError(f"a KS statistic is at most 1; fail: {self.fail} could never be reached")
+        return self
+
+
 class PredictConfig(ConfigModel):
     output: PredictOutput
     model_uri: str | None = None
     result_type: str = "double"
     save_mode: str = "overwrite"
     batch_rows: int = Field(default=65536, ge=1)  # (ours) rows per record batch while streaming
+    drift: DriftConfig | None = None  # (ours) the scoring_data_drift check; none without this key
 
     @field_validator("result_type")
     @classmethod

@@ -93,8 +93,11 @@ def scoring_columns(files: list[str], file_format: str) -> list[str]:
     return pacsv.open_csv(files[0]).schema.names
 
 
-def stream_predictions(model, files: list[str], file_format: str, target: Path, task: str, train_config: "EstimatorSettings", config: PredictConfig) -> dict[str, Any]:
-    """Read record batches, score each, write each: one batch in memory at a time."""
+def stream_predictions(
+    model, files: list[str], file_format: str, target: Path, task: str, train_config: "EstimatorSettings", config: PredictConfig, observe=None
+) -> dict[str, Any]:
+    """Read record batches, score each, write each: one batch in memory at a time. `observe(scored)` sees
+    each scored batch (the drift counts)."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
@@ -124,6 +127,8 @@ def stream_predictions(model, files: list[str], file_format: str, target: Path, 
             writer.write_table(table)
             digest.update(_hash_batch(scored))
             summary.add(scored["prediction"])
+            if observe is not None:
+                observe(scored)
             rows += record_batch.num_rows
             batches += 1
     finally:

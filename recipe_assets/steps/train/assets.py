@@ -13,7 +13,7 @@ from recipe_assets.core.keys import MODEL_DEVELOPMENT, asset_key, io_manager_key
 from recipe_assets.core.user_code import check_function_defined
 from recipe_assets.core.values import plain_value, plain_values
 from recipe_assets.core.versioning import bytes_version, step_files
-from recipe_assets.ml import estimators, fit_params, rebalancing
+from recipe_assets.ml import drift, estimators, fit_params, rebalancing
 from recipe_assets.ml.automl import check_automl
 from recipe_assets.ml.tuning import check_tuning, implementation_digest
 from recipe_assets.steps.train.card import LAYOUT, estimator_choice_card, parameter_sections, train_leaderboard
@@ -52,7 +52,7 @@ def build(recipe: "RecipeSettings", steps) -> list:
         check_tuning(root, config, str(root / "recipe.yaml"))
     experiment = recipe.experiment.slice_for_version() if recipe.experiment else ""
     version = step_code_version(
-        step_files(__file__, estimators, rebalancing, fit_params),
+        step_files(__file__, estimators, rebalancing, fit_params, drift),
         [config.slice_for_version(), target_col, recipe.task, str(recipe.positive_class), str(recipe.primary_metric), experiment, implementation_digest(config)],
         root,
         ["train"],
@@ -116,6 +116,8 @@ def build(recipe: "RecipeSettings", steps) -> list:
             mlflow.log_metrics({f"val_{k}": v for k, v in fitted.metrics["validation"].items()})
             mlflow.log_metrics(fitted.early_stopping)  # steps.train.fit_params: where the estimator stopped early
             choice.log_to_mlflow(run, f"{recipe.name}-train")
+            # the fixed summary scoring data is compared with (predict's drift check): no second pass over training data later
+            mlflow.log_dict(drift.reference_summary(raw_train, fitted.validation_predictions), drift.REFERENCE_ARTIFACT)
             info = mlflow_resource.log_sklearn_model(
                 pipeline,
                 code_paths=[str(recipe.steps_dir)],

@@ -60,6 +60,7 @@ class Fitted:
     training_eval: dict[str, Any]  # what training metrics were computed on, for custom metrics in evaluate
     card: dict[str, Any] = field(default_factory=dict)
     params: dict[str, Any] = field(default_factory=dict)
+    validation_predictions: Any = None  # the pipeline's on the validation split: scoring drift compares with them
     early_stopping: dict[str, float] = field(default_factory=dict)  # where the estimator stopped (ml/fit_params.py)
 
 
@@ -100,7 +101,7 @@ def fit_regressor(estimator: Any, transformer: Any, transformed: "pd.DataFrame",
     }
     card_models.regression_plots(validation[target_col], predictions["validation"], "validation")
     training_eval = {"target": targets["training"].to_numpy(), "predicted": predictions["training"]}
-    return Fitted(pipeline, estimator, metrics, predictions["training"][:5], training_eval, card, early_stopping=stopped)
+    return Fitted(pipeline, estimator, metrics, predictions["training"][:5], training_eval, card, early_stopping=stopped, validation_predictions=predictions["validation"])
 
 
 def fit_classifier(
@@ -146,7 +147,7 @@ def fit_classifier(
     example = np.asarray(pipeline.predict(splits["training"].drop(columns=[target_col]).head(5)))
     training_eval = {"target": targets["training"].to_numpy(), "predicted": predicted["training"][0], "probabilities": predicted["training"][1], "classes": classes}
     card.update(early_stopping_card(stopped))
-    return Fitted(pipeline, estimator, metrics, example, training_eval, card, params, stopped)
+    return Fitted(pipeline, estimator, metrics, example, training_eval, card, params, early_stopping=stopped, validation_predictions=predicted["validation"][0])
 
 
 def classification_params(balance: Rebalancing, config: TrainConfig, classifier: Any, positive: Any) -> dict[str, Any]:
