@@ -83,7 +83,9 @@ def pytest_terminal_summary(terminalreporter) -> None:
     entries = [*(harness.SUMMARY if harness else [])] + [e for sent in WORKER_SUMMARIES for e in sent["entries"]]
     if not entries:
         return
-    import diff_harness  # loaded here only when a worker ran the harness
+    if harness is None:  # the pytest-xdist controller: only its workers collected tests/differential/
+        sys.path.insert(0, str(TESTS / "differential"))
+    import diff_harness
 
     tables = {str(harness.TABLES_DIR)} if harness and harness.SUMMARY else set()
     tables |= {sent["tables"] for sent in WORKER_SUMMARIES}
