@@ -29,8 +29,14 @@ DONE = (DagsterRunStatus.SUCCESS, DagsterRunStatus.FAILURE, DagsterRunStatus.CAN
 
 
 def deploy(root: Path) -> None:
-    """Drift, segments and both retraining triggers on (conftest.monitor), the scoring sensor on, every 2 s."""
+    """Drift, segments and both retraining triggers on (conftest.monitor), the scoring sensor on, every 2 s.
+    Every validated retrained model is promoted (`promote: always`): this test follows the loop, the champion
+    gate's own decision is tested in tests/steps/test_champion_gate.py."""
     monitor(root)
+    recipe = root / "recipe.yaml"
+    text = recipe.read_text()
+    assert "  register:\n    allow_non_validated_model: false\n" in text
+    recipe.write_text(text.replace("  register:\n    allow_non_validated_model: false\n", "  register:\n    allow_non_validated_model: false\n    promote: always\n", 1))
     profile = root / "profiles" / "local.yaml"
     profile.write_text(profile.read_text() + "\nexecution:\n  scoring_sensor: {running: true, interval_seconds: 2}\n")
 

@@ -47,9 +47,14 @@ def stamped_noop(recipe_root: str | None, profile: str, step: str | None, enviro
 
 def remember_noop(recipe: "Recipe", profile: str, step: str | None, environment: dict[str, str], lines: list[str]) -> None:
     """After a successful run: the stamp that lets the next identical `run` answer with `lines`."""
+    from recipe_assets.core.errors import RecipeError
+
     metadata_dir = recipe.root / "metadata"
     up_to_date.forget_stamp(metadata_dir)
-    watched = _watched_sources(recipe)
+    try:
+        watched = _watched_sources(recipe)
+    except RecipeError:  # a source this run did not read is missing (scoring data not landed yet): no stamp
+        return
     if watched is None:
         return
     key = up_to_date.recipe_key(recipe.root, profile, step, recipe.instance_dir, environment)

@@ -91,3 +91,16 @@ def test_every_change_the_answer_depends_on_takes_the_full_path(regression_recip
     frame.head(5).to_parquet(new_file)
     run(root, capsys, "--step", "split")
     assert len(full_paths) == 9
+
+
+def test_a_source_the_run_did_not_read_being_missing_leaves_no_stamp_and_no_error(regression_recipe: Path, capsys, full_paths, edit):
+    # the scoring data has not landed: model development succeeds, and nothing can be stamped about it
+    profile = regression_recipe / "profiles" / "local.yaml"
+    text = profile.read_text()
+    scoring = text.split("INGEST_SCORING_CONFIG:", 1)[1]
+    profile.write_text(text.split("INGEST_SCORING_CONFIG:", 1)[0] + "INGEST_SCORING_CONFIG:" + scoring.replace("./data/sample.parquet", "./data/not_landed.parquet", 1))
+    assert cli.main(["run", "--recipe-root", str(regression_recipe)]) == 0
+    assert "materialized: ingested_data" in capsys.readouterr().out
+    assert not (regression_recipe / "metadata" / STAMP_NAME).exists()
+    run(regression_recipe, capsys)
+    assert full_paths == ["register", "register"]
