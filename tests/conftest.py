@@ -107,19 +107,21 @@ def shares_a_fixture_of_ours(item) -> bool:
     return False
 
 
-def pytest_collection_modifyitems(config, items) -> None:
-    """Groups for `--dist loadgroup` (.ci/run's slow suite, on both cores): tests sharing a costly fixture of
-    ours run on one worker, so it starts once; the differential harness is grouped per corpus dir (its
-    session fixture compares a dir once, on the worker whose tests ask for it); every other test goes where a
-    worker is free."""
-    for item in items:
-        if item.get_closest_marker("xdist_group"):
-            continue
-        params = getattr(item, "callspec", None).params if hasattr(item, "callspec") else {}
-        if "compare_dir" in item.fixturenames and "entry" in params:
-            item.add_marker(pytest.mark.xdist_group(f"differential-{params['entry'].name}"))
-        elif shares_a_fixture_of_ours(item):
-            item.add_marker(pytest.mark.xdist_group(item.nodeid.split("::")[0]))
+def pytest_itemcollected(item) -> None:
+    """Groups for `--dist loadgroup` (on both cores): tests sharing a costly fixture of ours run on one worker,
+    so it starts once; the differential harness is grouped per corpus dir (its session fixture compares a dir
+    once, on the worker whose tests ask for it); every other test goes where a worker is free. Set as each
+    item is collected, before any pytest_collection_modifyitems (pytest-xdist's worker reads the groups there).
+    Not honoured yet: pytest-xdist 3.8 writes the group into `item._nodeid`, pytest 9.2 reads node ids from
+    `item._id`, so the scheduler sees no groups and balances test by test (a corpus dir whose tests land on both
+    workers is compared on both)."""
+    if item.get_closest_marker("xdist_group"):
+        return
+    params = item.callspec.params if hasattr(item, "callspec") else {}
+    if "compare_dir" in item.fixturenames and "entry" in params:
+        item.add_marker(pytest.mark.xdist_group(f"differential-{params['entry'].name}"))
+    elif shares_a_fixture_of_ours(item):
+        item.add_marker(pytest.mark.xdist_group(item.nodeid.split("::")[0]))
 
 
 @pytest.fixture(autouse=True)
