@@ -111,10 +111,8 @@ def pytest_itemcollected(item) -> None:
     """Groups for `--dist loadgroup` (on both cores): tests sharing a costly fixture of ours run on one worker,
     so it starts once; the differential harness is grouped per corpus dir (its session fixture compares a dir
     once, on the worker whose tests ask for it); every other test goes where a worker is free. Set as each
-    item is collected, before any pytest_collection_modifyitems (pytest-xdist's worker reads the groups there).
-    Not honoured yet: pytest-xdist 3.8 writes the group into `item._nodeid`, pytest 9.2 reads node ids from
-    `item._id`, so the scheduler sees no groups and balances test by test (a corpus dir whose tests land on both
-    workers is compared on both)."""
+    item is collected, before any pytest_collection_modifyitems (pytest-xdist's worker reads the groups there);
+    `pytest_collection_modifyitems` below makes the scheduler see them."""
     if item.get_closest_marker("xdist_group"):
         return
     params = item.callspec.params if hasattr(item, "callspec") else {}
@@ -122,6 +120,22 @@ def pytest_itemcollected(item) -> None:
         item.add_marker(pytest.mark.xdist_group(f"differential-{params['entry'].name}"))
     elif shares_a_fixture_of_ours(item):
         item.add_marker(pytest.mark.xdist_group(item.nodeid.split("::")[0]))
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(config, items) -> None:
+    """Hands pytest-xdist's `--dist loadgroup` groups to its scheduler under pytest 9.2 (pytest-xdist#1386, fix
+    pending in #1388): the worker appends `@<group>` to the legacy `item._nodeid`, but pytest 9.2 builds node ids
+    from the structured `item._id`, so the ids sent to the scheduler carry no group and grouped tests are
+    balanced one by one (a differential dir was then compared on both workers). Runs after pytest-xdist's own
+    hook; a no-op wherever `_nodeid` is not set (the controller, a fixed pytest-xdist, no loadgroup).
+    Pinned by tests/test_xdist_groups.py."""
+    from _pytest.nodeid import NodeId
+
+    for item in items:
+        legacy = item.__dict__.get("_nodeid")
+        if legacy and legacy != item.nodeid:
+            item._id = NodeId.parse(legacy)
 
 
 @pytest.fixture(autouse=True)

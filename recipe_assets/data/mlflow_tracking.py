@@ -189,7 +189,11 @@ class MlflowTracking(ConfigurableResource):
 
     def _prepare_local_store(self) -> None:
         if self.tracking_uri.startswith("sqlite:///"):
-            Path(self.tracking_uri[len("sqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)
+            from recipe_assets.data.mlflow_store_seed import seed_new_sqlite_store
+
+            db = Path(self.tracking_uri[len("sqlite:///"):])
+            db.parent.mkdir(parents=True, exist_ok=True)
+            seed_new_sqlite_store(db)
 
     def experiment_id(self) -> str:
         client = self.client()
