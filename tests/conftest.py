@@ -145,6 +145,11 @@ def _isolated(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
     monkeypatch.chdir(tmp_path)
+    # nor the tracking and registry URIs an earlier in-process run set with mlflow.set_*_uri (process-wide:
+    # a test that sets only the tracking URI would otherwise resolve models:/ URIs in another test's registry)
+    for module, name in (("mlflow.tracking._tracking_service.utils", "_tracking_uri"), ("mlflow.tracking._model_registry.utils", "_registry_uri")):
+        if module in sys.modules:
+            monkeypatch.setattr(sys.modules[module], name, None)
 
 
 def copy_template(name: str, destination: Path) -> Path:
