@@ -189,7 +189,7 @@ class MlflowTracking(ConfigurableResource):
 
     def _prepare_local_store(self) -> None:
         if self.tracking_uri.startswith("sqlite:///"):
-            from recipe_assets.data.mlflow_store_seed import seed_new_sqlite_store
+            from recipe_assets.data.store_seed import seed_new_sqlite_store
 
             db = Path(self.tracking_uri[len("sqlite:///"):])
             db.parent.mkdir(parents=True, exist_ok=True)

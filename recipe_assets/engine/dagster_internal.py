@@ -1,5 +1,6 @@
-"""The only module that touches Dagster internals (`dagster._core`): the stale-status resolver, and the
-input data versions a materialization recorded (the retrain sensor's "what was the model trained on").
+"""The only module that touches Dagster internals (`dagster._core`): the stale-status resolver, the
+input data versions a materialization recorded (the retrain sensor's "what was the model trained on"), and
+where Dagster's default SQLite storage keeps its databases (to seed a new instance from an empty one).
 
 It is the resolver behind the UI's "Materialize changed and missing" and `RunRequest(stale_assets_only=True)`,
 but Dagster has no public function that answers "which of these assets are stale or missing" outside a
@@ -9,7 +10,12 @@ or changes it fails there first. Its functions take public types (`DagsterInstan
 """
 from __future__ import annotations
 
+import atexit
+import shutil
+import tempfile
+import threading
 from collections.abc import Iterable
+from pathlib import Path
 from typing import NamedTuple
 
 from dagster import AssetKey, DagsterInstance, Definitions
@@ -69,3 +75,28 @@ def consumed_data_version(instance: DagsterInstance, asset: AssetKey, upstream: 
         return None
     version = read_input_data_version_from_tags(event.asset_materialization.tags or {}, upstream)
     return version.value if version is not None else None
+
+
+# The databases of Dagster's default SQLite storage (a dagster.yaml naming no storage), relative to the instance
+# folder: runs, the event log's index shard, schedules. Created and migrated when the instance is first opened
+# (about 1 s, Alembic's history each time); the event log's per-run shards are made as runs start.
+SQLITE_STORAGE_FILES = ("history/runs.db", "history/runs/index.db", "schedules/schedules.db")
+
+_template_lock = threading.Lock()
+_template: Path | None = None
+
+
+def empty_sqlite_instance() -> Path:
+    """An instance folder Dagster has created and migrated and nothing has used, made once per process in a
+    private temporary folder; its SQLITE_STORAGE_FILES seed new recipe instances (engine/instance.py)."""
+    global _template
+    with _template_lock:
+        if _template is None or not all((_template / name).exists() for name in SQLITE_STORAGE_FILES):
+            folder = Path(tempfile.mkdtemp(prefix="recipe-assets-dagster-instance-"))
+            atexit.register(shutil.rmtree, folder, ignore_errors=True)
+            (folder / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
+            instance = DagsterInstance.from_config(str(folder))
+            instance.get_runs(limit=1)
+            instance.dispose()
+            _template = folder
+        return _template

@@ -11,6 +11,7 @@ that the instance running it is the recipe's, and refuses with the `export DAGST
 """
 from __future__ import annotations
 
+import contextlib
 import os
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -18,6 +19,7 @@ from typing import TYPE_CHECKING
 from recipe_assets.core.atomic import write_text_atomically
 from recipe_assets.core.errors import RecipeError
 from recipe_assets.data.run_guards import check_running_instance
+from recipe_assets.data.store_seed import copy_if_absent
 from recipe_assets.engine.execution_config import PostgresInstanceConfig
 from recipe_assets.engine.services import check_reachable
 
@@ -81,11 +83,28 @@ def recipe_instance(loaded: LoadedConfig) -> DagsterInstance:
         check_postgres_reachable(postgres)
     home = prepare_instance_dir(loaded)
     if postgres is None:
+        seed_sqlite_storage(home)
         instance = DagsterInstance.from_config(str(home))
     else:
         instance = _open_postgres_instance(home, postgres)
     check_instance(loaded, instance)
     return instance
+
+
+def seed_sqlite_storage(home: Path) -> None:
+    """A new instance's databases start as copies of an empty one this process made (data/store_seed.py says
+    why); only under the dagster.yaml we manage, whose storage is Dagster's default SQLite. Any failure leaves
+    Dagster to create them itself."""
+    from recipe_assets.engine.dagster_internal import SQLITE_STORAGE_FILES, empty_sqlite_instance
+
+    if not (home / "dagster.yaml").read_text().startswith(MANAGED_MARK):
+        return
+    if all((home / name).exists() for name in SQLITE_STORAGE_FILES):
+        return
+    with contextlib.suppress(OSError):
+        template = empty_sqlite_instance()
+        for name in SQLITE_STORAGE_FILES:
+            copy_if_absent(template / name, home / name)
 
 
 def _open_postgres_instance(home: Path, postgres: PostgresInstanceConfig) -> DagsterInstance:

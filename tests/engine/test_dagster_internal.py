@@ -93,3 +93,58 @@ def test_consumed_data_version_is_the_source_version_the_latest_materialization_
         assert consumed_data_version(instance, AssetKey("first"), AssetKey("files")) == "1"
         assert materialize(ASSETS, instance=instance, selection=["first"]).success
         assert consumed_data_version(instance, AssetKey("first"), AssetKey("files")) == "2"
+
+
+# --- where Dagster's default SQLite storage keeps its databases (seeding a new recipe instance) -----------
+
+def dagster_databases(folder) -> set[str]:
+    return {str(path.relative_to(folder)) for path in folder.rglob("*.db")}
+
+
+def test_a_new_sqlite_instance_is_exactly_the_databases_we_seed(tmp_path) -> None:
+    from recipe_assets.engine.dagster_internal import SQLITE_STORAGE_FILES
+
+    (tmp_path / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
+    DagsterInstance.from_config(str(tmp_path)).get_runs(limit=1)
+    assert dagster_databases(tmp_path) == set(SQLITE_STORAGE_FILES)
+
+
+def test_a_seeded_instance_records_runs_and_migrates_nothing(tmp_path, monkeypatch) -> None:
+    import dagster._core.storage.sql as dagster_sql
+
+    from recipe_assets.engine import dagster_internal
+    from recipe_assets.engine.instance import instance_settings, seed_sqlite_storage
+
+    monkeypatch.setattr(dagster_internal, "_template", None)
+    dagster_internal.empty_sqlite_instance()
+    stamped: list[str] = []  # Dagster stamps each database it creates with Alembic's head revision
+    real_stamp = dagster_sql.stamp
+    monkeypatch.setattr(dagster_sql, "stamp", lambda config, rev: (stamped.append(rev), real_stamp(config, rev)))
+
+    def opened(home, seeded: bool) -> DagsterInstance:
+        home.mkdir()
+        (home / "dagster.yaml").write_text(instance_settings(None))
+        if seeded:
+            seed_sqlite_storage(home)
+            assert dagster_databases(home) == set(dagster_internal.SQLITE_STORAGE_FILES)
+        instance = DagsterInstance.from_config(str(home))
+        instance.get_runs(limit=1)
+        return instance
+
+    opened(tmp_path / "unseeded", seeded=False)
+    assert len(stamped) == len(dagster_internal.SQLITE_STORAGE_FILES)  # what seeding saves
+    stamped.clear()
+    one, two = opened(tmp_path / "one", seeded=True), opened(tmp_path / "two", seeded=True)
+    assert stamped == []
+    assert materialize(ASSETS, instance=one, selection=["first"]).success
+    assert one.get_latest_materialization_event(AssetKey("first")) is not None
+    # another instance seeded from the same template shares nothing with the first
+    assert two.get_latest_materialization_event(AssetKey("first")) is None
+
+
+def test_a_users_own_dagster_yaml_is_not_seeded(tmp_path) -> None:
+    from recipe_assets.engine.instance import seed_sqlite_storage
+
+    (tmp_path / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
+    seed_sqlite_storage(tmp_path)
+    assert dagster_databases(tmp_path) == set()

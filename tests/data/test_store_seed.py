@@ -10,7 +10,7 @@ import mlflow.store.db.utils as mlflow_db_utils
 import pytest
 from mlflow.tracking import MlflowClient
 
-from recipe_assets.data import mlflow_store_seed
+from recipe_assets.data import store_seed
 from recipe_assets.data.mlflow_tracking import MlflowTracking
 
 
@@ -29,7 +29,7 @@ def test_a_seeded_store_is_the_store_mlflow_makes_with_its_own_default_experimen
 ) -> None:
     migrated_by_mlflow = tmp_path / "by_mlflow.db"
     MlflowClient(tracking_uri=f"sqlite:///{migrated_by_mlflow}").search_experiments()
-    monkeypatch.setattr(mlflow_store_seed, "_template", None)
+    monkeypatch.setattr(store_seed, "_template", None)
     for folder in ("first", "second"):  # MLflow puts a default experiment's artifacts under the working folder
         (tmp_path / folder).mkdir()
         monkeypatch.chdir(tmp_path / folder)
@@ -51,7 +51,7 @@ def test_a_process_migrates_once_however_many_stores_it_makes(tmp_path: Path, mo
     migrations: list[str] = []
     real = mlflow_db_utils._initialize_tables
     monkeypatch.setattr(mlflow_db_utils, "_initialize_tables", lambda engine: (migrations.append(str(engine.url)), real(engine)))
-    monkeypatch.setattr(mlflow_store_seed, "_template", None)
+    monkeypatch.setattr(store_seed, "_template", None)
     for name in ("a", "b", "c"):
         tracking_for(tmp_path / name).client().search_experiments()
     assert len(migrations) == 1, migrations
@@ -62,10 +62,10 @@ def test_an_existing_store_is_never_replaced(tmp_path: Path) -> None:
     tracking = tracking_for(tmp_path / "recipe")
     with tracking.start_run("kept", {}) as run:
         pass
-    mlflow_store_seed.seed_new_sqlite_store(tmp_path / "recipe" / "metadata" / "mlflow" / "mlflow.db")
+    store_seed.seed_new_sqlite_store(tmp_path / "recipe" / "metadata" / "mlflow" / "mlflow.db")
     assert tracking.client().get_run(run.info.run_id).info.run_name == "kept"
 
 
 def test_an_in_memory_store_leaves_no_file(tmp_path: Path) -> None:
-    mlflow_store_seed.seed_new_sqlite_store(Path(":memory:"))
+    store_seed.seed_new_sqlite_store(Path(":memory:"))
     assert not (tmp_path / ":memory:").exists()

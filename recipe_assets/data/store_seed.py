@@ -1,4 +1,4 @@
-"""A new embedded MLflow store starts as a copy of an empty store MLflow has already migrated.
+"""New SQLite stores start as copies of empty stores their library has already migrated.
 
 MLflow builds a new SQLite store by running its whole Alembic history, about 1.2 s on this machine, every time
 (MLflow has no cheaper way to start a store). The migrated empty store depends only on the MLflow version, so a
@@ -6,6 +6,7 @@ process migrates one once, keeps it in a private temporary folder without its de
 artifact location belongs to each store), and copies it for every later new store: a notebook or test session
 making many recipes, the Dagster daemon. MLflow adds the default experiment when it opens the copy and checks
 the schema as it always does. Nothing is kept beyond the process, and an existing store is never touched.
+The recipe's Dagster instance is seeded the same way (engine/instance.py; about 1 s a new instance).
 """
 from __future__ import annotations
 
@@ -28,7 +29,7 @@ def seed_new_sqlite_store(db: Path) -> None:
     if not db.is_absolute() or db.exists():  # `sqlite:///:memory:`, or a store that is already there
         return
     with contextlib.suppress(OSError, sqlite3.Error):
-        _link_copy_into_place(empty_store_template(), db)
+        copy_if_absent(empty_store_template(), db)
 
 
 def empty_store_template() -> Path:
@@ -56,15 +57,16 @@ def _make_template() -> Path:
     return template
 
 
-def _link_copy_into_place(template: Path, db: Path) -> None:
-    """Copy beside `db`, then hard-link: the link fails if `db` appeared meanwhile, where a rename would
+def copy_if_absent(template: Path, target: Path) -> None:
+    """`target` becomes a whole copy of `template` unless it exists: copied beside it, then hard-linked into
+    place, since a link fails where `target` appeared meanwhile (another process's store) and a rename would
     replace it."""
-    db.parent.mkdir(parents=True, exist_ok=True)
-    handle, partial = tempfile.mkstemp(prefix=f".{db.name}.", suffix=".tmp", dir=db.parent)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    handle, partial = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     os.close(handle)
     try:
         shutil.copyfile(template, partial)
         with contextlib.suppress(FileExistsError):
-            os.link(partial, db)
+            os.link(partial, target)
     finally:
         os.unlink(partial)
