@@ -129,32 +129,13 @@ def pytest_collection_modifyitems(config, items) -> None:
     from the structured `item._id`, so the ids sent to the scheduler carry no group and grouped tests are
     balanced one by one (a differential dir was then compared on both workers). Runs after pytest-xdist's own
     hook; a no-op wherever `_nodeid` is not set (the controller, a fixed pytest-xdist, no loadgroup).
-    Pinned by tests/test_xdist_groups.py. Then the longest tests move to the front (LONGEST_FIRST)."""
+    Pinned by tests/test_xdist_groups.py."""
     from _pytest.nodeid import NodeId
 
     for item in items:
         legacy = item.__dict__.get("_nodeid")
         if legacy and legacy != item.nodeid:
             item._id = NodeId.parse(legacy)
-    items.sort(key=longest_first)  # stable: otherwise as collected
-
-
-def longest_first(item) -> int:
-    return next((rank for rank, prefix in enumerate(LONGEST_FIRST) if item.nodeid.startswith(prefix)), len(LONGEST_FIRST))
-
-
-# pytest-xdist hands out work in collection order, so a long test collected last keeps one worker busy while
-# the other idles; these run first (the longest of the slow suite in CI: the closed-loop daemon 132 s, the
-# live peer's dirs 116 s and 85 s, the scoring daemon 83 s, 100 Parquet processes 77 s, the auth server 62 s,
-# the fault kill points 50 s each)
-LONGEST_FIRST = (
-    "tests/test_closed_loop.py",
-    "tests/differential/test_differential.py::test_both_systems_run_the_recipe[published_",
-    "tests/test_production_daemon.py",
-    "tests/data/test_parquet_reads.py::test_fresh_processes",
-    "tests/test_production_server.py",
-    "tests/test_faults.py",
-)
 
 
 @pytest.fixture(autouse=True)

@@ -58,6 +58,20 @@ def publish(temp_name: str | os.PathLike, path: Path) -> None:
     os.replace(temp_name, path)
 
 
+def publish_if_absent(temp_name: str | os.PathLike, path: Path) -> bool:
+    """`publish`, except that an existing `path` is kept: a hard link fails where `path` exists (one another
+    process made meanwhile), where a rename would replace it. The temp file is gone either way; True if
+    `path` is now the temp file's content."""
+    try:
+        os.chmod(temp_name, umask_file_mode())
+        os.link(temp_name, path)
+        return True
+    except FileExistsError:
+        return False
+    finally:
+        os.unlink(temp_name)
+
+
 def umask_file_mode() -> int:
     current = os.umask(0o022)
     os.umask(current)

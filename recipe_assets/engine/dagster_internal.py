@@ -10,10 +10,6 @@ or changes it fails there first. Its functions take public types (`DagsterInstan
 """
 from __future__ import annotations
 
-import atexit
-import shutil
-import tempfile
-import threading
 from collections.abc import Iterable
 from pathlib import Path
 from typing import NamedTuple
@@ -23,6 +19,8 @@ from dagster._core.asset_graph_view.asset_graph_view import AssetGraphView
 from dagster._core.definitions.data_version import CachingStaleStatusResolver, StaleStatus, read_input_data_version_from_tags
 from dagster._core.definitions.temporal_context import TemporalContext
 from dagster._time import get_current_datetime
+
+from recipe_assets.data.store_seed import ProcessTemplate
 
 
 def _resolver(instance: DagsterInstance, defs: Definitions) -> CachingStaleStatusResolver:
@@ -82,21 +80,14 @@ def consumed_data_version(instance: DagsterInstance, asset: AssetKey, upstream: 
 # (about 1 s, Alembic's history each time); the event log's per-run shards are made as runs start.
 SQLITE_STORAGE_FILES = ("history/runs.db", "history/runs/index.db", "schedules/schedules.db")
 
-_template_lock = threading.Lock()
-_template: Path | None = None
+
+def _make_empty_instance(folder: Path) -> None:
+    """An instance folder Dagster has created and migrated and nothing has used."""
+    (folder / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
+    instance = DagsterInstance.from_config(str(folder))
+    instance.get_runs(limit=1)
+    instance.dispose()
 
 
-def empty_sqlite_instance() -> Path:
-    """An instance folder Dagster has created and migrated and nothing has used, made once per process in a
-    private temporary folder; its SQLITE_STORAGE_FILES seed new recipe instances (engine/instance.py)."""
-    global _template
-    with _template_lock:
-        if _template is None or not all((_template / name).exists() for name in SQLITE_STORAGE_FILES):
-            folder = Path(tempfile.mkdtemp(prefix="recipe-assets-dagster-instance-"))
-            atexit.register(shutil.rmtree, folder, ignore_errors=True)
-            (folder / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
-            instance = DagsterInstance.from_config(str(folder))
-            instance.get_runs(limit=1)
-            instance.dispose()
-            _template = folder
-        return _template
+# made once per process; its SQLITE_STORAGE_FILES seed new recipe instances (engine/instance.py)
+EMPTY_SQLITE_INSTANCE = ProcessTemplate("recipe-assets-dagster-instance-", SQLITE_STORAGE_FILES, _make_empty_instance)

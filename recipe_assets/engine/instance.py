@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from recipe_assets.core.atomic import write_text_atomically
-from recipe_assets.core.errors import RecipeError
+from recipe_assets.core.errors import RecipeDataError, RecipeError
 from recipe_assets.data.run_guards import check_running_instance
 from recipe_assets.data.store_seed import copy_if_absent
 from recipe_assets.engine.execution_config import PostgresInstanceConfig
@@ -95,14 +95,15 @@ def seed_sqlite_storage(home: Path) -> None:
     """A new instance's databases start as copies of an empty one this process made (data/store_seed.py says
     why); only under the dagster.yaml we manage, whose storage is Dagster's default SQLite. Any failure leaves
     Dagster to create them itself."""
-    from recipe_assets.engine.dagster_internal import SQLITE_STORAGE_FILES, empty_sqlite_instance
+    # imported here, not at the top: dagster_internal loads dagster._core, which definition load does not need
+    from recipe_assets.engine.dagster_internal import EMPTY_SQLITE_INSTANCE, SQLITE_STORAGE_FILES
 
     if not (home / "dagster.yaml").read_text().startswith(MANAGED_MARK):
         return
     if all((home / name).exists() for name in SQLITE_STORAGE_FILES):
         return
-    with contextlib.suppress(OSError):
-        template = empty_sqlite_instance()
+    with contextlib.suppress(OSError, RecipeDataError):
+        template = EMPTY_SQLITE_INSTANCE.folder()
         for name in SQLITE_STORAGE_FILES:
             copy_if_absent(template / name, home / name)
 

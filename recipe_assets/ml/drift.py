@@ -83,9 +83,16 @@ def numeric_bins(values: "np.ndarray", edges: "np.ndarray") -> "np.ndarray":
     """Counts per PSI bin: (-inf, e1], (e1, e2], ..., (e_last, inf), then one bin of missing values."""
     import numpy as np
 
-    present = values[~np.isnan(values)]
-    counts = np.bincount(np.searchsorted(edges, present, side="left"), minlength=len(edges) + 1)
-    return np.append(counts, len(values) - len(present))
+    present = np.sort(values[~np.isnan(values)])
+    return sorted_bins(present, len(values) - len(present), edges)
+
+
+def sorted_bins(present: "np.ndarray", missing: int, edges: "np.ndarray") -> "np.ndarray":
+    """numeric_bins of values already sorted, missing ones counted apart: where each edge falls in them."""
+    import numpy as np
+
+    at_or_below_edges = np.searchsorted(present, edges, side="right")
+    return np.append(np.diff(at_or_below_edges, prepend=0, append=len(present)), missing)
 
 
 def _numeric_reference(values: "np.ndarray") -> dict[str, Any]:
@@ -185,11 +192,8 @@ class _NumericCounts:
         import numpy as np
 
         values = as_numbers(series)
-        present = np.sort(values[~np.isnan(values)])
-        # the batch is sorted once for KS; its PSI bins follow from where the edges fall in it, the same
-        # counts as numeric_bins without another pass over every row
-        at_or_below_edges = np.searchsorted(present, self.edges, side="right")
-        self.bins += np.append(np.diff(at_or_below_edges, prepend=0, append=len(present)), len(values) - len(present))
+        present = np.sort(values[~np.isnan(values)])  # sorted once, for the PSI bins and for KS
+        self.bins += sorted_bins(present, len(values) - len(present), self.edges)
         self.present += len(present)
         self.at_or_below += np.searchsorted(present, self.points, side="right")
         self.below += np.searchsorted(present, self.points, side="left")

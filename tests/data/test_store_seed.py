@@ -29,7 +29,7 @@ def test_a_seeded_store_is_the_store_mlflow_makes_with_its_own_default_experimen
 ) -> None:
     migrated_by_mlflow = tmp_path / "by_mlflow.db"
     MlflowClient(tracking_uri=f"sqlite:///{migrated_by_mlflow}").search_experiments()
-    monkeypatch.setattr(store_seed, "_template", None)
+    monkeypatch.setattr(store_seed.EMPTY_MLFLOW_STORE, "_folder", None)
     for folder in ("first", "second"):  # MLflow puts a default experiment's artifacts under the working folder
         (tmp_path / folder).mkdir()
         monkeypatch.chdir(tmp_path / folder)
@@ -51,7 +51,7 @@ def test_a_process_migrates_once_however_many_stores_it_makes(tmp_path: Path, mo
     migrations: list[str] = []
     real = mlflow_db_utils._initialize_tables
     monkeypatch.setattr(mlflow_db_utils, "_initialize_tables", lambda engine: (migrations.append(str(engine.url)), real(engine)))
-    monkeypatch.setattr(store_seed, "_template", None)
+    monkeypatch.setattr(store_seed.EMPTY_MLFLOW_STORE, "_folder", None)
     for name in ("a", "b", "c"):
         tracking_for(tmp_path / name).client().search_experiments()
     assert len(migrations) == 1, migrations
@@ -69,3 +69,13 @@ def test_an_existing_store_is_never_replaced(tmp_path: Path) -> None:
 def test_an_in_memory_store_leaves_no_file(tmp_path: Path) -> None:
     store_seed.seed_new_sqlite_store(Path(":memory:"))
     assert not (tmp_path / ":memory:").exists()
+
+
+def test_a_seeded_store_is_readable_as_a_store_mlflow_made_would_be(tmp_path: Path) -> None:
+    """The copy starts as a private temp file (0600); a service of the same team reading the store, or a user
+    sharing the recipe folder, must find the mode the umask gives any new file, as MLflow's own store has."""
+    tracking_for(tmp_path / "recipe").client()
+    seeded = tmp_path / "recipe" / "metadata" / "mlflow" / "mlflow.db"
+    plain = tmp_path / "plain"
+    plain.write_text("")
+    assert seeded.stat().st_mode & 0o777 == plain.stat().st_mode & 0o777

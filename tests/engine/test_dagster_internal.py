@@ -115,8 +115,8 @@ def test_a_seeded_instance_records_runs_and_migrates_nothing(tmp_path, monkeypat
     from recipe_assets.engine import dagster_internal
     from recipe_assets.engine.instance import instance_settings, seed_sqlite_storage
 
-    monkeypatch.setattr(dagster_internal, "_template", None)
-    dagster_internal.empty_sqlite_instance()
+    monkeypatch.setattr(dagster_internal.EMPTY_SQLITE_INSTANCE, "_folder", None)
+    dagster_internal.EMPTY_SQLITE_INSTANCE.folder()
     stamped: list[str] = []  # Dagster stamps each database it creates with Alembic's head revision
     real_stamp = dagster_sql.stamp
     monkeypatch.setattr(dagster_sql, "stamp", lambda config, rev: (stamped.append(rev), real_stamp(config, rev)))
