@@ -1,17 +1,19 @@
-"""New SQLite stores start as copies of empty stores their library has already migrated.
+"""New SQLite stores start empty and already migrated, instead of running their library's whole migration history.
 
-MLflow builds a new SQLite store by running its whole Alembic history, about 1.2 s on this machine, every time
-(MLflow has no cheaper way to start a store). The migrated empty store depends only on the MLflow version, so a
-process migrates one once, keeps it in a private temporary folder without its default experiment (whose
-artifact location belongs to each store), and copies it for every later new store: a notebook or test session
-making many recipes, the Dagster daemon. MLflow adds the default experiment when it opens the copy and checks
-the schema as it always does. Nothing is kept beyond the process, and an existing store is never touched.
-The recipe's Dagster instance is seeded the same way (engine/instance.py, engine/dagster_internal.py).
+MLflow builds a new SQLite store by running its Alembic history (about 1.2 s of a warm process, several seconds
+of a cold one: Alembic and ~60 migration scripts imported first), and Dagster its instance's three databases the
+same way. The empty migrated store depends only on the library's version, so this package records its schema for
+the versions uv.lock pins (`empty_stores/<library>-<version>/`, SQL text written by
+tests/data/record_empty_stores.py and pinned by tests/data/test_store_seed.py) and builds a new store from it in
+milliseconds. Another installed version has no recorded schema: then the process migrates an empty store once, in
+a private temporary folder, and copies it for every later new store. Either way the library opens the store as it
+always does (MLflow adds its default experiment and checks the revision), and an existing store is never touched.
 """
 from __future__ import annotations
 
 import atexit
 import contextlib
+import importlib.metadata
 import shutil
 import sqlite3
 import tempfile
@@ -21,6 +23,10 @@ from pathlib import Path
 
 from recipe_assets.core.atomic import publish_if_absent, temp_file_beside
 from recipe_assets.core.errors import RecipeDataError
+
+# the schemas recorded per library version, one SQL script per database, named after its path in the store
+RECORDED_SCHEMAS = Path(__file__).parent / "empty_stores"
+WAL_MODE = "PRAGMA journal_mode=WAL;"  # a database mode the SQL dump of its contents does not carry
 
 
 class ProcessTemplate:
@@ -42,16 +48,57 @@ class ProcessTemplate:
             return self._folder
 
 
-def copy_if_absent(template: Path, target: Path) -> None:
-    """`target` becomes a whole copy of `template`, with the mode a plainly created file would have, unless it
-    exists (core/atomic.py: written beside it, then published without replacing)."""
-    partial = temp_file_beside(target)
-    try:
-        shutil.copyfile(template, partial)
-    except BaseException:
-        Path(partial).unlink(missing_ok=True)
-        raise
-    publish_if_absent(partial, target)
+class EmptyStores:
+    """The empty, migrated databases of one library (`template.files`): from the schema recorded for the
+    installed version when there is one, else copies of `template`."""
+
+    def __init__(self, library: str, template: ProcessTemplate):
+        self.library, self.template = library, template
+
+    def recorded_folder(self) -> Path | None:
+        """Where the installed version's schema is recorded; None for a version not recorded (or not installed)."""
+        try:
+            version = importlib.metadata.version(self.library)
+        except importlib.metadata.PackageNotFoundError:
+            return None
+        folder = RECORDED_SCHEMAS / f"{self.library}-{version}"
+        return folder if all((folder / f"{name}.sql").is_file() for name in self.template.files) else None
+
+    def seed(self, name: str, target: Path) -> None:
+        """`target` becomes the empty database `name`, with the mode a plainly created file would have, unless it
+        exists: written beside it, then published without replacing (core/atomic.py)."""
+        recorded = self.recorded_folder()
+        partial = temp_file_beside(target)
+        try:
+            if recorded is not None:
+                build_database((recorded / f"{name}.sql").read_text(), Path(partial))
+            else:
+                shutil.copyfile(self.template.folder() / name, partial)
+        except BaseException:
+            Path(partial).unlink(missing_ok=True)
+            raise
+        publish_if_absent(partial, target)
+
+
+def schema_script(db: Path) -> str:
+    """The SQL that builds `db` again: its tables and rows (sqlite3's dump, tables by name), its indexes sorted
+    (two migrations of one version create them in different orders), and its journal mode. Lines lose their
+    trailing blanks (Alembic's DDL ends lines in "NOT NULL, "), which no editor or hook then changes; the empty
+    stores have no text value that ends in one."""
+    with contextlib.closing(sqlite3.connect(db)) as connection:
+        wal = connection.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        statements = list(connection.iterdump())
+    indexes = sorted(s for s in statements if s.startswith(("CREATE INDEX", "CREATE UNIQUE INDEX")))
+    rest = [s for s in statements if s not in indexes]
+    text = "\n".join([WAL_MODE] * wal + rest[:-1] + indexes + rest[-1:])  # the indexes before the closing COMMIT
+    return "\n".join(line.rstrip() for line in text.splitlines()) + "\n"
+
+
+def build_database(script: str, db: Path) -> None:
+    """Run `schema_script`'s output into the empty file `db`. Closing the connection checkpoints a WAL
+    database, so `db` is whole on its own, with no -wal file beside it."""
+    with contextlib.closing(sqlite3.connect(db)) as connection:
+        connection.executescript(script)
 
 
 def _make_empty_mlflow_store(folder: Path) -> None:
@@ -66,13 +113,15 @@ def _make_empty_mlflow_store(folder: Path) -> None:
     (folder / "empty.db.partial").rename(folder / "empty.db")
 
 
-EMPTY_MLFLOW_STORE = ProcessTemplate("recipe-assets-mlflow-store-", ("empty.db",), _make_empty_mlflow_store)
+# MLflow makes its default experiment when it opens a store; the recorded store has none, because that
+# experiment's artifact location belongs to each store
+EMPTY_MLFLOW_STORE = EmptyStores("mlflow", ProcessTemplate("recipe-assets-mlflow-store-", ("empty.db",), _make_empty_mlflow_store))
 
 
 def seed_new_sqlite_store(db: Path) -> None:
-    """If `db` does not exist yet, create it as a copy of the migrated empty store. Never replaces a file:
-    a store another process created meanwhile wins, and any failure leaves MLflow to create the store itself."""
+    """If `db` does not exist yet, create it as an empty migrated MLflow store. Never replaces a file: a store
+    another process created meanwhile wins, and any failure leaves MLflow to create the store itself."""
     if not db.is_absolute() or db.exists():  # `sqlite:///:memory:`, or a store that is already there
         return
     with contextlib.suppress(OSError, sqlite3.Error, RecipeDataError):
-        copy_if_absent(EMPTY_MLFLOW_STORE.folder() / "empty.db", db)
+        EMPTY_MLFLOW_STORE.seed("empty.db", db)

@@ -20,7 +20,7 @@ from dagster._core.definitions.data_version import CachingStaleStatusResolver, S
 from dagster._core.definitions.temporal_context import TemporalContext
 from dagster._time import get_current_datetime
 
-from recipe_assets.data.store_seed import ProcessTemplate
+from recipe_assets.data.store_seed import EmptyStores, ProcessTemplate
 
 
 def _resolver(instance: DagsterInstance, defs: Definitions) -> CachingStaleStatusResolver:
@@ -89,5 +89,8 @@ def _make_empty_instance(folder: Path) -> None:
     instance.dispose()
 
 
-# made once per process; its SQLITE_STORAGE_FILES seed new recipe instances (engine/instance.py)
-EMPTY_SQLITE_INSTANCE = ProcessTemplate("recipe-assets-dagster-instance-", SQLITE_STORAGE_FILES, _make_empty_instance)
+# seeds new recipe instances (engine/instance.py): from the schema recorded for the installed Dagster, else from an
+# instance this process makes once
+EMPTY_SQLITE_INSTANCE = EmptyStores(
+    "dagster", ProcessTemplate("recipe-assets-dagster-instance-", SQLITE_STORAGE_FILES, _make_empty_instance)
+)

@@ -13,13 +13,13 @@ from __future__ import annotations
 
 import contextlib
 import os
+import sqlite3
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from recipe_assets.core.atomic import write_text_atomically
 from recipe_assets.core.errors import RecipeDataError, RecipeError
 from recipe_assets.data.run_guards import check_running_instance
-from recipe_assets.data.store_seed import copy_if_absent
 from recipe_assets.engine.execution_config import PostgresInstanceConfig
 from recipe_assets.engine.services import check_reachable
 
@@ -92,9 +92,9 @@ def recipe_instance(loaded: LoadedConfig) -> DagsterInstance:
 
 
 def seed_sqlite_storage(home: Path) -> None:
-    """A new instance's databases start as copies of an empty one this process made (data/store_seed.py says
-    why); only under the dagster.yaml we manage, whose storage is Dagster's default SQLite. Any failure leaves
-    Dagster to create them itself."""
+    """A new instance's databases start empty and already migrated (data/store_seed.py says how and why); only
+    under the dagster.yaml we manage, whose storage is Dagster's default SQLite. Any failure leaves Dagster to
+    create them itself."""
     # imported here, not at the top: dagster_internal loads dagster._core, which definition load does not need
     from recipe_assets.engine.dagster_internal import EMPTY_SQLITE_INSTANCE, SQLITE_STORAGE_FILES
 
@@ -102,10 +102,9 @@ def seed_sqlite_storage(home: Path) -> None:
         return
     if all((home / name).exists() for name in SQLITE_STORAGE_FILES):
         return
-    with contextlib.suppress(OSError, RecipeDataError):
-        template = EMPTY_SQLITE_INSTANCE.folder()
+    with contextlib.suppress(OSError, sqlite3.Error, RecipeDataError):
         for name in SQLITE_STORAGE_FILES:
-            copy_if_absent(template / name, home / name)
+            EMPTY_SQLITE_INSTANCE.seed(name, home / name)
 
 
 def _open_postgres_instance(home: Path, postgres: PostgresInstanceConfig) -> DagsterInstance:

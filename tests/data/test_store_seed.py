@@ -1,8 +1,9 @@
-"""A new embedded store is a copy of a migrated empty one: it must be the store MLflow would have made (its
-schema, a default experiment whose artifacts live beside this store), migrate once per process, and never
-replace a store that exists."""
+"""A new embedded store starts empty and migrated: it must be the store MLflow would have made (its schema, a
+default experiment whose artifacts live beside this store), built from the schema recorded for the installed
+MLflow and Dagster (migrating nothing) or else migrated once per process, and never replace a store that exists."""
 from __future__ import annotations
 
+import re
 import sqlite3
 from pathlib import Path
 
@@ -12,6 +13,10 @@ from mlflow.tracking import MlflowClient
 
 from recipe_assets.data import store_seed
 from recipe_assets.data.mlflow_tracking import MlflowTracking
+from recipe_assets.engine.dagster_internal import EMPTY_SQLITE_INSTANCE
+
+EVERY_LIBRARY = pytest.mark.parametrize("stores", [store_seed.EMPTY_MLFLOW_STORE, EMPTY_SQLITE_INSTANCE], ids=lambda s: s.library)
+WHEN = re.compile(r"'\d{4}-\d\d-\d\d \d\d:\d\d:\d\d(\.\d+)?'")  # Dagster's index migrations record when they ran
 
 
 def tables_and_versions(db: Path) -> tuple[set[str], list[tuple]]:
@@ -24,12 +29,46 @@ def tracking_for(root: Path) -> MlflowTracking:
     return MlflowTracking(tracking_uri=f"sqlite:///{root / 'metadata' / 'mlflow' / 'mlflow.db'}", experiment_name="seeded")
 
 
+def without_recorded_schemas(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """As with a library version no schema was recorded for: new stores are copies of a migrated template."""
+    monkeypatch.setattr(store_seed, "RECORDED_SCHEMAS", tmp_path / "nothing recorded")
+    monkeypatch.setattr(store_seed.EMPTY_MLFLOW_STORE.template, "_folder", None)
+    monkeypatch.setattr(EMPTY_SQLITE_INSTANCE.template, "_folder", None)
+
+
+@EVERY_LIBRARY
+def test_the_recorded_schema_is_what_the_installed_library_migrates(stores, monkeypatch: pytest.MonkeyPatch) -> None:
+    recorded = stores.recorded_folder()
+    assert recorded is not None, f"no schema recorded for the installed {stores.library}: run tests/data/record_empty_stores.py"
+    assert [p.name for p in store_seed.RECORDED_SCHEMAS.glob(f"{stores.library}-*")] == [recorded.name], "stale versions recorded"
+    monkeypatch.setattr(stores.template, "_folder", None)  # migrated now, by the library itself
+    migrated = stores.template.folder()
+    for name in stores.template.files:
+        script = (recorded / f"{name}.sql").read_text()
+        assert WHEN.sub("'<when>'", script) == WHEN.sub("'<when>'", store_seed.schema_script(migrated / name)), name
+
+
+@EVERY_LIBRARY
+def test_a_database_built_from_the_recorded_schema_has_that_schema_and_mode(stores, tmp_path: Path) -> None:
+    for name in stores.template.files:
+        script = (stores.recorded_folder() / f"{name}.sql").read_text()
+        built = tmp_path / name.replace("/", "_")
+        stores.seed(name, built)
+        assert store_seed.schema_script(built) == script
+        assert not built.with_name(built.name + "-wal").exists()  # whole on its own: it is published by a link
+    with sqlite3.connect(built) as connection:
+        expected_mode = "wal" if stores.library == "dagster" else "delete"  # as each library leaves its stores
+        assert connection.execute("PRAGMA journal_mode").fetchone()[0] == expected_mode
+
+
+@pytest.mark.parametrize("recorded", [True, False], ids=["recorded schema", "template"])
 def test_a_seeded_store_is_the_store_mlflow_makes_with_its_own_default_experiment(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, recorded: bool
 ) -> None:
     migrated_by_mlflow = tmp_path / "by_mlflow.db"
     MlflowClient(tracking_uri=f"sqlite:///{migrated_by_mlflow}").search_experiments()
-    monkeypatch.setattr(store_seed.EMPTY_MLFLOW_STORE, "_folder", None)
+    if not recorded:
+        without_recorded_schemas(monkeypatch, tmp_path)
     for folder in ("first", "second"):  # MLflow puts a default experiment's artifacts under the working folder
         (tmp_path / folder).mkdir()
         monkeypatch.chdir(tmp_path / folder)
@@ -47,15 +86,22 @@ def test_a_seeded_store_is_the_store_mlflow_makes_with_its_own_default_experimen
     assert client.get_experiment(run.info.experiment_id).name == "seeded"
 
 
-def test_a_process_migrates_once_however_many_stores_it_makes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize("recorded", [True, False], ids=["recorded schema", "template"])
+def test_new_stores_migrate_nothing_with_a_recorded_schema_and_once_a_process_without(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, recorded: bool
+) -> None:
     migrations: list[str] = []
     real = mlflow_db_utils._initialize_tables
     monkeypatch.setattr(mlflow_db_utils, "_initialize_tables", lambda engine: (migrations.append(str(engine.url)), real(engine)))
-    monkeypatch.setattr(store_seed.EMPTY_MLFLOW_STORE, "_folder", None)
+    if not recorded:
+        without_recorded_schemas(monkeypatch, tmp_path)
     for name in ("a", "b", "c"):
         tracking_for(tmp_path / name).client().search_experiments()
-    assert len(migrations) == 1, migrations
-    assert "recipe-assets-mlflow-store-" in migrations[0]
+    if recorded:
+        assert migrations == []
+    else:
+        assert len(migrations) == 1, migrations
+        assert "recipe-assets-mlflow-store-" in migrations[0]
 
 
 def test_an_existing_store_is_never_replaced(tmp_path: Path) -> None:

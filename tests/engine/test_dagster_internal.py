@@ -4,6 +4,7 @@ If a Dagster upgrade changes it, these fail before users see stale models served
 """
 from __future__ import annotations
 
+import pytest
 from dagster import AssetKey, AssetObservation, DagsterInstance, DataVersion, Output, asset, materialize, observable_source_asset
 
 from recipe_assets.engine.dagster_internal import FRESH, MISSING, STALE, stale_statuses
@@ -109,14 +110,18 @@ def test_a_new_sqlite_instance_is_exactly_the_databases_we_seed(tmp_path) -> Non
     assert dagster_databases(tmp_path) == set(SQLITE_STORAGE_FILES)
 
 
-def test_a_seeded_instance_records_runs_and_migrates_nothing(tmp_path, monkeypatch) -> None:
+@pytest.mark.parametrize("recorded", [True, False], ids=["recorded schema", "template"])
+def test_a_seeded_instance_records_runs_and_migrates_nothing(tmp_path, monkeypatch, recorded: bool) -> None:
     import dagster._core.storage.sql as dagster_sql
 
+    from recipe_assets.data import store_seed
     from recipe_assets.engine import dagster_internal
     from recipe_assets.engine.instance import instance_settings, seed_sqlite_storage
 
-    monkeypatch.setattr(dagster_internal.EMPTY_SQLITE_INSTANCE, "_folder", None)
-    dagster_internal.EMPTY_SQLITE_INSTANCE.folder()
+    if not recorded:  # as under a Dagster version no schema was recorded for: copies of a template made first
+        monkeypatch.setattr(store_seed, "RECORDED_SCHEMAS", tmp_path / "nothing recorded")
+    monkeypatch.setattr(dagster_internal.EMPTY_SQLITE_INSTANCE.template, "_folder", None)
+    dagster_internal.EMPTY_SQLITE_INSTANCE.template.folder()
     stamped: list[str] = []  # Dagster stamps each database it creates with Alembic's head revision
     real_stamp = dagster_sql.stamp
     monkeypatch.setattr(dagster_sql, "stamp", lambda config, rev: (stamped.append(rev), real_stamp(config, rev)))
