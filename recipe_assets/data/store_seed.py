@@ -64,9 +64,10 @@ class EmptyStores:
         folder = RECORDED_SCHEMAS / f"{self.library}-{version}"
         return folder if all((folder / f"{name}.sql").is_file() for name in self.template.files) else None
 
-    def seed(self, name: str, target: Path) -> None:
+    def seed(self, name: str, target: Path) -> bool:
         """`target` becomes the empty database `name`, with the mode a plainly created file would have, unless it
-        exists: written beside it, then published without replacing (core/atomic.py)."""
+        exists: written beside it, then published without replacing (core/atomic.py). False if another process
+        made `target` first (then it is that process's file, possibly still being built)."""
         recorded = self.recorded_folder()
         partial = temp_file_beside(target)
         try:
@@ -77,7 +78,7 @@ class EmptyStores:
         except BaseException:
             Path(partial).unlink(missing_ok=True)
             raise
-        publish_if_absent(partial, target)
+        return publish_if_absent(partial, target)
 
 
 def schema_script(db: Path) -> str:

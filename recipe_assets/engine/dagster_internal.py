@@ -10,7 +10,11 @@ or changes it fails there first. Its functions take public types (`DagsterInstan
 """
 from __future__ import annotations
 
-from collections.abc import Iterable
+import contextlib
+import sqlite3
+from collections import OrderedDict
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import NamedTuple
 
@@ -18,8 +22,16 @@ from dagster import AssetKey, DagsterInstance, Definitions
 from dagster._core.asset_graph_view.asset_graph_view import AssetGraphView
 from dagster._core.definitions.data_version import CachingStaleStatusResolver, StaleStatus, read_input_data_version_from_tags
 from dagster._core.definitions.temporal_context import TemporalContext
+from dagster._core.instance.ref import InstanceRef
+from dagster._core.storage.event_log.sqlite.sqlite_event_log import INDEX_SHARD_NAME, SqliteEventLogStorage
+from dagster._core.storage.sqlite import SQLITE_BUSY_TIMEOUT_SECONDS
+from dagster._core.storage.sqlite_storage import DagsterSqliteStorage
+from dagster._serdes import ConfigurableClassData
 from dagster._time import get_current_datetime
+from sqlalchemy import Connection, Engine, create_engine
+from sqlalchemy.pool import NullPool
 
+from recipe_assets.core.errors import RecipeDataError
 from recipe_assets.data.store_seed import EmptyStores, ProcessTemplate
 
 
@@ -79,18 +91,94 @@ def consumed_data_version(instance: DagsterInstance, asset: AssetKey, upstream: 
 # folder: runs, the event log's index shard, schedules. Created and migrated when the instance is first opened
 # (about 1 s, Alembic's history each time); the event log's per-run shards are made as runs start.
 SQLITE_STORAGE_FILES = ("history/runs.db", "history/runs/index.db", "schedules/schedules.db")
+# the event log of one run (Dagster's `<run id>.db` shards), as a run's first event creates it
+RUN_EVENT_LOG = "history/runs/run.db"
+RUN_EVENT_LOG_SHARD = "run"
 
 
 def _make_empty_instance(folder: Path) -> None:
-    """An instance folder Dagster has created and migrated and nothing has used."""
+    """An instance folder Dagster has created and migrated and nothing has used, and one run's empty event log."""
     (folder / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
     instance = DagsterInstance.from_config(str(folder))
     instance.get_runs(limit=1)
+    with instance.event_log_storage.run_connection(RUN_EVENT_LOG_SHARD):  # type: ignore[attr-defined]  # SQLite's
+        pass
     instance.dispose()
 
 
-# seeds new recipe instances (engine/instance.py): from the schema recorded for the installed Dagster, else from an
-# instance this process makes once
+# seeds new recipe instances (engine/instance.py) and runs' event logs (OneEngineEventLogStorage): from the schema
+# recorded for the installed Dagster, else from an instance this process makes once
 EMPTY_SQLITE_INSTANCE = EmptyStores(
-    "dagster", ProcessTemplate("recipe-assets-dagster-instance-", SQLITE_STORAGE_FILES, _make_empty_instance)
+    "dagster", ProcessTemplate("recipe-assets-dagster-instance-", (*SQLITE_STORAGE_FILES, RUN_EVENT_LOG), _make_empty_instance)
 )
+
+
+class OneEngineEventLogStorage(SqliteEventLogStorage):
+    """Dagster's SQLite event log, less its per-connection set-up (opened by `open_sqlite_instance`). Dagster builds a SQLAlchemy engine for each of
+    the ~600 connections of a recipe run, and a run's new database by creating its tables and stamping Alembic's
+    revision (which loads every migration script): together a fifth of a recipe run's CPU in a warm process. Here
+    each database keeps its engine (still NullPool: a connection per use, nothing pooled to share across a fork),
+    for the last `ENGINES_KEPT` databases, and a new run's database is built from the recorded schema. The
+    connections, transactions, lock and everything stored are Dagster's own."""
+
+    ENGINES_KEPT = 16  # a daemon or webserver reads the event logs of many runs; the engines of old ones go
+
+    def __init__(self, base_dir: str, inst_data: ConfigurableClassData | None = None):
+        self._engines: OrderedDict[str, Engine] = OrderedDict()
+        super().__init__(base_dir, inst_data)
+
+    @contextmanager
+    def _connect(self, shard: str) -> Iterator[Connection]:
+        with self._db_lock:
+            engine = self._engine(shard)
+            if shard not in self._initialized_dbs:
+                if not self._seeded_run_log(shard):
+                    self._initdb(engine)
+                self._initialized_dbs.add(shard)
+            with engine.connect() as connection, connection.begin():
+                yield connection
+
+    def _engine(self, shard: str) -> Engine:
+        engine = self._engines.pop(shard, None)
+        if engine is None:
+            engine = create_engine(self.conn_string_for_shard(shard), poolclass=NullPool, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_SECONDS})
+        self._engines[shard] = engine  # the most recently used last
+        while len(self._engines) > self.ENGINES_KEPT:
+            self._engines.popitem(last=False)[1].dispose()
+        return engine
+
+    def _seeded_run_log(self, shard: str) -> bool:
+        """True if `shard` is a run's event log this call has just built from the recorded schema; a database
+        that exists, or one another process made first, gets Dagster's own check instead."""
+        target = Path(self.path_for_shard(shard))
+        if shard == INDEX_SHARD_NAME or target.exists() or EMPTY_SQLITE_INSTANCE.recorded_folder() is None:
+            return False
+        with contextlib.suppress(OSError, sqlite3.Error, RecipeDataError):
+            return EMPTY_SQLITE_INSTANCE.seed(RUN_EVENT_LOG, target)
+        return False
+
+    def dispose(self) -> None:
+        super().dispose()
+        while self._engines:
+            self._engines.popitem()[1].dispose()
+
+
+class OneEngineSqliteStorage(DagsterSqliteStorage):
+    """Dagster's default SQLite storage (runs, schedules, event log under one folder) with the event log above."""
+
+    def __init__(self, base_dir: str, inst_data: ConfigurableClassData | None = None):
+        super().__init__(base_dir, inst_data)
+        self._event_log_storage = OneEngineEventLogStorage(str(Path(base_dir) / "history" / "runs"))
+
+    @classmethod
+    def from_config_value(cls, inst_data: ConfigurableClassData, config_value) -> "OneEngineSqliteStorage":  # type: ignore[override]
+        return cls.from_local(inst_data=inst_data, **config_value)
+
+
+def open_sqlite_instance(home: Path) -> DagsterInstance:
+    """The instance `home/dagster.yaml` describes, whose storage is Dagster's default SQLite in `home`, opened
+    with the storage above. Only this process's instance (and the step processes it starts, which get its
+    reference) uses it: dagster.yaml still names no storage, so the webserver, the daemon and the `dagster` CLI
+    open the same files with Dagster's own classes."""
+    storage = {"custom": {"module": __name__, "class": OneEngineSqliteStorage.__name__, "config": {"base_dir": str(home)}}}
+    return DagsterInstance.from_ref(InstanceRef.from_dir(str(home), overrides={"storage": storage}))

@@ -83,12 +83,23 @@ def recipe_instance(loaded: LoadedConfig) -> DagsterInstance:
         check_postgres_reachable(postgres)
     home = prepare_instance_dir(loaded)
     if postgres is None:
-        seed_sqlite_storage(home)
-        instance = DagsterInstance.from_config(str(home))
+        instance = _open_sqlite_instance(home)
     else:
         instance = _open_postgres_instance(home, postgres)
     check_instance(loaded, instance)
     return instance
+
+
+def _open_sqlite_instance(home: Path) -> DagsterInstance:
+    # imported here, not at the top: dagster_internal loads dagster._core, which definition load does not need
+    from dagster import DagsterInstance
+
+    from recipe_assets.engine.dagster_internal import open_sqlite_instance
+
+    seed_sqlite_storage(home)
+    if not (home / "dagster.yaml").read_text().startswith(MANAGED_MARK):  # the user's own: opened as they wrote it
+        return DagsterInstance.from_config(str(home))
+    return open_sqlite_instance(home)
 
 
 def seed_sqlite_storage(home: Path) -> None:

@@ -153,3 +153,71 @@ def test_a_users_own_dagster_yaml_is_not_seeded(tmp_path) -> None:
     (tmp_path / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
     seed_sqlite_storage(tmp_path)
     assert dagster_databases(tmp_path) == set()
+
+
+def managed_home(home):
+    from recipe_assets.engine.instance import instance_settings
+
+    home.mkdir()
+    (home / "dagster.yaml").write_text(instance_settings(None))
+    return home
+
+
+def test_our_instance_keeps_one_engine_per_database_and_the_webservers_reads_what_it_wrote(tmp_path, monkeypatch) -> None:
+    """The storage the recipe's own process opens (OneEngineEventLogStorage over Dagster's SQLite event log):
+    a run's events are Dagster's, readable by an instance opened the plain way (the webserver, the daemon);
+    each database gets one SQLAlchemy engine however many connections a run makes; a run's new event log
+    is built from the recorded schema, never stamped."""
+    import dagster._core.storage.sql as dagster_sql
+
+    from recipe_assets.engine import dagster_internal
+    from recipe_assets.engine.instance import _open_sqlite_instance
+
+    engines: list[str] = []
+    real_engine = dagster_internal.create_engine
+    monkeypatch.setattr(dagster_internal, "create_engine", lambda url, **kw: (engines.append(str(url)), real_engine(url, **kw))[1])
+    stamped: list[str] = []
+    real_stamp = dagster_sql.stamp
+    monkeypatch.setattr(dagster_sql, "stamp", lambda config, rev: (stamped.append(rev), real_stamp(config, rev)))
+
+    home = managed_home(tmp_path / "home")
+    ours = _open_sqlite_instance(home)
+    assert isinstance(ours.event_log_storage, dagster_internal.OneEngineEventLogStorage)
+    result = materialize(ASSETS, instance=ours, selection=["first", "second"])
+    assert result.success
+    run_log = home / "history" / "runs" / f"{result.run_id}.db"
+    assert run_log.exists() and stamped == []
+    # the index and the run's own database: one engine each, over the run's dozens of connections
+    assert sorted({url.rsplit("/", 1)[1] for url in engines}) == sorted(["index.db", run_log.name])
+    assert len(engines) == 2, engines
+
+    plain = DagsterInstance.from_config(str(home))  # as the webserver and the daemon open it
+    assert type(plain.event_log_storage).__name__ == "SqliteEventLogStorage"
+    assert plain.get_latest_materialization_event(AssetKey("second")).run_id == result.run_id
+    assert len(plain.all_logs(result.run_id)) == len(ours.all_logs(result.run_id)) > 10
+    # and a run the plain instance makes is read back by ours
+    again = materialize(ASSETS, instance=plain, selection=["first"])
+    assert ours.get_latest_materialization_event(AssetKey("first")).run_id == again.run_id
+
+
+def test_the_engines_of_databases_not_used_lately_are_let_go(tmp_path, monkeypatch) -> None:
+    from recipe_assets.engine import dagster_internal
+
+    monkeypatch.setattr(dagster_internal.OneEngineEventLogStorage, "ENGINES_KEPT", 2)
+    storage = dagster_internal.OneEngineEventLogStorage(str(tmp_path / "runs"))
+    for run in ("a", "b", "a", "c"):
+        with storage.run_connection(run):
+            pass
+    assert list(storage._engines) == ["a", "c"]  # b, the least recently used, was disposed
+    for run in ("a", "b", "c"):  # each database was built, and is still usable after its engine went
+        with storage.run_connection(run) as connection:
+            assert connection.exec_driver_sql("SELECT count(*) FROM event_logs").scalar() == 0
+    storage.dispose()
+    assert not storage._engines
+
+
+def test_a_users_own_dagster_yaml_is_opened_with_dagsters_classes(tmp_path) -> None:
+    from recipe_assets.engine.instance import _open_sqlite_instance
+
+    (tmp_path / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
+    assert type(_open_sqlite_instance(tmp_path).event_log_storage).__name__ == "SqliteEventLogStorage"

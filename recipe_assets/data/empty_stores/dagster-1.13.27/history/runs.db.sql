@@ -79,13 +79,13 @@ CREATE TABLE secondary_indexes (
 	PRIMARY KEY (id),
 	UNIQUE (name)
 );
-INSERT INTO "secondary_indexes" VALUES(1,'run_partitions','2026-12-07 14:45:37','2026-12-07 14:45:37.162820');
-INSERT INTO "secondary_indexes" VALUES(2,'run_repo_label_tags','2026-12-07 14:45:37','2026-12-07 14:45:37.170501');
-INSERT INTO "secondary_indexes" VALUES(3,'bulk_action_types','2026-12-07 14:45:37','2026-12-07 14:45:37.177868');
-INSERT INTO "secondary_indexes" VALUES(4,'run_backfill_id','2026-12-07 14:45:37','2026-12-07 14:45:37.186994');
-INSERT INTO "secondary_indexes" VALUES(5,'backfill_job_name_and_tags','2026-12-07 14:45:37','2026-12-07 14:45:37.203262');
-INSERT INTO "secondary_indexes" VALUES(6,'backfill_end_timestamp','2026-12-07 14:45:37','2026-12-07 14:45:37.211786');
-INSERT INTO "secondary_indexes" VALUES(7,'run_start_end_overwritten','2026-12-07 14:45:37','2026-12-07 14:45:37.223096');
+INSERT INTO "secondary_indexes" VALUES(1,'run_partitions','2026-12-07 14:53:05','2026-12-07 14:53:05.831491');
+INSERT INTO "secondary_indexes" VALUES(2,'run_repo_label_tags','2026-12-07 14:53:05','2026-12-07 14:53:05.865099');
+INSERT INTO "secondary_indexes" VALUES(3,'bulk_action_types','2026-12-07 14:53:05','2026-12-07 14:53:05.889789');
+INSERT INTO "secondary_indexes" VALUES(4,'run_backfill_id','2026-12-07 14:53:05','2026-12-07 14:53:05.913690');
+INSERT INTO "secondary_indexes" VALUES(5,'backfill_job_name_and_tags','2026-12-07 14:53:05','2026-12-07 14:53:05.948940');
+INSERT INTO "secondary_indexes" VALUES(6,'backfill_end_timestamp','2026-12-07 14:53:05','2026-12-07 14:53:05.980646');
+INSERT INTO "secondary_indexes" VALUES(7,'run_start_end_overwritten','2026-12-07 14:53:06','2026-12-07 14:53:06.007642');
 CREATE TABLE snapshots (
 	id INTEGER NOT NULL,
 	snapshot_id VARCHAR(255) NOT NULL,

@@ -61,8 +61,8 @@ CREATE TABLE secondary_indexes (
 	PRIMARY KEY (id),
 	UNIQUE (name)
 );
-INSERT INTO "secondary_indexes" VALUES(1,'schedule_jobs_selector_id','2026-12-07 14:45:38','2026-12-07 14:45:38.151450');
-INSERT INTO "secondary_indexes" VALUES(2,'schedule_ticks_selector_id','2026-12-07 14:45:38','2026-12-07 14:45:38.199599');
+INSERT INTO "secondary_indexes" VALUES(1,'schedule_jobs_selector_id','2026-12-07 14:53:06','2026-12-07 14:53:06.922153');
+INSERT INTO "secondary_indexes" VALUES(2,'schedule_ticks_selector_id','2026-12-07 14:53:06','2026-12-07 14:53:06.974817');
 CREATE INDEX idx_job_tick_status ON job_ticks (job_origin_id, status);
 CREATE INDEX idx_job_tick_timestamp ON job_ticks (job_origin_id, timestamp);
 CREATE INDEX idx_tick_selector_timestamp ON job_ticks (selector_id, timestamp);

@@ -97,8 +97,8 @@ CREATE TABLE secondary_indexes (
 	PRIMARY KEY (id),
 	UNIQUE (name)
 );
-INSERT INTO "secondary_indexes" VALUES(1,'asset_key_table','2026-12-07 14:45:37','2026-12-07 14:45:37.760391');
-INSERT INTO "secondary_indexes" VALUES(2,'asset_key_index_columns','2026-12-07 14:45:37','2026-12-07 14:45:37.789312');
+INSERT INTO "secondary_indexes" VALUES(1,'asset_key_table','2026-12-07 14:53:06','2026-12-07 14:53:06.502502');
+INSERT INTO "secondary_indexes" VALUES(2,'asset_key_index_columns','2026-12-07 14:53:06','2026-12-07 14:53:06.525340');
 CREATE INDEX idx_asset_check_executions ON asset_check_executions (asset_key, check_name, materialization_event_storage_id, partition);
 CREATE INDEX idx_asset_event_tags ON asset_event_tags (asset_key, "key", value);
 CREATE INDEX idx_asset_event_tags_event_id ON asset_event_tags (event_id);
