@@ -112,14 +112,18 @@ def recipe_job(loaded: LoadedConfig, group: str, description: str, executor):
     )
 
 
+DAGSTER_BETA_WE_BUILD_ON = r".*(`data_version`|observable_source_asset).*"
+
+
 def build_definitions(loaded: LoadedConfig) -> Definitions:
     # every way in builds the definitions before anything reads Parquet in its process (the CLI, Recipe, the
     # code location in the webserver, daemon and step subprocesses, the Component): see parquet_reads
     parquet_reads.install()
-    with warnings.catch_warnings():
-        # data versions on outputs and observable sources are the heart of the design; Dagster marks both beta
-        warnings.filterwarnings("ignore", category=BetaWarning, message=r".*(data_version|observable_source_asset).*")
-        recipe_defs = _definitions(loaded)
+    # data versions on outputs and observable sources are the heart of the design; Dagster marks both beta, and
+    # warns again each time a step's output is stored (on every step a user runs, about nothing they can change):
+    # this process ignores those two warnings, and only those
+    warnings.filterwarnings("ignore", category=BetaWarning, message=DAGSTER_BETA_WE_BUILD_ON)
+    recipe_defs = _definitions(loaded)
     own = own_definitions(loaded.root)  # the recipe folder's defs.py (engine/recipe_defs.py)
     return recipe_defs if own is None else Definitions.merge(recipe_defs, own)
 

@@ -141,6 +141,7 @@ def test_cli_round_trip_from_another_directory(tmp_path: Path):
     assert first.returncode == 0, first.stderr
     for step in ("ingest", "split", "transform", "train", "evaluate", "register"):
         assert f"  {step:<15} done in" in first.stdout
+    assert "Warning" not in first.stderr  # e.g. Dagster's BetaWarning on data versions, once per step it was
     assert "registered model: models:/dropin_regressor/1" in first.stdout
 
     graph = cli("inspect", cwd=elsewhere, env={"RECIPE_ROOT": str(root)})
