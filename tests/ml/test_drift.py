@@ -121,3 +121,44 @@ def test_counting_beside_scoring_gives_the_same_counts_and_surfaces_errors():
     broken.observe(scoring.drop(columns=["market"]))
     with pytest.raises(KeyError, match="market"):
         broken.finish(AssetKey("scored"))
+
+
+def test_every_counting_path_gives_the_exact_ks_and_psi_of_a_direct_computation():
+    """Small-range integers (counted by value), wide-range integers, values rounded so many fall exactly on the
+    reference's values, a far outlier crowding the reference values together, and missing values: each column's
+    streamed PSI and KS equal the direct ones."""
+    rng = np.random.default_rng(11)
+
+    def frame(rows: int, shift: float) -> pd.DataFrame:
+        rounded = np.round(rng.normal(5 + shift, 2, rows), 1)
+        crowded = rng.gamma(2.0, 1.0 + shift, rows)
+        crowded[0] = 1e12  # one far value: the other reference values sit in a sliver of the range
+        with_gaps = rng.normal(shift, 1, rows)
+        with_gaps[rng.random(rows) < 0.05] = np.nan
+        return pd.DataFrame({
+            "small_ints": rng.integers(-40, 60, rows) + int(shift * 10),
+            "wide_ints": rng.integers(-(10**12), 10**12, rows, dtype=np.int64),
+            "rounded": rounded,
+            "crowded": crowded,
+            "with_gaps": with_gaps,
+        })
+
+    training, scoring = frame(5000, 0.0), frame(3001, 0.4)
+    reference = drift.reference_summary(training, np.zeros(3))
+    accumulator = drift.DriftAccumulator(reference, [*training.columns])
+    for start in range(0, len(scoring), 700):
+        accumulator.add(scoring.iloc[start:start + 700])
+    results = {result.column: result for result in accumulator.results()}
+    for column in training.columns:
+        train, score = training[column].to_numpy(float), scoring[column].to_numpy(float)
+        sample = np.asarray(reference["columns"][column]["sample"])
+        result = results[column]
+        present = score[~np.isnan(score)]
+        # the counts KS is read from, at every distinct reference value (its sup may miss an error in one of them)
+        counter = accumulator.counters[column]
+        assert counter.at_or_below.tolist() == [(present <= point).sum() for point in counter.points], column
+        assert counter.below.tolist() == [(present < point).sum() for point in counter.points], column
+        assert result.ks == pytest.approx(ks_2samp(sample, present, method="asymp").statistic, abs=1e-12), column
+        if column != "with_gaps":  # missing values are a PSI bin of their own there (the test above)
+            assert result.psi == pytest.approx(direct_psi(train, score), rel=1e-9), column
+        assert sum(result.scoring_shares) == pytest.approx(1.0) and result.rows == len(score)

@@ -72,8 +72,13 @@ def test_a_segment_criterion_rejects_a_model_that_passes_overall(monitored_recip
     threshold = (overall + worst) / 2
     add_to_evaluate(root, f"    min_segment_metric:\n      - {{metric: root_mean_squared_error, threshold: {threshold}}}\n")
     summary = Recipe(recipe_root=root).run(raise_on_error=False)
-    assert not summary.success  # register refuses the REJECTED model, naming the segment that failed
-    assert "REJECTED" in str(summary.error) and "root_mean_squared_error on pickup_zip=" in str(summary.error)
+    assert not summary.success  # register refuses the REJECTED model, naming the criterion's key and the segment that failed
+    message = str(summary.error)
+    assert "model REJECTED by steps.evaluate.min_segment_metric[0] (test root_mean_squared_error must be at most" in message
+    assert "steps.evaluate.validation_criteria" not in message, "the overall criterion passed: it is not the cause"
+    scored = [(column, s) for column, segments in run["segments"].items() for s in segments if s["metrics"]]
+    column, worst_segment = max(scored, key=lambda item: item[1]["metrics"]["root_mean_squared_error"])  # named first
+    assert f"missed by {column}={worst_segment['segment']} {worst_segment['metrics']['root_mean_squared_error']:.6g}" in message
     recipe = Recipe(recipe_root=root)
     run = recipe.latest_value("run")
     assert run["model_validation_status"] == "REJECTED"

@@ -139,8 +139,8 @@ def build(recipe: "RecipeSettings", steps) -> list:
             mlflow.set_tag("model_validation_status", status)
         comparison = {key: item for key, item in champion.items() if key != "distribution"}
         value = {**_without_pipeline(model), "model_validation_status": status, "metrics": by_split, "validation": outcomes, "champion": comparison}
-        if segments is not None:  # failed segment criteria are named where register explains a rejection
-            value.update(segments=segments.value(), validation=[*outcomes, *segments.failures_as_criteria()])
+        if segments is not None:  # segment_criteria: what register's rejection names when a segment failed
+            value.update(segments=segments.value(), segment_criteria=segments.outcomes)
         yield Output(value, data_version=DataVersion(bytes_version(json.dumps(value, sort_keys=True, default=str).encode())), metadata=card)
         for outcome in outcomes:
             yield AssetCheckResult(

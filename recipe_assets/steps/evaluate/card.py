@@ -36,12 +36,13 @@ def check_name(metric: str) -> str:
 
 def criteria_table(recipe: "RecipeSettings", criteria: Sequence[Any], test_metrics: dict[str, float]) -> tuple[list[dict[str, Any]], str]:
     outcomes = []
-    for criterion in criteria:
+    for index, criterion in enumerate(criteria):
         # a metric the model cannot give (roc_auc without predict_proba) fails its criterion; the card says why
         value = test_metrics.get(criterion.metric, float("nan"))
         higher = greater_is_better(criterion.metric, recipe.custom_metrics)
         outcomes.append(
             {
+                "criterion": f"steps.evaluate.validation_criteria[{index}]",  # the key register's rejection names
                 "metric": criterion.metric,
                 "threshold": criterion.threshold,
                 "value": value,

@@ -133,7 +133,7 @@ def compare_with_champion(
 
 
 def _judged_alone(base: dict[str, Any], status: str, reason: str, criteria: Sequence[Any]) -> dict[str, Any]:
-    checked = [_change_outcome(c, None, None, None) for c in criteria if c.min_absolute_change is not None or c.min_relative_change is not None]
+    checked = [_change_outcome(index, c, None, None, None) for index, c in _change_criteria(criteria)]
     return {**base, "status": status, "reason": reason, "promotable": True, "better": None, "significant": None, "criteria": checked}
 
 
@@ -147,9 +147,8 @@ def _compared(recipe: "RecipeSettings", steps: Any, base: dict[str, Any], candid
         if name in candidate.metrics and name in champion.metrics and name != "example_count"
     }
     criteria = [
-        _change_outcome(c, recipe.greater_is_better(c.metric), candidate.metrics.get(c.metric), champion.metrics.get(c.metric))
-        for c in steps.evaluate.validation_criteria
-        if c.min_absolute_change is not None or c.min_relative_change is not None
+        _change_outcome(index, c, recipe.greater_is_better(c.metric), candidate.metrics.get(c.metric), champion.metrics.get(c.metric))
+        for index, c in _change_criteria(steps.evaluate.validation_criteria)
     ]
     result = {**base, "status": COMPARED, "metrics": metrics, "criteria": criteria}
     if primary not in metrics:
@@ -189,10 +188,17 @@ def _bootstrap(recipe: "RecipeSettings", config: Any, metric: str, candidate: _S
     )
 
 
-def _change_outcome(criterion: Any, higher: bool | None, candidate: float | None, champion: float | None) -> dict[str, Any]:
+def _change_criteria(criteria: Sequence[Any]) -> list[tuple[int, Any]]:
+    """(index in steps.evaluate.validation_criteria, criterion) of those with a change against the champion."""
+    return [(index, c) for index, c in enumerate(criteria) if c.min_absolute_change is not None or c.min_relative_change is not None]
+
+
+def _change_outcome(index: int, criterion: Any, higher: bool | None, candidate: float | None, champion: float | None) -> dict[str, Any]:
     """One criterion's change check against the champion: skipped (passed) when there is no champion to
     compare with, failed with MLflow's message otherwise."""
+    changes = [name for name in ("min_absolute_change", "min_relative_change") if getattr(criterion, name) is not None]
     outcome = {
+        "criterion": f"steps.evaluate.validation_criteria[{index}].{'/'.join(changes)}",  # the key register's rejection names
         "metric": criterion.metric,
         "min_absolute_change": criterion.min_absolute_change,
         "min_relative_change": criterion.min_relative_change,
@@ -218,7 +224,7 @@ def check_outcome(comparison: dict[str, Any], status: str) -> tuple[bool, str, s
         failed = "; ".join(o["reason"] for o in comparison["criteria"] if not o["passed"])
         return False, "ERROR", f"REJECTED against the champion: {failed}"
     if status != "VALIDATED":
-        return False, "WARN", "REJECTED by steps.evaluate.validation_criteria: it never becomes champion"
+        return False, "WARN", "REJECTED by steps.evaluate.validation_criteria or min_segment_metric: it never becomes champion"
     if not comparison["promotable"]:
         return False, "WARN", f"not promoted: {comparison['reason']}"
     return True, "WARN", comparison["reason"]

@@ -57,10 +57,6 @@ class SegmentReport:
             for metric, value in s.metrics.items() if not math.isnan(value)
         }
 
-    def failures_as_criteria(self) -> list[dict[str, Any]]:
-        """Failed segment criteria in the shape of validation outcomes (what register's rejection names)."""
-        return [{**o, "metric": f"{o['metric']} on {o['column']}={o['segment']}"} for o in self.outcomes if not o["passed"]]
-
     def value(self) -> dict[str, Any]:
         columns = dict.fromkeys(s.column for s in self.segments)
         return {column: [{"segment": s.value, "rows": s.rows, "metrics": s.metrics} for s in self.segments if s.column == column] for column in columns}
@@ -125,13 +121,14 @@ def evaluate_segments(recipe: "RecipeSettings", config: EvaluateConfig, pipeline
         labels = segment_labels(test[segment.column], segment.top).rename(segment.column)
         found += segments_of(labels, segment.min_rows, score)
     report = SegmentReport(found)
-    for criterion in config.min_segment_metric:
+    for index, criterion in enumerate(config.min_segment_metric):
         higher = greater_is_better(criterion.metric, recipe.custom_metrics)
         for s in found:
             value = (s.metrics or {}).get(criterion.metric, float("nan"))
             if s.metrics is None or math.isnan(value):  # too few rows, or undefined there (roc_auc of one class)
                 continue
-            report.outcomes.append({"metric": criterion.metric, "column": s.column, "segment": s.value, "rows": s.rows, "value": value,
+            report.outcomes.append({"criterion": f"steps.evaluate.min_segment_metric[{index}]",  # the key register's rejection names
+                                    "metric": criterion.metric, "column": s.column, "segment": s.value, "rows": s.rows, "value": value,
                                     "threshold": criterion.threshold, "greater_is_better": higher,
                                     "passed": passes(value, criterion.threshold, higher)})
     return report

@@ -12,7 +12,7 @@ from dagster import AssetCheckResult, AssetCheckSeverity, AssetKey, MetadataValu
 
 from recipe_assets import cards
 from recipe_assets.cards import monitoring_plots
-from recipe_assets.core.errors import RecipeDataError
+from recipe_assets.core.errors import RecipeDataError, RecipeError
 from recipe_assets.ml import drift
 from recipe_assets.steps.predict.config import DriftConfig
 
@@ -25,19 +25,45 @@ PLOTTED_COLUMNS = 3  # histograms of the most drifted columns on the card
 
 def load_reference(mlflow_resource: Any, model_uri: str, registered: dict[str, Any] | None) -> dict[str, Any] | None:
     """The reference summary logged in the run of the model being scored; None when that run has none (a
-    model trained before drift summaries were saved, or logged by something other than a recipe)."""
-    import mlflow
-    from mlflow.exceptions import MlflowException
+    model trained before drift summaries were saved, or logged by something other than a recipe).
 
-    mlflow_resource.client()  # points mlflow at the recipe's tracking store
-    try:
+    Only a run whose artifact listing lacks the file has no reference: a tracking server that cannot be
+    reached, fails (5xx, 429) or refuses (403) is an error naming it, never "no reference", or an outage
+    would pass for an old model and scoring would go on unwatched. It is raised before anything is scored,
+    so the output of the last run stays as it was."""
+    import mlflow
+
+    action = f"loading the drift reference ({drift.REFERENCE_ARTIFACT}) of {model_uri}"
+    with _store_failure(mlflow_resource.tracking_uri, action), mlflow_resource.talking_to_server(action):
+        client = mlflow_resource.client()  # also points mlflow at the recipe's tracking store
         run_id = registered["run_id"] if registered else mlflow.models.get_model_info(model_uri).run_id
-        if not run_id:
+        if not run_id or not _has_reference(client, run_id):
             return None
         with contextlib.redirect_stderr(io.StringIO()):  # MLflow's download progress bar, for one small file
             return mlflow.artifacts.load_dict(f"runs:/{run_id}/{drift.REFERENCE_ARTIFACT}")
-    except (MlflowException, OSError):
-        return None
+
+
+def _has_reference(client: Any, run_id: str) -> bool:
+    """Whether the run's artifacts list the reference: every artifact store answers a missing folder with
+    an empty listing, so an error here is the store failing, not the file missing."""
+    folder = drift.REFERENCE_ARTIFACT.rsplit("/", 1)[0]
+    return any(entry.path == drift.REFERENCE_ARTIFACT for entry in client.list_artifacts(run_id, folder))
+
+
+@contextlib.contextmanager
+def _store_failure(tracking_uri: str, action: str):
+    """What talking_to_server leaves as it was (a local store's failures, an unreadable file): one error
+    naming the store and the action, instead of MLflow's own words alone."""
+    from mlflow.exceptions import MlflowException
+
+    try:
+        yield
+    except (MlflowException, OSError, ValueError) as exc:
+        reason = " ".join(str(exc).split())[:300]
+        raise RecipeError(
+            f"MLflow tracking store {tracking_uri}: {action} failed ({type(exc).__name__}: {reason}); nothing was scored and "
+            "the output is as it was. Check the store, then run again (or remove steps.predict.drift to score unwatched)"
+        ) from exc
 
 
 @dataclass
