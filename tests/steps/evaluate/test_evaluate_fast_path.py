@@ -10,7 +10,7 @@ import pytest
 from dagster import AssetCheckKey
 
 from recipe_assets.app.recipe import Recipe
-from recipe_assets.cards import drawing
+from recipe_assets.cards import drawing, session
 from recipe_assets.cards.session import CARD_FILE, PLOT_PREFIX, RUN_SUMMARY, WARNING_LOGS
 from recipe_assets.data import io_manager
 from recipe_assets.data.mlflow_tracking import MlflowTracking
@@ -27,13 +27,15 @@ OF_THE_EXECUTION = (RUN_SUMMARY, CARD_FILE, WARNING_LOGS)
 
 @pytest.fixture
 def reads(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """The names of the stored outputs read (local files), in order; the champion's model is never loaded from
-    MLflow and no card plot is drawn while `reads` is watched, unless a test says so (`allow_scoring`)."""
+    """The names of the stored outputs the evaluate step read (local files), in order (train reads the
+    validation data, and a run reads back the values it made once done: not counted)."""
     seen: list[str] = []
     original = io_manager.read_output
 
     def read_output(path: Path, recipe_root: Path):
-        seen.append(Path(path).name)
+        step = session.current()
+        if step is not None and step.step == "evaluate":
+            seen.append(Path(path).name)
         return original(path, recipe_root)
 
     monkeypatch.setattr(io_manager, "read_output", read_output)
