@@ -24,6 +24,9 @@ from recipe_assets.data.run_guards import check_running_instance
 PARQUET = ".parquet"
 PICKLE = ".pkl"
 SHA256 = "sha256"  # materialization metadata of an output stored in S3: the digest its bytes must match
+# an input (`AssetIn(metadata={DEFERRED: True})`) handed to the step as its StoredOutput, read when the step
+# calls `.read()`: a step that may not need an input (evaluate's fast path) does not pay to unpickle it
+DEFERRED = "recipe_assets/deferred"
 
 
 def output_path(base_dir: Path, name: str) -> Path | None:
@@ -223,4 +226,6 @@ class RecipeIOManager(ConfigurableIOManager):
                 f"no stored output for {context.asset_key.to_user_string()} under {self.base_dir}; "
                 "materialize it first (it may have been cleaned)"
             )
+        if context.definition_metadata.get(DEFERRED):
+            return stored
         return stored.read()

@@ -89,35 +89,35 @@ def _true_class_probability(target: "pd.Series", probabilities: Any, classes: li
     return np.where(columns >= 0, picked, 0.0)
 
 
-def compare_with_champion(
-    recipe: "RecipeSettings", steps: Any, mlflow_resource: Any, candidate_pipeline: Any, candidate_run_id: str, test: "pd.DataFrame"
-) -> dict[str, Any]:
-    """The comparison register acts on, as plain data (kept in the `run` output and shown on the card)."""
-    alias = steps.register.alias
-    criteria = steps.evaluate.validation_criteria
-    primary = recipe.effective_primary_metric
-    base: dict[str, Any] = {
-        "alias": alias,
-        "primary_metric": primary,
-        "greater_is_better": recipe.greater_is_better(primary),
-        "require_significant": steps.evaluate.champion.require_significant,
-        "version": None,
-        "metrics": {},
-        "bootstrap": None,
-        "criteria": [],
-    }
-    if not alias or recipe.model_registry is None:
-        return _judged_alone(base, NOT_CONFIGURED, "no champion alias is configured (steps.register.alias): nothing to compare with", criteria)
-    model_name = recipe.model_registry.model_name
-    holder = find_champion(mlflow_resource, model_name, alias)
+def current_champion(recipe: "RecipeSettings", steps: Any, mlflow_resource: Any) -> Any:
+    """The ModelVersion holding the champion alias now; None when no alias or registry is configured, or no
+    version holds it."""
+    if not steps.register.alias or recipe.model_registry is None:
+        return None
+    return find_champion(mlflow_resource, recipe.model_registry.model_name, steps.register.alias)
+
+
+def same_champion(comparison: dict[str, Any], holder: Any) -> bool:
+    """Whether `comparison` (a stored one) was made against `holder`, the version holding the alias now: the
+    same version number of the same MLflow run, or no champion then and now."""
     if holder is None:
-        return _judged_alone(base, NO_CHAMPION, f"no version of {model_name} holds the alias {alias!r} yet: the candidate is judged alone", criteria)
+        return comparison.get("version") is None
+    return comparison.get("version") == str(holder.version) and comparison.get("champion_run_id") == holder.run_id
+
+
+def compare_with_champion(
+    recipe: "RecipeSettings", steps: Any, mlflow_resource: Any, candidate_pipeline: Any, candidate_run_id: str, test: "pd.DataFrame",
+    holder: Any,
+) -> dict[str, Any]:
+    """The comparison register acts on, as plain data (kept in the `run` output and shown on the card);
+    `holder` is `current_champion`'s answer."""
+    unscored = comparison_without_scoring(recipe, steps, candidate_run_id, holder)
+    if unscored is not None:
+        return unscored
+    criteria = steps.evaluate.validation_criteria
     version = str(holder.version)
-    base.update(version=version, champion_run_id=holder.run_id)
-    if holder.run_id == candidate_run_id:
-        same = _judged_alone(base, SAME_MODEL, f"version {version} ({alias}) is this very model (run {candidate_run_id})", criteria)
-        return {**same, "promotable": False}
-    uri = f"models:/{model_name}/{version}"
+    base = {**_base(recipe, steps), "version": version, "champion_run_id": holder.run_id}
+    uri = f"models:/{recipe.model_registry.model_name}/{version}"
     features = test.drop(columns=[recipe.target_col])
     problem = schema_problem(uri, features)
     if problem is None:
@@ -130,6 +130,39 @@ def compare_with_champion(
         return _judged_alone(base, INCOMPATIBLE, reason, criteria)
     candidate = _Scored(recipe, candidate_pipeline, test)
     return _compared(recipe, steps, base, candidate, champion)
+
+
+def comparison_without_scoring(recipe: "RecipeSettings", steps: Any, candidate_run_id: str, holder: Any) -> dict[str, Any] | None:
+    """The comparison when there is nothing to score: no alias configured, no champion yet, or the champion
+    is this very model. None when the champion is another model (it must be scored)."""
+    alias = steps.register.alias
+    criteria = steps.evaluate.validation_criteria
+    base = _base(recipe, steps)
+    if not alias or recipe.model_registry is None:
+        return _judged_alone(base, NOT_CONFIGURED, "no champion alias is configured (steps.register.alias): nothing to compare with", criteria)
+    if holder is None:
+        model_name = recipe.model_registry.model_name
+        return _judged_alone(base, NO_CHAMPION, f"no version of {model_name} holds the alias {alias!r} yet: the candidate is judged alone", criteria)
+    if holder.run_id != candidate_run_id:
+        return None
+    version = str(holder.version)
+    base.update(version=version, champion_run_id=holder.run_id)
+    same = _judged_alone(base, SAME_MODEL, f"version {version} ({alias}) is this very model (run {candidate_run_id})", criteria)
+    return {**same, "promotable": False}
+
+
+def _base(recipe: "RecipeSettings", steps: Any) -> dict[str, Any]:
+    primary = recipe.effective_primary_metric
+    return {
+        "alias": steps.register.alias,
+        "primary_metric": primary,
+        "greater_is_better": recipe.greater_is_better(primary),
+        "require_significant": steps.evaluate.champion.require_significant,
+        "version": None,
+        "metrics": {},
+        "bootstrap": None,
+        "criteria": [],
+    }
 
 
 def _judged_alone(base: dict[str, Any], status: str, reason: str, criteria: Sequence[Any]) -> dict[str, Any]:

@@ -63,6 +63,12 @@ class EvaluateConfig(ConfigModel):
     # (ours) each scored segment's test-set metric must be at or better than its threshold, else REJECTED
     min_segment_metric: list[ValidationCriterion] = Field(default_factory=list)
 
+    def slice_without_thresholds(self) -> str:
+        """This config as `slice_for_version` gives it, less the validation criteria's thresholds: what an
+        evaluation's metrics, plots and champion comparison depend on (evaluate's fast path, reuse.py). A
+        segment criterion's threshold stays in: the segment plots draw it."""
+        return self.model_dump_json(by_alias=False, exclude_none=False, exclude={"validation_criteria": {"__all__": {"threshold"}}})
+
     @model_validator(mode="after")
     def _segment_criteria_need_segments(self) -> "EvaluateConfig":
         if self.min_segment_metric and not self.segments:

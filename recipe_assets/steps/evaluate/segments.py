@@ -78,7 +78,8 @@ class SegmentReport:
                                             severity=AssetCheckSeverity.ERROR, description=description, metadata=metadata))
         return results
 
-    def card(self, recipe: "RecipeSettings", config: EvaluateConfig, overall: dict[str, float]) -> dict[str, Any]:
+    def card(self, recipe: "RecipeSettings", config: EvaluateConfig) -> dict[str, Any]:
+        """The Segments tab's tables (`draw_plots` adds its plots)."""
         scored = [s for s in self.segments if s.metrics]
         names = list(dict.fromkeys([*recipe.leading_metrics, *(c.metric for c in config.min_segment_metric),
                                     *(m for s in scored for m in s.metrics)]))
@@ -97,6 +98,11 @@ class SegmentReport:
                 [(o["metric"], o["column"], o["segment"], o["rows"], "PASS" if o["passed"] else "FAIL", o["value"],
                   "≥" if o["greater_is_better"] else "≤", o["threshold"]) for o in ordered],
             )
+        return entries
+
+    def draw_plots(self, recipe: "RecipeSettings", config: EvaluateConfig, overall: dict[str, float]) -> None:
+        """One plot per segment column of the metric its first criterion names (else the primary metric)."""
+        scored = [s for s in self.segments if s.metrics]
         plotted = config.min_segment_metric[0].metric if config.min_segment_metric else recipe.effective_primary_metric
         threshold = config.min_segment_metric[0].threshold if config.min_segment_metric else None
         for column in dict.fromkeys(s.column for s in scored):
@@ -104,7 +110,13 @@ class SegmentReport:
             if mine and plotted in overall:
                 cards.add_plot(monitoring_plots.segment_metric, column, [s.value for s in mine], [s.metrics[plotted] for s in mine],
                                plotted, overall[plotted], threshold)
-        return entries
+
+
+def report_from_value(recipe: "RecipeSettings", config: EvaluateConfig, stored: dict[str, list[dict[str, Any]]]) -> SegmentReport:
+    """The report a stored `run` value's `segments` came from, judged again by `config`'s criteria (evaluate's
+    fast path: the segments and their metrics are those of the same model on the same test rows)."""
+    found = [Segment(column, s["segment"], s["rows"], s["metrics"]) for column, segments in stored.items() for s in segments]
+    return judged(recipe, config, SegmentReport(found))
 
 
 def evaluate_segments(recipe: "RecipeSettings", config: EvaluateConfig, pipeline: Any, test: "pd.DataFrame") -> SegmentReport:
@@ -120,10 +132,15 @@ def evaluate_segments(recipe: "RecipeSettings", config: EvaluateConfig, pipeline
     for segment in config.segments:
         labels = segment_labels(test[segment.column], segment.top).rename(segment.column)
         found += segments_of(labels, segment.min_rows, score)
-    report = SegmentReport(found)
+    return judged(recipe, config, SegmentReport(found))
+
+
+def judged(recipe: "RecipeSettings", config: EvaluateConfig, report: SegmentReport) -> SegmentReport:
+    """`report` with one outcome per segment criterion and scored segment."""
+    report.outcomes = []
     for index, criterion in enumerate(config.min_segment_metric):
         higher = greater_is_better(criterion.metric, recipe.custom_metrics)
-        for s in found:
+        for s in report.segments:
             value = (s.metrics or {}).get(criterion.metric, float("nan"))
             if s.metrics is None or math.isnan(value):  # too few rows, or undefined there (roc_auc of one class)
                 continue
