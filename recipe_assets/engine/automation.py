@@ -32,7 +32,6 @@ from dagster import (
 from recipe_assets.core.errors import RecipeDataError
 from recipe_assets.core.keys import DATA_VERSION_TAG, asset_key
 from recipe_assets.data.run_guards import check_running_instance
-from recipe_assets.engine.dagster_internal import consumed_data_version
 from recipe_assets.engine.instance import expected_identity, instance_dir
 from recipe_assets.engine.observation import fingerprint_files
 from recipe_assets.steps.predict.drift import DRIFT_CHECK
@@ -105,6 +104,9 @@ def build_retrain_sensor(loaded: "LoadedConfig", job_name: str):
 def _new_training_data(instance: "DagsterInstance", fingerprint: str, ingested_key, source_key) -> bool:
     """The training files differ from those the latest ingest read (never ingested: no; the first training
     is the user's to start)."""
+    # imported here: dagster_internal loads Dagster's storage classes, which loading the definitions does not need
+    from recipe_assets.engine.dagster_internal import consumed_data_version
+
     trained_on = consumed_data_version(instance, ingested_key, source_key)
     return trained_on is not None and trained_on != fingerprint
 
