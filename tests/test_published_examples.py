@@ -28,6 +28,7 @@ def published_regression(tmp_path: Path) -> Path:
     return published("regression", tmp_path / "regression")
 
 
+@pytest.mark.slow  # a scenario of several recipe runs: CI's slow stage
 def test_published_regression_runs_unchanged_reruns_as_a_no_op_and_notices_new_data(published_regression):
     from recipe_assets.app.recipe import Recipe
 

@@ -6,9 +6,12 @@ import subprocess
 import sys
 import xml.etree.ElementTree as ET
 
+import pytest
+
 from conftest import REPO
 
 
+@pytest.mark.slow  # a pytest run in a subprocess: CI's slow stage
 def test_a_missing_shared_folder_fails_only_the_tests_that_read_it(tmp_path):
     missing = tmp_path / "no-shared-here"
     env = {**os.environ, "RECIPE_ASSETS_SHARED": str(missing)}

@@ -37,6 +37,7 @@ def changed(lines: list[str]) -> str:
     return next((line for line in lines if line.startswith("materialized: ")), "")
 
 
+@pytest.mark.slow  # a recipe-assets process started from the test: CI's slow stage
 def test_a_noop_is_answered_from_the_stamp_exactly_as_the_full_path_printed_it(regression_recipe: Path, capsys, full_paths):
     run(regression_recipe, capsys)
     stamp = regression_recipe / "metadata" / STAMP_NAME
@@ -53,6 +54,7 @@ def test_a_noop_is_answered_from_the_stamp_exactly_as_the_full_path_printed_it(r
     assert done.stdout.splitlines() == [*full, "dagster imported: False"]
 
 
+@pytest.mark.slow  # a scenario of several recipe runs: CI's slow stage
 def test_every_change_the_answer_depends_on_takes_the_full_path(regression_recipe: Path, capsys, full_paths, monkeypatch):
     root = regression_recipe
     run(root, capsys)

@@ -49,6 +49,7 @@ print(getattr(pandas.read_parquet, PATCHED_FLAG, False))
 """
 
 
+@pytest.mark.slow  # a Python process started from the test: CI's slow stage
 @pytest.mark.parametrize(
     ("setup", "patched"),
     [

@@ -63,6 +63,7 @@ def put_parquet(bucket, key: str, frame: pd.DataFrame, tmp_path: Path) -> None:
     client.upload_file(str(local), name, key)
 
 
+@pytest.mark.slow  # a scenario of several recipe runs: CI's slow stage
 def test_an_s3_folder_is_ingested_and_only_a_changed_object_reruns_ingest(regression_recipe: Path, trips, bucket, tmp_path: Path):
     client, name = bucket
     put_parquet(bucket, "trips/part-0.parquet", trips.iloc[:2500], tmp_path)

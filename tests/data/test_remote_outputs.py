@@ -34,6 +34,7 @@ class WritesAMarker:
         return (Path.write_text, (self.marker, "code ran"))
 
 
+@pytest.mark.slow  # a scenario of several recipe runs: CI's slow stage
 def test_a_changed_or_unrecorded_object_is_refused_before_it_is_unpickled_by_every_reader(regression_recipe: Path, bucket, tmp_path: Path):
     client, name = bucket
     (regression_recipe / "profiles" / "s3.yaml").write_text(PROFILE.format(bucket=name))

@@ -50,6 +50,7 @@ def installed_copy(site: Path) -> Path:
     return site / "recipe_assets"
 
 
+@pytest.mark.slow  # a Python process started from the test: CI's slow stage
 def test_an_installed_package_refuses_without_recipe_root(tmp_path: Path):
     package = installed_copy(tmp_path / "site")
     env = {key: value for key, value in os.environ.items() if key not in ("RECIPE_ROOT", "RECIPE_PROFILE", "DAGSTER_HOME")}

@@ -50,6 +50,7 @@ def trip_ratio(features):
 '''
 
 
+@pytest.mark.slow  # a scenario of several recipe runs: CI's slow stage
 def test_a_recipe_defined_asset_reads_model_and_test_data_through_the_recipe_io_manager(regression_recipe: Path):
     (regression_recipe / "defs.py").write_text(OWN_DEFS)
     recipe = Recipe(recipe_root=regression_recipe)
@@ -71,6 +72,7 @@ def test_a_defs_module_that_raises_names_its_file_and_line(regression_recipe: Pa
         Recipe(recipe_root=regression_recipe)
 
 
+@pytest.mark.slow  # the dagster CLI in a subprocess: CI's slow stage
 def test_dagster_definitions_validate_passes_for_a_recipe_with_custom_steps(regression_recipe: Path, tmp_path: Path):
     (regression_recipe / "recipe.yaml").write_text((regression_recipe / "recipe.yaml").read_text() + CUSTOM_STEP)
     (regression_recipe / "steps" / "custom.py").write_text(CUSTOM_MODULE)

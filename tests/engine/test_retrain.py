@@ -30,6 +30,7 @@ def only_request(result) -> RunRequest:
     return result.run_requests[0]
 
 
+@pytest.mark.slow  # a scenario of several recipe runs: CI's slow stage
 def test_new_training_data_and_drift_each_ask_for_one_tagged_retraining(monitored_recipe: Path):
     regression_recipe = monitored_recipe  # trained and registered, scoring files like the training files
     sample = pd.read_parquet(regression_recipe / "data" / "sample.parquet")

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import pandas as pd
+import pytest
 from dagster import SensorResult, SkipReason, build_sensor_context
 
 from recipe_assets.app.recipe import Recipe
@@ -18,6 +19,7 @@ def test_sensor_waits_for_a_registered_model(regression_recipe):
     assert isinstance(result, SkipReason) and "no registered model" in result.skip_message
 
 
+@pytest.mark.slow  # a scenario of several recipe runs: CI's slow stage
 def test_sensor_requests_scoring_for_a_new_model_then_for_new_data_only(regression_recipe, edit):
     recipe = Recipe(recipe_root=regression_recipe)
     recipe.run()
@@ -55,6 +57,7 @@ def test_sensor_skips_while_the_scoring_data_has_not_landed(regression_recipe):
     assert isinstance(result, SkipReason) and "no scoring data" in result.skip_message
 
 
+@pytest.mark.slow  # a scenario of several recipe runs: CI's slow stage
 def test_sensor_with_a_fixed_model_uri_fires_on_new_scoring_data_only(regression_recipe, edit):
     Recipe(recipe_root=regression_recipe).run()
     model_uri = Recipe(recipe_root=regression_recipe).latest_value("model")["model_uri"]

@@ -46,6 +46,7 @@ def scoring_sensor(recipe: Recipe, cursor: str | None):
     return sensor(context)
 
 
+@pytest.mark.slow  # a scenario of several recipe runs: CI's slow stage
 def test_first_promoted_better_promoted_worse_kept_out_then_rolled_back_and_rescored_once(regression_recipe: Path, edit, capsys):
     edit(regression_recipe / "recipe.yaml", "    allow_non_validated_model: false\n", "    allow_non_validated_model: false\n    challenger_alias: challenger\n")
     first = rerun(regression_recipe)
@@ -125,6 +126,7 @@ def test_rejected_but_allowed_is_registered_and_never_champion(regression_recipe
     assert champion_version(recipe) == "1"
 
 
+@pytest.mark.slow  # a scenario of several recipe runs: CI's slow stage
 def test_require_significant_keeps_a_better_by_noise_model_out_and_change_criteria_reject(regression_recipe: Path, edit):
     rerun(regression_recipe)
     edit(regression_recipe / "recipe.yaml", "  register:\n", "    champion:\n      require_significant: true\n  register:\n")
@@ -152,6 +154,7 @@ def test_require_significant_keeps_a_better_by_noise_model_out_and_change_criter
     assert champion_version(recipe) == "1"
 
 
+@pytest.mark.slow  # a scenario of several recipe runs: CI's slow stage
 def test_a_champion_with_an_old_schema_is_reported_and_the_candidate_judged_alone(regression_recipe: Path):
     rerun(regression_recipe)
     data = regression_recipe / "data" / "sample.parquet"

@@ -12,6 +12,7 @@ from sklearn.metrics import f1_score
 from recipe_assets.app.recipe import Recipe
 
 
+@pytest.mark.slow  # a scenario of several recipe runs: CI's slow stage
 def test_classifier_drift_on_an_unseen_category_and_segment_metrics(tmp_path):
     from conftest import copy_template
 

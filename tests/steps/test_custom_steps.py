@@ -113,6 +113,7 @@ def test_a_step_that_raises_names_its_file_and_line(recipe_copy: Path):
     assert "ValueError: no median for a constant column" in message
 
 
+@pytest.mark.slow  # a scenario of several recipe runs: CI's slow stage
 def test_a_before_train_step_that_adds_a_column_changes_the_models_input_and_reruns_train(recipe_copy: Path):
     before = Recipe(recipe_root=recipe_copy).get_artifact("model")
     width = before[-1].n_features_in_

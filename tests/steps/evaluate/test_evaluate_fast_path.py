@@ -101,6 +101,7 @@ def without_timing(value: dict, card: dict) -> tuple[dict, dict]:
     return {**value, "champion": champion}, {**card, "champion interval": (columns, rows)}
 
 
+@pytest.mark.slow  # a scenario of several recipe runs: CI's slow stage
 def test_a_threshold_change_is_judged_as_a_full_evaluation_judges_it_without_the_model(
     regression_recipe: Path, edit, reads: list[str], monkeypatch: pytest.MonkeyPatch
 ):
@@ -135,6 +136,7 @@ def test_a_threshold_change_is_judged_as_a_full_evaluation_judges_it_without_the
     assert fast_checks == full_checks
 
 
+@pytest.mark.slow  # a scenario of several recipe runs: CI's slow stage
 def test_a_new_model_new_data_new_segments_or_a_new_champion_take_the_full_evaluation(
     regression_recipe: Path, edit, reads: list[str], monkeypatch: pytest.MonkeyPatch
 ):
