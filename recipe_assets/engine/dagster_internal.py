@@ -10,8 +10,11 @@ or changes it fails there first. Its functions take public types (`DagsterInstan
 """
 from __future__ import annotations
 
+import atexit
 import contextlib
+import os
 import sqlite3
+import weakref
 from collections import OrderedDict
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -119,22 +122,34 @@ class OneEngineEventLogStorage(SqliteEventLogStorage):
     revision (which loads every migration script): together a fifth of a recipe run's CPU in a warm process. Here
     each database keeps its engine (still NullPool: a connection per use, nothing pooled to share across a fork),
     for the last `ENGINES_KEPT` databases, and a new run's database is built from the recorded schema. The
-    connections, transactions, lock and everything stored are Dagster's own."""
+    connections, transactions, lock and everything stored are Dagster's own.
+
+    Dagster keeps these databases in WAL mode, where closing the last connection to a database checkpoints its
+    WAL into it (fsync) and deletes the -wal and -shm files, which the next connection makes again: with a
+    connection per use, that was every one of a run's ~300 connections. So each kept engine has one more
+    connection beside it that does nothing but stay open (`_keepers`), and a run's connections are never the last;
+    SQLite still checkpoints on its own every 1000 pages, and once more when the keeper closes: with its engine,
+    at `dispose`, or when the process exits, so no -wal file outlives the process that wrote it."""
 
     ENGINES_KEPT = 16  # a daemon or webserver reads the event logs of many runs; the engines of old ones go
 
     def __init__(self, base_dir: str, inst_data: ConfigurableClassData | None = None):
         self._engines: OrderedDict[str, Engine] = OrderedDict()
+        self._keepers: dict[str, sqlite3.Connection | None] = {}
+        self._keeper_pid = os.getpid()
         super().__init__(base_dir, inst_data)
 
     @contextmanager
     def _connect(self, shard: str) -> Iterator[Connection]:
         with self._db_lock:
             engine = self._engine(shard)
-            if shard not in self._initialized_dbs:
+            if shard not in self._initialized_dbs:  # new, or wiped: a keeper of the old file goes
+                self._close_keeper(shard)
                 if not self._seeded_run_log(shard):
                     self._initdb(engine)
                 self._initialized_dbs.add(shard)
+            if shard not in self._keepers:
+                self._keepers[shard] = self._keeper(shard)
             with engine.connect() as connection, connection.begin():
                 yield connection
 
@@ -144,8 +159,30 @@ class OneEngineEventLogStorage(SqliteEventLogStorage):
             engine = create_engine(self.conn_string_for_shard(shard), poolclass=NullPool, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_SECONDS})
         self._engines[shard] = engine  # the most recently used last
         while len(self._engines) > self.ENGINES_KEPT:
-            self._engines.popitem(last=False)[1].dispose()
+            gone, old = self._engines.popitem(last=False)
+            old.dispose()
+            self._close_keeper(gone)
         return engine
+
+    def _keeper(self, shard: str) -> sqlite3.Connection | None:
+        """A connection to the shard's database that stays open; one read gives it the shared lock a WAL-mode
+        connection holds while open, which is what tells a closing connection it is not the last."""
+        _OPEN_STORAGES.add(self)
+        try:
+            keeper = sqlite3.connect(self.path_for_shard(shard), timeout=SQLITE_BUSY_TIMEOUT_SECONDS, check_same_thread=False)
+            keeper.execute("SELECT 1 FROM sqlite_master LIMIT 1").fetchall()
+        except sqlite3.Error:  # only a cost: the run's connections checkpoint on close, as Dagster's own do
+            return None
+        return keeper
+
+    def _close_keeper(self, shard: str) -> None:
+        keeper = self._keepers.pop(shard, None)
+        if keeper is not None and self._keeper_pid == os.getpid():  # never a connection a forked child inherited
+            keeper.close()
+
+    def close_keepers(self) -> None:
+        while self._keepers:
+            self._close_keeper(next(iter(self._keepers)))
 
     def _seeded_run_log(self, shard: str) -> bool:
         """True if `shard` is a run's event log this call has just built from the recorded schema; a database
@@ -161,6 +198,16 @@ class OneEngineEventLogStorage(SqliteEventLogStorage):
         super().dispose()
         while self._engines:
             self._engines.popitem()[1].dispose()
+        self.close_keepers()
+
+
+_OPEN_STORAGES: weakref.WeakSet[OneEngineEventLogStorage] = weakref.WeakSet()
+
+
+@atexit.register
+def _close_all_keepers() -> None:
+    for storage in list(_OPEN_STORAGES):
+        storage.close_keepers()
 
 
 class OneEngineSqliteStorage(DagsterSqliteStorage):

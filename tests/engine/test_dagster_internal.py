@@ -221,3 +221,28 @@ def test_a_users_own_dagster_yaml_is_opened_with_dagsters_classes(tmp_path) -> N
 
     (tmp_path / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
     assert type(_open_sqlite_instance(tmp_path).event_log_storage).__name__ == "SqliteEventLogStorage"
+
+
+def test_a_runs_connections_are_not_the_last_so_closing_one_does_not_checkpoint_and_no_wal_outlives_the_storage(tmp_path) -> None:
+    """Each database has a connection that stays open beside the engine: closing a run's connection leaves the
+    WAL in place (no checkpoint, no -wal/-shm deleted and made again); closing the storage, or the process
+    exiting, checkpoints it into the database, which Dagster's own classes then read whole."""
+    from recipe_assets.engine import dagster_internal
+
+    runs = tmp_path / "runs"
+    storage = dagster_internal.OneEngineEventLogStorage(str(runs))
+    for shard in ("a", "b"):
+        with storage.run_connection(shard) as connection:
+            connection.exec_driver_sql("INSERT INTO event_logs (run_id, event) VALUES (?, '{}')", (shard,))
+    assert (runs / "a.db-wal").exists() and (runs / "b.db-wal").exists()
+    storage.dispose()
+    assert not (runs / "a.db-wal").exists()
+
+    storage = dagster_internal.OneEngineEventLogStorage(str(runs))
+    with storage.run_connection("a") as connection:
+        connection.exec_driver_sql("INSERT INTO event_logs (run_id, event) VALUES ('a', '{}')")
+    dagster_internal._close_all_keepers()  # what the process runs at exit
+    assert not (runs / "a.db-wal").exists()
+    plain = dagster_internal.SqliteEventLogStorage(str(runs))
+    with plain.run_connection("a") as connection:
+        assert connection.exec_driver_sql("SELECT count(*) FROM event_logs").scalar() == 2
