@@ -14,9 +14,11 @@ import atexit
 import contextlib
 import os
 import sqlite3
+import sys
+import threading
 import weakref
 from collections import OrderedDict
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import NamedTuple
@@ -25,11 +27,15 @@ from dagster import AssetKey, DagsterInstance, Definitions
 from dagster._core.asset_graph_view.asset_graph_view import AssetGraphView
 from dagster._core.definitions.data_version import CachingStaleStatusResolver, StaleStatus, read_input_data_version_from_tags
 from dagster._core.definitions.temporal_context import TemporalContext
+from dagster._core.execution.compute_logs import redirect_to_file
 from dagster._core.instance.ref import InstanceRef
+from dagster._core.storage.compute_log_manager import CapturedLogContext, ComputeIOType
 from dagster._core.storage.event_log.sqlite.sqlite_event_log import INDEX_SHARD_NAME, SqliteEventLogStorage
+from dagster._core.storage.local_compute_log_manager import IO_TYPE_EXTENSION, LocalComputeLogManager
 from dagster._core.storage.sqlite import SQLITE_BUSY_TIMEOUT_SECONDS
 from dagster._core.storage.sqlite_storage import DagsterSqliteStorage
 from dagster._serdes import ConfigurableClassData
+from dagster._utils import ensure_file, touch_file
 from dagster._time import get_current_datetime
 from sqlalchemy import Connection, Engine, create_engine
 from sqlalchemy.pool import NullPool
@@ -222,10 +228,77 @@ class OneEngineSqliteStorage(DagsterSqliteStorage):
         return cls.from_local(inst_data=inst_data, **config_value)
 
 
+class ThreadMirroredComputeLogManager(LocalComputeLogManager):
+    """Dagster's local compute logs (a run's stdout and stderr captured to files under `storage/`, shown in the
+    UI), echoed to the terminal by a thread of this process instead of Dagster's `tail -F` subprocess and the
+    Python process that watches it, one pair per stream (four processes, two of them interpreters: ~25 MB and
+    two interpreter start-ups a run). Same files, same completion marker; the echo also drains what was written
+    last, which `tail`, stopped on a 1 s poll, could drop. A stream without a file descriptor (a test runner's
+    capture) keeps Dagster's own way."""
+
+    @contextmanager
+    def capture_logs(self, log_key: Sequence[str]) -> Iterator[CapturedLogContext]:
+        if _fileno(sys.stdout) is None or _fileno(sys.stderr) is None:
+            with super().capture_logs(log_key) as context:
+                yield context
+            return
+        outpath = self.get_captured_local_path(log_key, IO_TYPE_EXTENSION[ComputeIOType.STDOUT])
+        errpath = self.get_captured_local_path(log_key, IO_TYPE_EXTENSION[ComputeIOType.STDERR])
+        with _mirrored(sys.stdout, outpath), _mirrored(sys.stderr, errpath):
+            yield CapturedLogContext(log_key)
+        touch_file(self.complete_artifact_path(log_key))
+
+    @classmethod
+    def from_config_value(cls, inst_data: ConfigurableClassData | None, config_value) -> "ThreadMirroredComputeLogManager":  # type: ignore[override]
+        return cls(inst_data=inst_data, **config_value)
+
+
+def _fileno(stream) -> int | None:
+    try:
+        return stream.fileno()
+    except (AttributeError, OSError, ValueError):
+        return None
+
+
+MIRROR_POLL_SECONDS = 0.1
+
+
+@contextmanager
+def _mirrored(stream, path: str) -> Iterator[None]:
+    """`stream` written to `path` (Dagster's redirect of its file descriptor) while a thread copies what lands
+    in `path` to where the stream went before."""
+    ensure_file(path)
+    stream.flush()
+    echo_fd = os.dup(stream.fileno())
+    done = threading.Event()
+
+    def echo() -> None:
+        with open(path, "rb") as captured:
+            while True:
+                finished = done.is_set()  # read once more after the capture ends: nothing written last is lost
+                while chunk := captured.read(65536):
+                    with contextlib.suppress(OSError):
+                        os.write(echo_fd, chunk)
+                if finished:
+                    return
+                done.wait(MIRROR_POLL_SECONDS)
+
+    thread = threading.Thread(target=echo, daemon=True, name="compute-log-echo")
+    thread.start()
+    try:
+        with redirect_to_file(stream, path):
+            yield
+    finally:
+        done.set()
+        thread.join()
+        os.close(echo_fd)
+
+
 def open_sqlite_instance(home: Path) -> DagsterInstance:
     """The instance `home/dagster.yaml` describes, whose storage is Dagster's default SQLite in `home`, opened
     with the storage above. Only this process's instance (and the step processes it starts, which get its
     reference) uses it: dagster.yaml still names no storage, so the webserver, the daemon and the `dagster` CLI
     open the same files with Dagster's own classes."""
     storage = {"custom": {"module": __name__, "class": OneEngineSqliteStorage.__name__, "config": {"base_dir": str(home)}}}
-    return DagsterInstance.from_ref(InstanceRef.from_dir(str(home), overrides={"storage": storage}))
+    compute_logs = {"module": __name__, "class": ThreadMirroredComputeLogManager.__name__, "config": {"base_dir": str(home / "storage")}}
+    return DagsterInstance.from_ref(InstanceRef.from_dir(str(home), overrides={"storage": storage, "compute_logs": compute_logs}))

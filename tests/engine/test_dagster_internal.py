@@ -246,3 +246,43 @@ def test_a_runs_connections_are_not_the_last_so_closing_one_does_not_checkpoint_
     plain = dagster_internal.SqliteEventLogStorage(str(runs))
     with plain.run_connection("a") as connection:
         assert connection.exec_driver_sql("SELECT count(*) FROM event_logs").scalar() == 2
+
+
+@asset
+def talkative():
+    import sys
+
+    print("to stdout from a step")
+    print("to stderr from a step", file=sys.stderr)
+    return 1
+
+
+def test_a_runs_stdout_and_stderr_are_captured_for_the_ui_and_echoed_by_a_thread_not_tail_processes(tmp_path, monkeypatch) -> None:
+    """Our instance's compute logs: the files the UI shows (and the completion marker) as Dagster writes them,
+    the terminal still sees every line, and no `tail`/watcher process is started."""
+    import subprocess
+    import sys
+
+    from recipe_assets.engine import dagster_internal
+    from recipe_assets.engine.instance import _open_sqlite_instance
+
+    started: list = []
+    real_popen = subprocess.Popen
+    monkeypatch.setattr(subprocess, "Popen", lambda *a, **kw: (started.append(a[0]), real_popen(*a, **kw))[1])
+    terminal = {name: open(tmp_path / f"terminal.{name}", "w") for name in ("out", "err")}  # streams with a file descriptor
+    monkeypatch.setattr(sys, "stdout", terminal["out"])
+    monkeypatch.setattr(sys, "stderr", terminal["err"])
+
+    home = managed_home(tmp_path / "home")
+    ours = _open_sqlite_instance(home)
+    assert isinstance(ours.compute_log_manager, dagster_internal.ThreadMirroredComputeLogManager)
+    result = materialize([talkative], instance=ours)
+    for stream in terminal.values():
+        stream.close()
+    assert result.success and started == []
+    captured = {path.suffix: path.read_text() for path in (home / "storage" / result.run_id).rglob("*") if path.is_file()}
+    assert "to stdout from a step" in captured[".out"] and "to stderr from a step" in captured[".err"] and ".complete" in captured
+    assert "to stdout from a step" in (tmp_path / "terminal.out").read_text()
+    assert "to stderr from a step" in (tmp_path / "terminal.err").read_text()
+    plain = DagsterInstance.from_config(str(home))  # the webserver reads the same logs
+    assert type(plain.compute_log_manager).__name__ == "LocalComputeLogManager"
