@@ -10,10 +10,15 @@ or changes it fails there first. Its functions take public types (`DagsterInstan
 """
 from __future__ import annotations
 
+import atexit
 import contextlib
+import os
 import sqlite3
+import sys
+import threading
+import weakref
 from collections import OrderedDict
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import NamedTuple
@@ -22,11 +27,15 @@ from dagster import AssetKey, DagsterInstance, Definitions
 from dagster._core.asset_graph_view.asset_graph_view import AssetGraphView
 from dagster._core.definitions.data_version import CachingStaleStatusResolver, StaleStatus, read_input_data_version_from_tags
 from dagster._core.definitions.temporal_context import TemporalContext
+from dagster._core.execution.compute_logs import redirect_to_file
 from dagster._core.instance.ref import InstanceRef
+from dagster._core.storage.compute_log_manager import CapturedLogContext, ComputeIOType
 from dagster._core.storage.event_log.sqlite.sqlite_event_log import INDEX_SHARD_NAME, SqliteEventLogStorage
+from dagster._core.storage.local_compute_log_manager import IO_TYPE_EXTENSION, LocalComputeLogManager
 from dagster._core.storage.sqlite import SQLITE_BUSY_TIMEOUT_SECONDS
 from dagster._core.storage.sqlite_storage import DagsterSqliteStorage
 from dagster._serdes import ConfigurableClassData
+from dagster._utils import ensure_file, touch_file
 from dagster._time import get_current_datetime
 from sqlalchemy import Connection, Engine, create_engine
 from sqlalchemy.pool import NullPool
@@ -119,22 +128,34 @@ class OneEngineEventLogStorage(SqliteEventLogStorage):
     revision (which loads every migration script): together a fifth of a recipe run's CPU in a warm process. Here
     each database keeps its engine (still NullPool: a connection per use, nothing pooled to share across a fork),
     for the last `ENGINES_KEPT` databases, and a new run's database is built from the recorded schema. The
-    connections, transactions, lock and everything stored are Dagster's own."""
+    connections, transactions, lock and everything stored are Dagster's own.
+
+    Dagster keeps these databases in WAL mode, where closing the last connection to a database checkpoints its
+    WAL into it (fsync) and deletes the -wal and -shm files, which the next connection makes again: with a
+    connection per use, that was every one of a run's ~300 connections. So each kept engine has one more
+    connection beside it that does nothing but stay open (`_keepers`), and a run's connections are never the last;
+    SQLite still checkpoints on its own every 1000 pages, and once more when the keeper closes: with its engine,
+    at `dispose`, or when the process exits, so no -wal file outlives the process that wrote it."""
 
     ENGINES_KEPT = 16  # a daemon or webserver reads the event logs of many runs; the engines of old ones go
 
     def __init__(self, base_dir: str, inst_data: ConfigurableClassData | None = None):
         self._engines: OrderedDict[str, Engine] = OrderedDict()
+        self._keepers: dict[str, sqlite3.Connection | None] = {}
+        self._keeper_pid = os.getpid()
         super().__init__(base_dir, inst_data)
 
     @contextmanager
     def _connect(self, shard: str) -> Iterator[Connection]:
         with self._db_lock:
             engine = self._engine(shard)
-            if shard not in self._initialized_dbs:
+            if shard not in self._initialized_dbs:  # new, or wiped: a keeper of the old file goes
+                self._close_keeper(shard)
                 if not self._seeded_run_log(shard):
                     self._initdb(engine)
                 self._initialized_dbs.add(shard)
+            if shard not in self._keepers:
+                self._keepers[shard] = self._keeper(shard)
             with engine.connect() as connection, connection.begin():
                 yield connection
 
@@ -144,8 +165,30 @@ class OneEngineEventLogStorage(SqliteEventLogStorage):
             engine = create_engine(self.conn_string_for_shard(shard), poolclass=NullPool, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_SECONDS})
         self._engines[shard] = engine  # the most recently used last
         while len(self._engines) > self.ENGINES_KEPT:
-            self._engines.popitem(last=False)[1].dispose()
+            gone, old = self._engines.popitem(last=False)
+            old.dispose()
+            self._close_keeper(gone)
         return engine
+
+    def _keeper(self, shard: str) -> sqlite3.Connection | None:
+        """A connection to the shard's database that stays open; one read gives it the shared lock a WAL-mode
+        connection holds while open, which is what tells a closing connection it is not the last."""
+        _OPEN_STORAGES.add(self)
+        try:
+            keeper = sqlite3.connect(self.path_for_shard(shard), timeout=SQLITE_BUSY_TIMEOUT_SECONDS, check_same_thread=False)
+            keeper.execute("SELECT 1 FROM sqlite_master LIMIT 1").fetchall()
+        except sqlite3.Error:  # only a cost: the run's connections checkpoint on close, as Dagster's own do
+            return None
+        return keeper
+
+    def _close_keeper(self, shard: str) -> None:
+        keeper = self._keepers.pop(shard, None)
+        if keeper is not None and self._keeper_pid == os.getpid():  # never a connection a forked child inherited
+            keeper.close()
+
+    def close_keepers(self) -> None:
+        while self._keepers:
+            self._close_keeper(next(iter(self._keepers)))
 
     def _seeded_run_log(self, shard: str) -> bool:
         """True if `shard` is a run's event log this call has just built from the recorded schema; a database
@@ -161,6 +204,16 @@ class OneEngineEventLogStorage(SqliteEventLogStorage):
         super().dispose()
         while self._engines:
             self._engines.popitem()[1].dispose()
+        self.close_keepers()
+
+
+_OPEN_STORAGES: weakref.WeakSet[OneEngineEventLogStorage] = weakref.WeakSet()
+
+
+@atexit.register
+def _close_all_keepers() -> None:
+    for storage in list(_OPEN_STORAGES):
+        storage.close_keepers()
 
 
 class OneEngineSqliteStorage(DagsterSqliteStorage):
@@ -175,10 +228,77 @@ class OneEngineSqliteStorage(DagsterSqliteStorage):
         return cls.from_local(inst_data=inst_data, **config_value)
 
 
+class ThreadMirroredComputeLogManager(LocalComputeLogManager):
+    """Dagster's local compute logs (a run's stdout and stderr captured to files under `storage/`, shown in the
+    UI), echoed to the terminal by a thread of this process instead of Dagster's `tail -F` subprocess and the
+    Python process that watches it, one pair per stream (four processes, two of them interpreters: ~25 MB and
+    two interpreter start-ups a run). Same files, same completion marker; the echo also drains what was written
+    last, which `tail`, stopped on a 1 s poll, could drop. A stream without a file descriptor (a test runner's
+    capture) keeps Dagster's own way."""
+
+    @contextmanager
+    def capture_logs(self, log_key: Sequence[str]) -> Iterator[CapturedLogContext]:
+        if _fileno(sys.stdout) is None or _fileno(sys.stderr) is None:
+            with super().capture_logs(log_key) as context:
+                yield context
+            return
+        outpath = self.get_captured_local_path(log_key, IO_TYPE_EXTENSION[ComputeIOType.STDOUT])
+        errpath = self.get_captured_local_path(log_key, IO_TYPE_EXTENSION[ComputeIOType.STDERR])
+        with _mirrored(sys.stdout, outpath), _mirrored(sys.stderr, errpath):
+            yield CapturedLogContext(log_key)
+        touch_file(self.complete_artifact_path(log_key))
+
+    @classmethod
+    def from_config_value(cls, inst_data: ConfigurableClassData | None, config_value) -> "ThreadMirroredComputeLogManager":  # type: ignore[override]
+        return cls(inst_data=inst_data, **config_value)
+
+
+def _fileno(stream) -> int | None:
+    try:
+        return stream.fileno()
+    except (AttributeError, OSError, ValueError):
+        return None
+
+
+MIRROR_POLL_SECONDS = 0.1
+
+
+@contextmanager
+def _mirrored(stream, path: str) -> Iterator[None]:
+    """`stream` written to `path` (Dagster's redirect of its file descriptor) while a thread copies what lands
+    in `path` to where the stream went before."""
+    ensure_file(path)
+    stream.flush()
+    echo_fd = os.dup(stream.fileno())
+    done = threading.Event()
+
+    def echo() -> None:
+        with open(path, "rb") as captured:
+            while True:
+                finished = done.is_set()  # read once more after the capture ends: nothing written last is lost
+                while chunk := captured.read(65536):
+                    with contextlib.suppress(OSError):
+                        os.write(echo_fd, chunk)
+                if finished:
+                    return
+                done.wait(MIRROR_POLL_SECONDS)
+
+    thread = threading.Thread(target=echo, daemon=True, name="compute-log-echo")
+    thread.start()
+    try:
+        with redirect_to_file(stream, path):
+            yield
+    finally:
+        done.set()
+        thread.join()
+        os.close(echo_fd)
+
+
 def open_sqlite_instance(home: Path) -> DagsterInstance:
     """The instance `home/dagster.yaml` describes, whose storage is Dagster's default SQLite in `home`, opened
     with the storage above. Only this process's instance (and the step processes it starts, which get its
     reference) uses it: dagster.yaml still names no storage, so the webserver, the daemon and the `dagster` CLI
     open the same files with Dagster's own classes."""
     storage = {"custom": {"module": __name__, "class": OneEngineSqliteStorage.__name__, "config": {"base_dir": str(home)}}}
-    return DagsterInstance.from_ref(InstanceRef.from_dir(str(home), overrides={"storage": storage}))
+    compute_logs = {"module": __name__, "class": ThreadMirroredComputeLogManager.__name__, "config": {"base_dir": str(home / "storage")}}
+    return DagsterInstance.from_ref(InstanceRef.from_dir(str(home), overrides={"storage": storage, "compute_logs": compute_logs}))

@@ -221,3 +221,68 @@ def test_a_users_own_dagster_yaml_is_opened_with_dagsters_classes(tmp_path) -> N
 
     (tmp_path / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
     assert type(_open_sqlite_instance(tmp_path).event_log_storage).__name__ == "SqliteEventLogStorage"
+
+
+def test_a_runs_connections_are_not_the_last_so_closing_one_does_not_checkpoint_and_no_wal_outlives_the_storage(tmp_path) -> None:
+    """Each database has a connection that stays open beside the engine: closing a run's connection leaves the
+    WAL in place (no checkpoint, no -wal/-shm deleted and made again); closing the storage, or the process
+    exiting, checkpoints it into the database, which Dagster's own classes then read whole."""
+    from recipe_assets.engine import dagster_internal
+
+    runs = tmp_path / "runs"
+    storage = dagster_internal.OneEngineEventLogStorage(str(runs))
+    for shard in ("a", "b"):
+        with storage.run_connection(shard) as connection:
+            connection.exec_driver_sql("INSERT INTO event_logs (run_id, event) VALUES (?, '{}')", (shard,))
+    assert (runs / "a.db-wal").exists() and (runs / "b.db-wal").exists()
+    storage.dispose()
+    assert not (runs / "a.db-wal").exists()
+
+    storage = dagster_internal.OneEngineEventLogStorage(str(runs))
+    with storage.run_connection("a") as connection:
+        connection.exec_driver_sql("INSERT INTO event_logs (run_id, event) VALUES ('a', '{}')")
+    dagster_internal._close_all_keepers()  # what the process runs at exit
+    assert not (runs / "a.db-wal").exists()
+    plain = dagster_internal.SqliteEventLogStorage(str(runs))
+    with plain.run_connection("a") as connection:
+        assert connection.exec_driver_sql("SELECT count(*) FROM event_logs").scalar() == 2
+
+
+@asset
+def talkative():
+    import sys
+
+    print("to stdout from a step")
+    print("to stderr from a step", file=sys.stderr)
+    return 1
+
+
+def test_a_runs_stdout_and_stderr_are_captured_for_the_ui_and_echoed_by_a_thread_not_tail_processes(tmp_path, monkeypatch) -> None:
+    """Our instance's compute logs: the files the UI shows (and the completion marker) as Dagster writes them,
+    the terminal still sees every line, and no `tail`/watcher process is started."""
+    import subprocess
+    import sys
+
+    from recipe_assets.engine import dagster_internal
+    from recipe_assets.engine.instance import _open_sqlite_instance
+
+    started: list = []
+    real_popen = subprocess.Popen
+    monkeypatch.setattr(subprocess, "Popen", lambda *a, **kw: (started.append(a[0]), real_popen(*a, **kw))[1])
+    terminal = {name: open(tmp_path / f"terminal.{name}", "w") for name in ("out", "err")}  # streams with a file descriptor
+    monkeypatch.setattr(sys, "stdout", terminal["out"])
+    monkeypatch.setattr(sys, "stderr", terminal["err"])
+
+    home = managed_home(tmp_path / "home")
+    ours = _open_sqlite_instance(home)
+    assert isinstance(ours.compute_log_manager, dagster_internal.ThreadMirroredComputeLogManager)
+    result = materialize([talkative], instance=ours)
+    for stream in terminal.values():
+        stream.close()
+    assert result.success and started == []
+    captured = {path.suffix: path.read_text() for path in (home / "storage" / result.run_id).rglob("*") if path.is_file()}
+    assert "to stdout from a step" in captured[".out"] and "to stderr from a step" in captured[".err"] and ".complete" in captured
+    assert "to stdout from a step" in (tmp_path / "terminal.out").read_text()
+    assert "to stderr from a step" in (tmp_path / "terminal.err").read_text()
+    plain = DagsterInstance.from_config(str(home))  # the webserver reads the same logs
+    assert type(plain.compute_log_manager).__name__ == "LocalComputeLogManager"
