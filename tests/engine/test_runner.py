@@ -208,6 +208,7 @@ def test_a_multiprocess_profile_runs_each_step_in_its_own_process(regression_rec
     assert Recipe(profile="cluster", recipe_root=regression_recipe).run().materialized == []
 
 
+@pytest.mark.slow  # a scenario of several recipe runs: CI's slow stage
 def test_a_data_file_rewritten_within_one_process_is_hashed_again(recipe: Path):
     """File hashes are cached by size and modification time; new content must never hit a stale entry."""
     assert fresh_run(recipe).materialized == []  # hashes (and caches) the data file in this process

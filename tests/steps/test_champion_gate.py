@@ -109,6 +109,7 @@ def test_first_promoted_better_promoted_worse_kept_out_then_rolled_back_and_resc
     assert back_to_1.run_requests[0].run_key != rescore.run_requests[0].run_key
 
 
+@pytest.mark.slow  # a scenario of several recipe runs: CI's slow stage
 def test_rejected_but_allowed_is_registered_and_never_champion(regression_recipe: Path, edit):
     edit(regression_recipe / "recipe.yaml", "        threshold: 10\n", "        threshold: 0.001\n")  # RMSE: fails
     edit(regression_recipe / "recipe.yaml", "allow_non_validated_model: false", "allow_non_validated_model: true\n    challenger_alias: challenger")

@@ -253,6 +253,7 @@ def test_scoring_data_read_from_a_pinned_delta_version(recipe: Path):
     np.testing.assert_allclose(scored["prediction"], model.predict(expected))
 
 
+@pytest.mark.slow  # a scenario of several recipe runs: CI's slow stage
 def test_classification_scoring_writes_a_score_column_per_class_from_predict_proba(tmp_path: Path):
     from conftest import copy_template
 
