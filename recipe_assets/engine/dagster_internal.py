@@ -210,6 +210,15 @@ class OneEngineEventLogStorage(SqliteEventLogStorage):
 _OPEN_STORAGES: weakref.WeakSet[OneEngineEventLogStorage] = weakref.WeakSet()
 
 
+def settle_event_logs(instance: DagsterInstance) -> None:
+    """Checkpoint and close the kept connections of `instance`'s event logs now, not at exit: the instance's
+    files are then as this process leaves them (the no-op stamp records their states). The next use opens
+    them again."""
+    storage = instance.event_log_storage
+    if isinstance(storage, OneEngineEventLogStorage):
+        storage.close_keepers()
+
+
 @atexit.register
 def _close_all_keepers() -> None:
     for storage in list(_OPEN_STORAGES):

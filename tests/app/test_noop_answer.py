@@ -54,6 +54,23 @@ def test_a_noop_is_answered_from_the_stamp_exactly_as_the_full_path_printed_it(r
     assert done.stdout.splitlines() == [*full, "dagster imported: False"]
 
 
+@pytest.mark.slow  # recipe-assets processes started from the test: CI's slow stage
+def test_the_stamp_a_process_leaves_still_answers_after_it_exits(regression_recipe: Path):
+    """What a process writes to the Dagster instance as it exits (event logs written back from their
+    kept connections) must not change the files the stamp recorded: the next process answers from it."""
+    probe = "import sys; from recipe_assets.app.cli import main; code = main(sys.argv[1:]); print('dagster imported:', 'dagster' in sys.modules); sys.exit(code)"
+
+    def console_run() -> list[str]:
+        done = subprocess.run([sys.executable, "-c", probe, "run", "--recipe-root", str(regression_recipe)], capture_output=True, text=True, env={**os.environ}, timeout=180)
+        assert done.returncode == 0, done.stderr
+        return done.stdout.splitlines()
+
+    assert console_run()[-1] == "dagster imported: True"  # the cold run
+    answered = console_run()
+    assert answered[-1] == "dagster imported: False", "the stamp the cold run's process left did not answer"
+    assert "nothing to do: every selected output is up to date" in answered
+
+
 @pytest.mark.slow  # a scenario of several recipe runs: CI's slow stage
 def test_every_change_the_answer_depends_on_takes_the_full_path(regression_recipe: Path, capsys, full_paths, monkeypatch):
     root = regression_recipe
