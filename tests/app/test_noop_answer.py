@@ -13,6 +13,9 @@ import recipe_assets.app.cli as cli
 from recipe_assets.app.recipe import Recipe
 from recipe_assets.core.up_to_date import STAMP_NAME
 
+# the console script's run in a process of its own, saying whether Dagster was imported
+PROBE = "import sys; from recipe_assets.app.cli import main; code = main(sys.argv[1:]); print('dagster imported:', 'dagster' in sys.modules); sys.exit(code)"
+
 
 @pytest.fixture
 def full_paths(monkeypatch) -> list[str]:
@@ -48,8 +51,7 @@ def test_a_noop_is_answered_from_the_stamp_exactly_as_the_full_path_printed_it(r
     assert full_paths == ["register", "register"], "the third run opened the recipe: the stamp did not answer"
     assert answered == full and "nothing to do: every selected output is up to date" in answered
     # in a process of its own, as the console script runs it: Dagster is never imported
-    probe = "import sys; from recipe_assets.app.cli import main; code = main(sys.argv[1:]); print('dagster imported:', 'dagster' in sys.modules); sys.exit(code)"
-    done = subprocess.run([sys.executable, "-c", probe, "run", "--recipe-root", str(regression_recipe)], capture_output=True, text=True, env={**os.environ}, timeout=120)
+    done = subprocess.run([sys.executable, "-c", PROBE, "run", "--recipe-root", str(regression_recipe)], capture_output=True, text=True, env={**os.environ}, timeout=120)
     assert done.returncode == 0, done.stderr
     assert done.stdout.splitlines() == [*full, "dagster imported: False"]
 
@@ -58,10 +60,9 @@ def test_a_noop_is_answered_from_the_stamp_exactly_as_the_full_path_printed_it(r
 def test_the_stamp_a_process_leaves_still_answers_after_it_exits(regression_recipe: Path):
     """What a process writes to the Dagster instance as it exits (event logs written back from their
     kept connections) must not change the files the stamp recorded: the next process answers from it."""
-    probe = "import sys; from recipe_assets.app.cli import main; code = main(sys.argv[1:]); print('dagster imported:', 'dagster' in sys.modules); sys.exit(code)"
 
     def console_run() -> list[str]:
-        done = subprocess.run([sys.executable, "-c", probe, "run", "--recipe-root", str(regression_recipe)], capture_output=True, text=True, env={**os.environ}, timeout=180)
+        done = subprocess.run([sys.executable, "-c", PROBE, "run", "--recipe-root", str(regression_recipe)], capture_output=True, text=True, env={**os.environ}, timeout=180)
         assert done.returncode == 0, done.stderr
         return done.stdout.splitlines()
 
