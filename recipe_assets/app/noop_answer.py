@@ -49,11 +49,11 @@ def remember_noop(recipe: "Recipe", profile: str, step: str | None, environment:
     """After a successful run: the stamp that lets the next identical `run` answer with `lines`."""
     from recipe_assets.core.errors import RecipeError
 
-    from recipe_assets.engine.instance import settle_instance_files
+    from recipe_assets.engine.dagster_internal import settle_event_logs
 
     metadata_dir = recipe.root / "metadata"
     up_to_date.forget_stamp(metadata_dir)
-    settle_instance_files(recipe.instance)  # the instance files' states go into the key: as they will stay
+    settle_event_logs(recipe.instance)  # the instance files' states go into the key: as this process leaves them
     try:
         watched = _watched_sources(recipe)
     except RecipeError:  # a source this run did not read is missing (scoring data not landed yet): no stamp

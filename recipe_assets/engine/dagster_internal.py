@@ -143,6 +143,7 @@ class OneEngineEventLogStorage(SqliteEventLogStorage):
         self._engines: OrderedDict[str, Engine] = OrderedDict()
         self._keepers: dict[str, sqlite3.Connection | None] = {}
         self._keeper_pid = os.getpid()
+        _OPEN_STORAGES.add(self)  # their keepers close at exit
         super().__init__(base_dir, inst_data)
 
     @contextmanager
@@ -173,7 +174,6 @@ class OneEngineEventLogStorage(SqliteEventLogStorage):
     def _keeper(self, shard: str) -> sqlite3.Connection | None:
         """A connection to the shard's database that stays open; one read gives it the shared lock a WAL-mode
         connection holds while open, which is what tells a closing connection it is not the last."""
-        _OPEN_STORAGES.add(self)
         try:
             keeper = sqlite3.connect(self.path_for_shard(shard), timeout=SQLITE_BUSY_TIMEOUT_SECONDS, check_same_thread=False)
             keeper.execute("SELECT 1 FROM sqlite_master LIMIT 1").fetchall()

@@ -102,14 +102,6 @@ def _open_sqlite_instance(home: Path) -> DagsterInstance:
     return open_sqlite_instance(home)
 
 
-def settle_instance_files(instance: DagsterInstance) -> None:
-    """The instance's files as this process will leave them: what the event logs keep open is written back
-    now (a no-op stamp taken later still matches after the process exits)."""
-    from recipe_assets.engine.dagster_internal import settle_event_logs
-
-    settle_event_logs(instance)
-
-
 def seed_sqlite_storage(home: Path) -> None:
     """A new instance's databases start empty and already migrated (data/store_seed.py says how and why); only
     under the dagster.yaml we manage, whose storage is Dagster's default SQLite. Any failure leaves Dagster to
