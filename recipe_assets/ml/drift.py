@@ -80,16 +80,9 @@ def as_numbers(series: "pd.Series") -> "np.ndarray":
     return pd.to_numeric(series, errors="coerce").to_numpy(dtype=float, na_value=np.nan)
 
 
-def numeric_bins(values: "np.ndarray", edges: "np.ndarray") -> "np.ndarray":
-    """Counts per PSI bin: (-inf, e1], (e1, e2], ..., (e_last, inf), then one bin of missing values."""
-    import numpy as np
-
-    present = np.sort(values[~np.isnan(values)])
-    return sorted_bins(present, len(values) - len(present), edges)
-
-
 def sorted_bins(present: "np.ndarray", missing: int, edges: "np.ndarray") -> "np.ndarray":
-    """numeric_bins of values already sorted, missing ones counted apart: where each edge falls in them."""
+    """Counts per PSI bin of values already sorted, missing ones counted apart: (-inf, e1], (e1, e2], ...,
+    (e_last, inf), then one bin of missing values; where each edge falls in the sorted values."""
     import numpy as np
 
     at_or_below_edges = np.searchsorted(present, edges, side="right")
@@ -102,8 +95,9 @@ def _numeric_reference(values: "np.ndarray") -> dict[str, Any]:
     present = values[~np.isnan(values)]
     if len(present) == 0:
         return {"kind": "numeric", "edges": [], "shares": [0.0, 1.0], "sample": [], "rows": int(len(values))}
-    edges = np.unique(np.quantile(present, np.linspace(0, 1, PSI_BINS + 1)[1:-1], method="inverted_cdf"))
-    counts = numeric_bins(values, edges)
+    ordered = np.sort(present)  # sorted once: the quantiles and the bin counts both read it
+    edges = np.unique(np.quantile(ordered, np.linspace(0, 1, PSI_BINS + 1)[1:-1], method="inverted_cdf"))
+    counts = sorted_bins(ordered, len(values) - len(present), edges)
     sample = present if len(present) <= REFERENCE_SAMPLE else np.random.default_rng(SEED).choice(present, REFERENCE_SAMPLE, replace=False)
     return {
         "kind": "numeric",

@@ -80,11 +80,12 @@ def features_of(frame: "pd.DataFrame", target_col: str) -> "pd.DataFrame":
 
 
 def with_target(features: "pd.DataFrame", target: "pd.Series") -> "pd.DataFrame":
+    """`features` (a frame apply_transformer made: ours, not the user's) with the target as its last column,
+    added in place: copying a million-row transformed frame first would double it for nothing."""
     if len(features) != len(target):
         raise UserCodeError(
             f"steps/transform.py: the transformer returned {len(features)} rows for {len(target)} input rows; "
             "it must return one row per input row (drop rows in the split's filter instead)"
         )
-    out = features.copy()
-    out[target.name] = target.reset_index(drop=True).to_numpy()
-    return out
+    features[target.name] = target.reset_index(drop=True).to_numpy()
+    return features
