@@ -76,7 +76,10 @@ def peer_env(venv: Path, home: Path) -> dict:
 
 
 def steps_that_ran(output: str) -> list[str]:
-    ran = set(re.findall(r"Running step (\w+)\.\.\.", output))
+    """From the step Makefile's `Run MLflow Recipe step: X` echoes and the `Running step X...` log lines: the
+    log line alone can be cut by another process's output written into the same log (seen for evaluate)."""
+    ran = set(re.findall(r"Running step (\w+)\.\.\.|Run MLflow Recipe step: (\w+)", output))
+    ran = {step for pair in ran for step in pair if step}
     return [step for step in RECIPE_STEPS if step in ran]
 
 
