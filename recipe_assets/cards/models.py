@@ -65,13 +65,14 @@ def classification_plots(
 @timed
 def feature_importance(estimator: Any, names: Sequence[str], features: "pd.DataFrame | None" = None, target: Any = None, fitted: Any = None):
     """The estimator's own importances or |coefficients|, else permutation importance of the `fitted`
-    model (default: the estimator) on a sample of `features`; the top TOP_FEATURES as a table (and a plot
-    on the card). None when neither applies."""
+    model (default: the estimator) on a sample of the `names` columns of `features` (a frame that may hold
+    other columns too: only the sampled rows are copied); the top TOP_FEATURES as a table (and a plot on the
+    card). None when neither applies."""
     import numpy as np
 
     weights, label = _own_importance(estimator, len(names))
     if weights is None and features is not None and target is not None:
-        weights, label = _permutation_importance(fitted if fitted is not None else estimator, features, target)
+        weights, label = _permutation_importance(fitted if fitted is not None else estimator, features, list(names), target)
     if weights is None or len(weights) != len(names):
         return None
     order = np.argsort(weights)[::-1][:TOP_FEATURES]
@@ -94,13 +95,13 @@ def _own_importance(estimator: Any, width: int) -> tuple[Any, str]:
     return None, ""
 
 
-def _permutation_importance(estimator: Any, features: "pd.DataFrame", target: Any) -> tuple[Any, str]:
+def _permutation_importance(estimator: Any, features: "pd.DataFrame", names: list[str], target: Any) -> tuple[Any, str]:
     import numpy as np
     from sklearn.inspection import permutation_importance
 
     keep = plots.sample_positions(len(features), PERMUTATION_ROWS)
-    values = features.to_numpy() if hasattr(features, "to_numpy") else np.asarray(features)
-    result = permutation_importance(estimator, values[keep], np.asarray(target)[keep], n_repeats=3, random_state=plots.SEED)
+    values = features.iloc[keep][names].to_numpy() if hasattr(features, "iloc") else np.asarray(features)[keep]
+    result = permutation_importance(estimator, values, np.asarray(target)[keep], n_repeats=3, random_state=plots.SEED)
     return result.importances_mean, f"permutation importance ({len(keep):,} rows)"
 
 

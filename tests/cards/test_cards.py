@@ -264,3 +264,19 @@ def test_a_card_shown_twice_in_a_notebook_gets_its_own_tabs_each_time():
     ids = [re.search(r'class="recipe-card" id="(card-\w+)"', shown).group(1) for shown in (first, second)]
     assert ids[0] != ids[1] and f'name="{ids[1]}"' in second and ids[0] not in second
     assert "<body>" not in first and first.strip().startswith('<div class="recipe-card"')
+
+
+def test_an_estimator_without_own_importances_is_ranked_by_permutation_on_the_feature_columns_only():
+    """train hands the transformed frame with its target column: the target must not be a 'feature'."""
+    from sklearn.neighbors import KNeighborsRegressor
+
+    from recipe_assets.cards.models import feature_importance
+
+    rng = np.random.default_rng(0)
+    features = pd.DataFrame(rng.normal(size=(400, 3)), columns=["noise_a", "signal", "noise_b"])
+    target = 3 * features["signal"] + rng.normal(scale=0.1, size=400)
+    estimator = KNeighborsRegressor().fit(features.to_numpy(), target)
+    table = feature_importance(estimator, list(features.columns), features.assign(fare=target), target, estimator)
+    ranked = [record.data["feature"] for record in table.records]
+    assert sorted(ranked) == ["noise_a", "noise_b", "signal"]
+    assert ranked[0] == "signal"

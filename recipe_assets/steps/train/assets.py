@@ -102,9 +102,9 @@ def build(recipe: "RecipeSettings", steps) -> list:
             **fitted.card,
             **estimator_choice_card(choice, train_config, recipe.leading_metrics[0]),
         }
-        transformed_features = transformed_training_data.drop(columns=[target_col])
+        feature_names = [c for c in transformed_training_data.columns if c != target_col]
         importance = card_models.feature_importance(
-            fitted.estimator, list(transformed_features.columns), transformed_features, transformed_training_data[target_col], pipeline.steps[-1][1]
+            fitted.estimator, feature_names, transformed_training_data, transformed_training_data[target_col], pipeline.steps[-1][1]
         )
         if importance:
             card["feature importance"] = importance
