@@ -77,6 +77,11 @@ def make_bench_recipe(dest: Path, rows: int | None = None, split_ratios: list[fl
 
 
 def main() -> None:
+    # this process exits right after reading Parquet: the product's fix for Arrow's I/O threads aborting the
+    # interpreter at exit ("terminate called without an active exception", seen here once) applies here too
+    from recipe_assets.data import parquet_reads
+
+    parquet_reads.install()
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("dest", type=Path)
     parser.add_argument("--rows", type=int, default=None, help="default: the sample's 10,000 rows")
