@@ -310,7 +310,7 @@ def header_lines(args: argparse.Namespace, started: float) -> list[str]:
         "(c) `mlflow recipes run --profile local` in the recipe dir. "
         "Tree RSS: peak of the summed RSS of the process and all its descendants, polled every 50 ms "
         "(shared pages count once per process). Max process RSS: `wait4` ru_maxrss, the largest single process. "
-        "Steps ran: (a) from the CLI's progress lines, (c) from MLflow Recipes' `Running step` lines.",
+        "Steps ran: (a) from the CLI's progress lines, (c) from MLflow Recipes' `Running step` lines and its Makefile's `Run MLflow Recipe step` echoes.",
     ]
 
 

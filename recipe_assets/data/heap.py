@@ -4,8 +4,8 @@ A step reads its inputs from Parquet (Arrow buffers, converted to pandas, then f
 outputs the same way, so between two steps most of the heap is free. glibc keeps freed chunks that are
 not at the top of its heap, and after a large block is freed it raises its mmap threshold so later blocks
 of that size land on the heap too: without handing them back, what one step freed counts again in the
-next step's peak (measured on 1M rows, four runs each: 1.32-1.47 GB peak RSS; 1.04-1.09 GB handed back as
-each input is read, against the plain script's 1.12 GB). Python and numpy expose no call for this;
+next step's peak (measured on 1M rows, four runs each: 1292-1431 MB peak RSS; 1016-1063 MB handed back as
+each input is read, against the plain script's 1100 MB). Python and numpy expose no call for this;
 glibc's `malloc_trim` is it, reached through ctypes.
 """
 from __future__ import annotations
