@@ -101,3 +101,11 @@ def measure(cmd: list[str], cwd: Path | None = None, env: dict | None = None, lo
         returncode=proc.returncode,
         output=text,
     )
+
+
+def clean_env() -> dict:
+    """The caller's environment without its MLflow, Dagster and recipe settings, and without PYTHON*
+    variables, as the peer's runs have always been (peer.peer_env): this machine sets
+    PYTHONDONTWRITEBYTECODE=1, under which our package, installed editable, would be compiled from source in
+    every process while every installed package (and a `pip install recipe-assets`) has its bytecode."""
+    return {k: v for k, v in os.environ.items() if not k.startswith(("MLFLOW_", "DAGSTER_", "RECIPE_", "PYTHON"))}

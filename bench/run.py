@@ -26,7 +26,7 @@ import yaml
 
 from cases import CASES
 from data import make_bench_recipe, write_scoring_parquet
-from measure import CaseResult, measure
+from measure import CaseResult, clean_env, measure
 from peer import PEER_VENV, RECIPE_STEPS, ensure_peer_venv, run_peer_cases
 
 BENCH = Path(__file__).resolve().parent
@@ -78,10 +78,6 @@ def run_plain_script(results: Results, section: str, recipe: Path, tracking_dir:
     results.add(section, PLAIN, CaseResult.of(case, m, list(RECIPE_STEPS) if m.returncode == 0 else [], log))
     if m.returncode == 0:
         results.plain_phases[case] = json.loads(report.read_text())["seconds"]
-
-
-def clean_env() -> dict:
-    return {k: v for k, v in os.environ.items() if not k.startswith(("MLFLOW_", "DAGSTER_", "RECIPE_"))}
 
 
 def fresh_copy(source: Path, dest: Path) -> Path:
@@ -310,7 +306,8 @@ def header_lines(args: argparse.Namespace, started: float) -> list[str]:
         "(c) `mlflow recipes run --profile local` in the recipe dir. "
         "Tree RSS: peak of the summed RSS of the process and all its descendants, polled every 50 ms "
         "(shared pages count once per process). Max process RSS: `wait4` ru_maxrss, the largest single process. "
-        "Steps ran: (a) from the CLI's progress lines, (c) from MLflow Recipes' `Running step` lines and its Makefile's `Run MLflow Recipe step` echoes.",
+        "Steps ran: (a) from the CLI's progress lines, (c) from MLflow Recipes' `Running step` lines and its Makefile's `Run MLflow Recipe step` echoes. "
+        "Every way runs without the caller's MLFLOW_*, DAGSTER_*, RECIPE_* and PYTHON* variables (bench/measure.py's clean_env).",
     ]
 
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import shutil
 import subprocess
 import sys
@@ -19,7 +18,7 @@ import tempfile
 from pathlib import Path
 
 from data import make_bench_recipe
-from measure import measure
+from measure import clean_env, measure
 from peer import PEER_VENV, ensure_peer_venv, peer_env
 
 BENCH = Path(__file__).resolve().parent
@@ -59,10 +58,6 @@ parents = runs[runs["tags.mlflow.parentRunId"].isna()] if "tags.mlflow.parentRun
 children = len(runs) - len(parents)
 print(json.dumps({"val_rmse": float(parents["metrics.val_root_mean_squared_error"].dropna().iloc[0]), "trials": int(children)}))
 """
-
-
-def clean_env() -> dict:
-    return {k: v for k, v in os.environ.items() if not k.startswith(("MLFLOW_", "DAGSTER_", "RECIPE_"))}
 
 
 def tuning_recipe(dest: Path, trials: int, parallelism: int) -> Path:
