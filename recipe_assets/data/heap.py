@@ -10,8 +10,6 @@ glibc's `malloc_trim` is it, reached through ctypes.
 """
 from __future__ import annotations
 
-import ctypes
-import ctypes.util
 import functools
 from collections.abc import Callable
 
@@ -38,10 +36,12 @@ def release_freed_memory() -> bool:
 
 @functools.cache
 def _malloc_trim() -> Callable[[int], int] | None:
-    name = ctypes.util.find_library("c")
+    # the process's own symbols, libc's among them: no library search (ctypes.util may start ldconfig)
+    import ctypes
+
     try:
-        function = ctypes.CDLL(name).malloc_trim
-    except (OSError, AttributeError, TypeError):
+        function = ctypes.CDLL(None).malloc_trim
+    except (OSError, AttributeError):
         return None
     function.argtypes, function.restype = [ctypes.c_size_t], ctypes.c_int
     return function
