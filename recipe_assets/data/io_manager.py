@@ -62,8 +62,14 @@ class StoredOutput:
 
     def read(self) -> Any:
         if is_remote(self.location):
-            return remote_outputs.read_object(self.location, self.recipe_root, self.asset, self.sha256)
-        return read_output(Path(self.location), self.recipe_root)
+            value = remote_outputs.read_object(self.location, self.recipe_root, self.asset, self.sha256)
+        else:
+            value = read_output(Path(self.location), self.recipe_root)
+        # what is read next (the step's body, or its other inputs) starts from a heap without what the last
+        # step and this read freed (Arrow buffers, file bytes); releasing after writes too measured no lower
+        # peak, only refaulted pages (+0.35 s at 1M rows)
+        release_freed_memory()
+        return value
 
 
 def recorded_sha256(instance: DagsterInstance, key: AssetKey) -> str | None:
@@ -218,8 +224,4 @@ class RecipeIOManager(ConfigurableIOManager):
             )
         if context.definition_metadata.get(DEFERRED):
             return stored
-        value = stored.read()
-        # the step about to run starts from a heap without what the last step and this read freed (Arrow
-        # buffers, file bytes); after writes too measured no lower peak, only refaulted pages (+0.4 s at 1M rows)
-        release_freed_memory()
-        return value
+        return stored.read()

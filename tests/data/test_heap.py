@@ -10,7 +10,7 @@ import pytest
 from dagster import AssetKey, build_input_context, build_output_context
 
 from recipe_assets.data import heap, io_manager
-from recipe_assets.data.io_manager import RecipeIOManager
+from recipe_assets.data.io_manager import RecipeIOManager, StoredOutput
 
 MB = 1 << 20
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc and glibc's malloc_trim")
@@ -41,15 +41,19 @@ def test_release_hands_the_heap_s_free_pages_back():
     assert len(kept) == 20
 
 
-def test_the_io_manager_releases_after_each_read(tmp_path: Path, monkeypatch):
+def test_every_read_of_a_stored_output_releases_loaded_or_deferred(tmp_path: Path, monkeypatch):
     released = []
     monkeypatch.setattr(io_manager, "release_freed_memory", lambda: released.append(True))
     manager = RecipeIOManager(base_dir=str(tmp_path), recipe_root=str(tmp_path))
     key = AssetKey(["r", "training_data"])
     manager.handle_output(build_output_context(asset_key=key), pd.DataFrame({"a": range(10)}))
+    assert released == []
     manager.load_input(build_input_context(asset_key=key))
     manager.load_input(build_input_context(asset_key=key))
     assert len(released) == 2
+    # a deferred input (evaluate's model and test data) is read inside the step: released there too
+    StoredOutput(location=str(tmp_path / "training_data.parquet"), recipe_root=tmp_path).read()
+    assert len(released) == 3
 
 
 def test_without_malloc_trim_release_says_so(monkeypatch):
