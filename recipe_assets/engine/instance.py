@@ -68,7 +68,8 @@ def prepare_instance_dir(loaded: LoadedConfig) -> Path:
     home.mkdir(parents=True, exist_ok=True)
     settings = home / "dagster.yaml"
     wanted = instance_settings(postgres_of(loaded))
-    if not settings.exists() or (settings.read_text().startswith(MANAGED_MARK) and settings.read_text() != wanted):
+    current = settings.read_text() if settings.exists() else None
+    if current is None or (current.startswith(MANAGED_MARK) and current != wanted):
         # whole or not at all: the webserver, daemon and workers of a stack prepare it at the same moment
         write_text_atomically(settings, wanted)
     return home
